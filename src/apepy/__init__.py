@@ -1,0 +1,3 @@
+"""apepy: Python, actually portable."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,205 @@
+"""`apepy build`: source → toolchain → C build → stdlib → one file, cached by its inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import certifi
+
+import apepy
+from apepy import cache, sources, toolchains, ui, zipstore
+from apepy.errors import ApepyError
+from apepy.interpreter import compile, stdlib
+from apepy.manifest import ARCNAME, Manifest
+
+_PACKAGE = Path(apepy.__file__).parent
+# Source files whose change must invalidate each cache level.
+_CORE_CODE = (
+    "interpreter/compile.py",
+    "interpreter/modules.py",
+    "interpreter/patches.py",
+    "toolchains",
+)
+_PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    output: Path
+    python: str | None = None
+    source: Path | None = None
+    allow_unpinned: bool = False
+    toolchain: str = "host"
+    jobs: int = os.cpu_count() or 1
+    exclude: frozenset[str] = frozenset()
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    output: Path
+    manifest: Manifest
+    cached: bool
+    seconds: float
+
+
+def _code_digest(paths: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for rel in paths:
+        target = _PACKAGE / rel
+        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+        for file in files:
+            digest.update(file.relative_to(_PACKAGE).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _key(data: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def source_date_epoch(source: sources.Source) -> int:
+    """SOURCE_DATE_EPOCH if set, else the release's own date, so rebuilds are identical."""
+    value = os.environ.get("SOURCE_DATE_EPOCH")
+    if value:
+        try:
+            return int(value)
+        except ValueError:
+            raise ApepyError(
+                f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds",
+                hint="set it to a Unix timestamp, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)",
+            ) from None
+    return sources.release_epoch(source.path)
+
+
+def build(request: BuildRequest) -> BuildResult:
+    started = time.monotonic()
+    cache.check_output_path(request.output)
+    toolchain = toolchains.get(request.toolchain)
+    source = sources.obtain(
+        request.python,
+        request.source,
+        allow_unpinned=request.allow_unpinned,
+        offline=request.offline,
+    )
+    epoch = source_date_epoch(source)
+    core_key = _key(
+        {
+            "apepy": apepy.__version__,
+            "code": _code_digest(_CORE_CODE),
+            "source": source.sha256,
+            "version": source.version,
+            "toolchain": toolchain.identity(),
+            "exclude": sorted(request.exclude),
+        }
+    )
+    key = _key(
+        {
+            "core": core_key,
+            "code": _code_digest(_PACK_CODE),
+            "epoch": epoch,
+            "certifi": certifi.__version__,
+        }
+    )
+    entry = cache.cache_dir("interpreters") / key
+    executable = entry / "python"
+    cached = True
+    with cache.locked(entry.with_name(key + ".lock")):
+        if not executable.is_file():
+            cached = False
+            log = (
+                cache.cache_dir("logs")
+                / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+            )
+            ui.info(
+                f"building CPython {source.version} with the {toolchain.name} toolchain (log: {log})"
+            )
+            core = compile.build_core(
+                source,
+                toolchain,
+                root=cache.cache_dir("cpython") / core_key,
+                log=log,
+                jobs=request.jobs,
+                exclude=request.exclude,
+            )
+            _pack(core, toolchain, source, entry, key=key, epoch=epoch, log=log)
+    manifest = Manifest.from_json((entry / "manifest.json").read_bytes())
+    with cache.atomic_output(request.output, mode=0o755) as tmp:
+        shutil.copyfile(executable, tmp)
+    return BuildResult(request.output, manifest, cached, time.monotonic() - started)
+
+
+def _pack(
+    core: compile.Core,
+    toolchain: toolchains.Toolchain,
+    source: sources.Source,
+    entry: Path,
+    *,
+    key: str,
+    epoch: int,
+    log: Path,
+) -> None:
+    with cache.atomic_directory(entry) as tmp:
+        with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
+            entries = stdlib.collect(core, tmp / "staging", log)
+            st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
+        manifest = Manifest(
+            apepy_version=apepy.__version__,
+            python_version=core.version,
+            toolchain=toolchain.name,
+            compiler=toolchain.compiler_version,
+            target=toolchain.target,
+            output_kind=toolchain.output_kind,
+            source_sha256=source.sha256,
+            source_pinned=source.pinned,
+            builtin_modules=core.builtins,
+            excluded_modules=core.excluded,
+            patches=core.patches,
+            ca_bundle=f"certifi {certifi.__version__}",
+            build_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
+            source_date_epoch=epoch,
+            build_key=key,
+        )
+        with ui.phase("link", "packing the interpreter and its stdlib into one file"):
+            binary = tmp / "python"
+            shutil.copyfile(core.python, binary)
+            os.chmod(binary, 0o755)
+            if toolchain.strip:
+                subprocess.run([toolchain.strip, "--strip-all", str(binary)], check=True)
+            try:
+                zipstore.append(
+                    binary, [*entries, zipstore.Entry(ARCNAME, manifest.to_json())], epoch
+                )
+            except OSError as exc:
+                raise cache.describe_os_error(
+                    exc, f"the interpreter in the cache ({entry})"
+                ) from exc
+        with ui.phase("verify", "running the packed interpreter from an empty environment"):
+            _verify(binary, core)
+        shutil.rmtree(tmp / "staging")
+        (tmp / "manifest.json").write_bytes(manifest.to_json())
+
+
+def _verify(binary: Path, core: compile.Core) -> None:
+    with tempfile.TemporaryDirectory(prefix="apepy-verify-") as empty:
+        probe = stdlib.interpreter_probe(binary, Path(empty))
+    missing = sorted(set(core.expected) - set(probe["builtins"]))  # type: ignore[call-overload]
+    if missing:
+        raise ApepyError(f"the packed interpreter lacks built-in modules: {', '.join(missing)}")
+    path = probe["path"]
+    assert isinstance(path, list)
+    # '' is the current directory that `-c` puts first, as in any Python.
+    outside = [p for p in path if p and not str(p).startswith(str(binary))]
+    if outside:
+        raise ApepyError(
+            f"the packed interpreter searches outside itself: {', '.join(map(str, outside))}",
+            hint="this is a bug in apepy's getpath patch; please report it",
+        )

@@ -1,0 +1,125 @@
+"""Where apepy keeps what it downloads and builds, and how it writes files safely."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import platformdirs
+
+from apepy.errors import ApepyError
+
+CACHE_ENV = "APEPY_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """The cache directory: ``$APEPY_CACHE_DIR`` or the platform's user cache dir."""
+    override = os.environ.get(CACHE_ENV)
+    root = Path(override) if override else platformdirs.user_cache_path("apepy")
+    return root.expanduser().resolve()
+
+
+def cache_dir(*parts: str) -> Path:
+    path = cache_root().joinpath(*parts)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ApepyError(
+            f"cannot create the cache directory {path}: {exc.strerror}",
+            hint=f"set {CACHE_ENV} to a writable directory",
+        ) from exc
+    return path
+
+
+@contextlib.contextmanager
+def locked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock, so concurrent apepy runs share one cache safely."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_output_path(dest: Path) -> None:
+    """Fail before any long work if ``dest`` cannot be written."""
+    if dest.is_dir():
+        raise ApepyError(
+            f"output path {dest} is a directory", hint="name a file, e.g. -o dist/python"
+        )
+    parent = dest.parent
+    if not parent.is_dir():
+        raise ApepyError(
+            f"output directory {parent} does not exist",
+            hint=f"create it first: mkdir -p {parent}",
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ApepyError(
+            f"output directory {parent} is not writable",
+            hint="choose another -o path or fix the directory's permissions",
+        )
+
+
+def describe_os_error(exc: OSError, what: str) -> ApepyError:
+    """Turn an OSError met while writing into a user-facing error."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return ApepyError(
+            f"no space left while writing {what}",
+            hint="free some disk space (or choose an output on another filesystem) and run again",
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return ApepyError(
+            f"cannot write {what}: {exc.strerror}",
+            hint="choose a writable output location",
+        )
+    return ApepyError(f"cannot write {what}: {exc.strerror or exc}")
+
+
+@contextlib.contextmanager
+def atomic_output(dest: Path, mode: int = 0o644) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; rename it into place only on success.
+
+    A failure, Ctrl-C or full disk leaves ``dest`` as it was (absent or the old file).
+    """
+    check_output_path(dest)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise describe_os_error(exc, str(dest)) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_directory(dest: Path) -> Iterator[Path]:
+    """Yield a temporary directory next to ``dest``; rename it to ``dest`` on success.
+
+    Used for cache entries: a killed process leaves only a ``.tmp-*`` sibling that
+    no reader trusts, never a half-filled entry.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
+    try:
+        yield tmp
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

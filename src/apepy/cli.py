@@ -1,0 +1,186 @@
+"""The command line: parse, call the pipeline, print results; errors become one message."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import apepy
+from apepy import cache, ui
+from apepy.errors import ApepyError
+
+DESCRIPTION = """\
+apepy makes single-file Pythons: CPython built from source into one static
+executable with its standard library inside, and apps bundled into it.
+"""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="apepy",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"apepy {apepy.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    build = sub.add_parser(
+        "build",
+        help="build a single-file CPython interpreter from source",
+        description="Build CPython from source into one static executable whose standard "
+        "library lives in a zip inside it. Results are cached by their inputs.",
+    )
+    build.add_argument(
+        "-o", "--output", type=Path, default=Path("python"), help="output file (default: ./python)"
+    )
+    build.add_argument(
+        "--python",
+        metavar="VERSION",
+        help="3.13 (newest pinned 3.13.x, the default) or an exact 3.13.15",
+    )
+    build.add_argument(
+        "--source",
+        type=Path,
+        metavar="PATH",
+        help="a CPython source tarball, or a directory holding Python-X.Y.Z.tar.xz (for machines "
+        "without internet; default: $APEPY_SOURCE_DIR)",
+    )
+    build.add_argument(
+        "--allow-unpinned-source",
+        action="store_true",
+        help="accept a --source tarball whose sha256 is not in apepy's table (recorded in the manifest)",
+    )
+    build.add_argument(
+        "--toolchain",
+        default="host",
+        choices=["host", "cosmo"],
+        help="compiler to build with (default: host)",
+    )
+    build.add_argument(
+        "-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel compile jobs"
+    )
+    build.add_argument(
+        "--exclude-module",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave a stdlib extension module out (e.g. readline, for its GPL license); repeatable",
+    )
+    build.add_argument(
+        "--offline", action="store_true", help="never download; use local sources only"
+    )
+
+    info = sub.add_parser("info", help="show what an apepy executable is and how it was built")
+    info.add_argument("file", type=Path)
+    info.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    cache_cmd = sub.add_parser("cache", help="show or clear apepy's cache")
+    cache_cmd.add_argument(
+        "action", choices=["path", "clean"], help="path: print its location; clean: delete it"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "build":
+            return _cmd_build(args)
+        if args.command == "info":
+            return _cmd_info(args)
+        if args.command == "cache":
+            return _cmd_cache(args)
+    except ApepyError as error:
+        ui.report_error(error)
+        return 1
+    except KeyboardInterrupt:
+        ui.console.print("[bold red]interrupted[/]: nothing was written to the output path")
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from apepy.build import BuildRequest, build
+
+    if args.jobs < 1:
+        raise ApepyError("--jobs must be at least 1")
+    result = build(
+        BuildRequest(
+            output=args.output.absolute(),
+            python=args.python,
+            source=args.source,
+            allow_unpinned=args.allow_unpinned_source,
+            toolchain=args.toolchain,
+            jobs=args.jobs,
+            exclude=frozenset(args.exclude_module),
+            offline=args.offline,
+        )
+    )
+    manifest = result.manifest
+    size = result.output.stat().st_size
+    how = "from the cache" if result.cached else "built"
+    ui.info(
+        f"[green]✓[/] {result.output}: CPython {manifest.python_version} ({manifest.target}), "
+        f"{len(manifest.builtin_modules)} built-in modules, {size / 1e6:.1f} MB, "
+        f"{how} in {result.seconds:.1f} s"
+    )
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from apepy import manifest as manifest_mod
+
+    path: Path = args.file
+    if not path.is_file():
+        raise ApepyError(f"{path} does not exist or is not a file")
+    found = manifest_mod.read(path)
+    if found is None:
+        raise ApepyError(
+            f"{path} has a zip archive but no apepy manifest",
+            hint="it was not built by apepy; `unzip -l` lists what it holds",
+        )
+    if args.json:
+        sys.stdout.write(found.to_json().decode())
+        return 0
+    rows = [
+        ("file", str(path)),
+        ("size", f"{path.stat().st_size:,} bytes"),
+        ("python", found.python_version),
+        ("toolchain", f"{found.toolchain} ({found.compiler})"),
+        ("target", f"{found.target}, {found.output_kind}"),
+        (
+            "source sha256",
+            found.source_sha256 + ("" if found.source_pinned else " (NOT in apepy's pinned table)"),
+        ),
+        ("built-in modules", f"{len(found.builtin_modules)}: {' '.join(found.builtin_modules)}"),
+        ("left out", ", ".join(found.excluded_modules) or "none"),
+        ("patches", "; ".join(found.patches)),
+        ("CA bundle", found.ca_bundle),
+        ("build date", f"{found.build_date} (SOURCE_DATE_EPOCH={found.source_date_epoch})"),
+        ("apepy", found.apepy_version),
+        ("build key", found.build_key),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        ui.out.print(f"{key:<{width}}  {value}", markup=False)
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    root = cache.cache_root()
+    if args.action == "path":
+        ui.out.print(str(root), markup=False)
+        return 0
+    if root.exists():
+        shutil.rmtree(root)
+    ui.info(f"removed {root}")
+    return 0

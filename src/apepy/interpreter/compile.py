@@ -1,0 +1,271 @@
+"""configure + make: CPython's C part, every stdlib extension module linked in statically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from apepy import procs, sources, ui
+from apepy.cache import locked
+from apepy.errors import ApepyError
+from apepy.interpreter import modules, patches
+from apepy.toolchains import Toolchain, host
+
+COMPLETE_MARKER = ".apepy-complete.json"
+
+
+@dataclass(frozen=True)
+class Core:
+    """A finished build tree: the static interpreter and the files the stdlib step reads."""
+
+    tree: Path
+    python: Path
+    version: str
+    builtins: tuple[str, ...]
+    expected: tuple[str, ...]
+    excluded: tuple[str, ...]
+    patches: tuple[str, ...]
+
+
+def build_core(
+    source: sources.Source,
+    toolchain: Toolchain,
+    *,
+    root: Path,
+    log: Path,
+    jobs: int,
+    exclude: frozenset[str],
+) -> Core:
+    """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with locked(root.with_name(root.name + ".lock")):
+        marker = root / COMPLETE_MARKER
+        if marker.is_file():
+            return _load(root, marker)
+        if root.exists():
+            # A build that was killed or failed: start it over.
+            shutil.rmtree(root)
+        root.mkdir()
+        core = _build(source, toolchain, root=root, log=log, jobs=jobs, exclude=exclude)
+        marker.write_text(
+            json.dumps(
+                {
+                    "tree": str(core.tree.relative_to(root)),
+                    "version": core.version,
+                    "builtins": core.builtins,
+                    "expected": core.expected,
+                    "excluded": core.excluded,
+                    "patches": core.patches,
+                }
+            )
+        )
+        return core
+
+
+def _load(root: Path, marker: Path) -> Core:
+    data = json.loads(marker.read_text())
+    tree = root / data["tree"]
+    return Core(
+        tree=tree,
+        python=tree / "python",
+        version=data["version"],
+        builtins=tuple(data["builtins"]),
+        expected=tuple(data["expected"]),
+        excluded=tuple(data["excluded"]),
+        patches=tuple(data["patches"]),
+    )
+
+
+def _build(
+    source: sources.Source,
+    toolchain: Toolchain,
+    *,
+    root: Path,
+    log: Path,
+    jobs: int,
+    exclude: frozenset[str],
+) -> Core:
+    with ui.phase("unpack", f"CPython {source.version} source"):
+        tree = sources.extract(source, root)
+        applied = patches.apply(tree, source.version)
+
+    missing_optional = _preflight(toolchain, exclude)
+    skipped = exclude | missing_optional
+
+    with ui.phase(
+        "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"
+    ) as st:
+        _configure(tree, toolchain, log, st)
+        states = modules.configured_states(tree / "Makefile")
+        _check_required(states, skipped, log)
+        expected = _write_setup_local(tree, states, skipped)
+
+    with ui.phase("compile", f"CPython {source.version} with make -j{jobs}") as st:
+        count = 0
+
+        def progress(line: str) -> None:
+            nonlocal count
+            name = procs.compiled_file(line)
+            if name:
+                count += 1
+                st.update(f"{count} files · {name}")
+
+        procs.run_logged(
+            ["make", f"-j{jobs}"],
+            cwd=tree,
+            log=log,
+            what="compiling CPython",
+            hint="see the log for the first error; a missing header names the -dev package to install",
+            on_line=progress,
+        )
+        st.done_text = f"CPython {source.version}: {count} files compiled and linked"
+
+    python = tree / "python"
+    builtins = _builtins(python)
+    missing = sorted(set(expected) - set(builtins))
+    if missing:
+        raise ApepyError(
+            "the interpreter was built without: "
+            + "; ".join(modules.describe_missing(m) for m in missing),
+            hint="install the named packages (apt-get install "
+            + " ".join(modules.debian_packages(set(missing)))
+            + ") and build again, or leave a module out with --exclude-module NAME",
+            details=f"full log: {log}",
+        )
+    return Core(
+        tree=tree,
+        python=python,
+        version=source.version,
+        builtins=builtins,
+        expected=tuple(sorted(expected)),
+        excluded=tuple(sorted(skipped)),
+        patches=tuple(applied),
+    )
+
+
+def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
+    """Fail before configure if a required module's static library is missing.
+
+    Returns the optional modules whose libraries are missing (built without them).
+    """
+    if toolchain.libraries_from != "system":
+        return frozenset()
+    lacking: dict[str, list[str]] = {}
+    for module, needs in modules.NEEDS.items():
+        if module in exclude:
+            continue
+        absent = [
+            lib for lib in needs.libraries if host.find_static_library(toolchain, lib) is None
+        ]
+        if absent:
+            lacking[module] = absent
+    required = sorted(m for m in lacking if m not in modules.OPTIONAL)
+    if required:
+        packages = modules.debian_packages(set(required))
+        raise ApepyError(
+            "missing static libraries: "
+            + "; ".join(f"{', '.join(lacking[m])} for {m}" for m in required),
+            hint=f"install them (Debian/Ubuntu: apt-get install {' '.join(packages)}), "
+            "or leave the module out with --exclude-module NAME",
+        )
+    optional = frozenset(lacking)
+    for module in sorted(optional):
+        ui.warn(
+            f"building without {module}: {', '.join(lacking[module])} not found "
+            f"(Debian package {modules.NEEDS[module].debian})"
+        )
+    return optional
+
+
+def _configure(tree: Path, toolchain: Toolchain, log: Path, st: ui.PhaseStatus) -> None:
+    env = dict(toolchain.configure_env)
+    env["CC"] = toolchain.cc
+    if toolchain.cxx:
+        env["CXX"] = toolchain.cxx
+    env["AR"] = toolchain.ar
+    env["RANLIB"] = toolchain.ranlib
+    # No -g: the output is stripped anyway, and the cached tree stays small.
+    env["OPT"] = "-DNDEBUG -O3 -Wall"
+    env["CFLAGS"] = " ".join([*toolchain.cflags, f"-ffile-prefix-map={tree}=."])
+    env["LDFLAGS"] = " ".join(toolchain.ldflags)
+    args = [
+        "./configure",
+        "--disable-shared",
+        "--disable-test-modules",
+        "--with-ensurepip=no",
+        *toolchain.configure_args,
+        *(f"{k}={v}" for k, v in sorted(toolchain.configure_cache.items())),
+    ]
+    procs.run_logged(
+        args,
+        cwd=tree,
+        log=log,
+        env=env,
+        what="configure",
+        hint="configure could not set up the build; the log's last lines name the missing piece",
+        on_line=lambda line: st.update(line.strip()[:70]) if line.startswith("checking") else None,
+    )
+
+
+def _check_required(states: dict[str, str], skipped: frozenset[str], log: Path) -> None:
+    """Stop right after configure, not minutes later, if a required module cannot be built."""
+    lost = sorted(
+        m
+        for m in modules.REQUIRED - skipped
+        if states.get(m) in ("missing", "disabled") and m not in modules.STATIC_OVERRIDES
+    )
+    if lost:
+        raise ApepyError(
+            "configure cannot build: " + "; ".join(modules.describe_missing(m) for m in lost),
+            hint="install the named packages (apt-get install "
+            + " ".join(modules.debian_packages(set(lost)))
+            + ") and build again, or leave a module out with --exclude-module NAME",
+            details=f"full log: {log}",
+        )
+
+
+def _write_setup_local(tree: Path, states: dict[str, str], skipped: frozenset[str]) -> list[str]:
+    """Write Modules/Setup.local; return the modules the build must contain."""
+    lines = ["# written by apepy", "*static*"]
+    expected = {name for name, state in states.items() if state == "yes"}
+    for name, line in modules.STATIC_OVERRIDES.items():
+        if name not in skipped and states.get(name) == "missing":
+            lines.append(line)
+            expected.add(name)
+    disabled = sorted(name for name in skipped if name in states)
+    if disabled:
+        lines.append("*disabled*")
+        lines.extend(disabled)
+    (tree / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n")
+    expected |= set(modules.REQUIRED)
+    expected -= skipped
+    not_found = sorted(
+        name
+        for name, state in states.items()
+        if state == "missing" and name not in expected and name not in modules.NOT_STATIC
+    )
+    for name in not_found:
+        if name not in skipped:
+            ui.warn(f"configure found no library for {modules.describe_missing(name)}")
+    return sorted(expected)
+
+
+def _builtins(python: Path) -> tuple[str, ...]:
+    result = subprocess.run(
+        [str(python), "-c", "import sys; print('\\n'.join(sys.builtin_module_names))"],
+        capture_output=True,
+        text=True,
+        cwd=python.parent,
+        env={**os.environ, "PYTHONHOME": "", "PYTHONPATH": ""},
+    )
+    if result.returncode != 0:
+        raise ApepyError(
+            "the freshly built interpreter does not start",
+            details=result.stderr.strip()[-2000:],
+            hint="this is a bug in apepy's build for this platform; please report it with the log",
+        )
+    return tuple(result.stdout.split())

@@ -1,0 +1,95 @@
+"""Which stdlib extension modules an interpreter must have, and what each needs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The static libraries a module links and the Debian package that ships them."""
+
+    libraries: tuple[str, ...]
+    debian: str
+
+
+# Modules every apepy interpreter has; a build without one of them fails.
+REQUIRED: frozenset[str] = frozenset(
+    [
+        "_ssl",
+        "_hashlib",
+        "_sqlite3",
+        "_ctypes",
+        "zlib",
+        "_bz2",
+        "_lzma",
+        "_decimal",
+        "pyexpat",
+        "_elementtree",
+        "readline",
+        "_curses",
+        "_uuid",
+        "_socket",
+        "select",
+        "_json",
+        "_datetime",
+        "math",
+        "unicodedata",
+        "_multiprocessing",
+    ]
+)
+
+# Built when their library is present; a missing library is a warning.
+OPTIONAL: frozenset[str] = frozenset({"_dbm", "_gdbm", "_curses_panel"})
+
+# Modules that cannot be linked statically into a portable executable.
+NOT_STATIC: dict[str, str] = {
+    "_tkinter": "Tcl/Tk has no usable static build and needs a display server",
+    "nis": "needs the static GSSAPI/libnsl stack",
+    "_scproxy": "macOS only",
+}
+
+NEEDS: dict[str, Needs] = {
+    "_ssl": Needs(("libssl.a", "libcrypto.a"), "libssl-dev"),
+    "_hashlib": Needs(("libcrypto.a",), "libssl-dev"),
+    "_sqlite3": Needs(("libsqlite3.a",), "libsqlite3-dev"),
+    "_ctypes": Needs(("libffi.a",), "libffi-dev"),
+    "zlib": Needs(("libz.a",), "zlib1g-dev"),
+    "_bz2": Needs(("libbz2.a",), "libbz2-dev"),
+    "_lzma": Needs(("liblzma.a",), "liblzma-dev"),
+    "readline": Needs(("libreadline.a", "libtinfo.a"), "libreadline-dev"),
+    "_curses": Needs(("libncursesw.a", "libtinfo.a"), "libncurses-dev"),
+    "_curses_panel": Needs(("libpanelw.a",), "libncurses-dev"),
+    "_uuid": Needs(("libuuid.a",), "uuid-dev"),
+    "_dbm": Needs(("libgdbm_compat.a", "libgdbm.a"), "libgdbm-compat-dev"),
+    "_gdbm": Needs(("libgdbm.a",), "libgdbm-dev"),
+}
+
+# Setup.local lines for modules whose configure probe fails under LDFLAGS=-static
+# although the library is there (the probe links without the library's own
+# dependencies). Setup.local is read first, so these lines win.
+STATIC_OVERRIDES: dict[str, str] = {
+    "_dbm": "_dbm _dbmmodule.c -DUSE_GDBM_COMPAT -lgdbm_compat -lgdbm",
+}
+
+
+def debian_packages(modules: set[str] | frozenset[str]) -> list[str]:
+    return sorted({NEEDS[m].debian for m in modules if m in NEEDS})
+
+
+def configured_states(makefile: Path) -> dict[str, str]:
+    """Read configure's verdict per stdlib module (``MODULE_<NAME>_STATE``), by module name."""
+    text = makefile.read_text(encoding="utf-8", errors="replace")
+    states: dict[str, str] = {}
+    for upper, state in re.findall(r"^MODULE_([A-Z0-9_]+)_STATE=(\S*)", text, re.MULTILINE):
+        states[upper.lower()] = state
+    return states
+
+
+def describe_missing(module: str) -> str:
+    needs = NEEDS.get(module)
+    if needs is None:
+        return module
+    return f"{module} (needs {', '.join(needs.libraries)}: Debian package {needs.debian})"

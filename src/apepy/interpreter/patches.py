@@ -1,0 +1,132 @@
+"""Edits apepy makes to CPython's source, one named set per supported series.
+
+Each edit names a file, an anchor that must occur exactly once, and the text that
+replaces it. Anchors are exact, so a release that moved the code fails loudly with
+the version, the file and the edit's name, instead of building something subtly wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from apepy.errors import ApepyError
+
+
+@dataclass(frozen=True)
+class Edit:
+    name: str
+    path: str
+    anchor: str
+    replacement: str
+
+
+# getpath.py is frozen into the interpreter and computes sys.path at start-up.
+# Inserted before prefix detection: unless a build directory, Py_SetPath or a
+# ._pth file says otherwise, prefix is the executable itself and sys.path is the
+# zip appended to it. PYTHONHOME is ignored there: the stdlib inside the file is
+# the only one that matches this interpreter. /proc/self/exe is preferred where it
+# exists, so that argv[0] tricks (symlinks, exec with another name, no PATH) still
+# find the file.
+_GETPATH_ANCHOR = (
+    "# ******************************************************************************\n"
+    "# CALCULATE prefix AND exec_prefix\n"
+)
+_GETPATH_BLOCK = """\
+# apepy: the standard library lives in the zip appended to this executable.
+if not build_prefix and not py_setpath and not home_was_set and not pth:
+    _apepy_self = real_executable
+    if os_name == 'posix' and isfile('/proc/self/exe'):
+        try:
+            _apepy_self = realpath('/proc/self/exe')
+        except OSError:
+            pass
+    if _apepy_self:
+        home = None
+        prefix = exec_prefix = _apepy_self
+        stdlib_dir = platstdlib_dir = joinpath(_apepy_self, 'Lib')
+        if not pythonpath_was_set:
+            pythonpath = []
+            if use_environment and ENV_PYTHONPATH:
+                for p in ENV_PYTHONPATH.split(DELIM):
+                    pythonpath.append(abspath(p))
+            pythonpath.append(stdlib_dir)
+            pythonpath.append(joinpath(stdlib_dir, 'site-packages'))
+            config['module_search_paths'] = pythonpath
+            config['module_search_paths_set'] = 1
+            pythonpath_was_set = 1
+
+
+"""
+
+GETPATH = Edit(
+    name="getpath: stdlib inside the executable",
+    path="Modules/getpath.py",
+    anchor=_GETPATH_ANCHOR,
+    replacement=_GETPATH_BLOCK + _GETPATH_ANCHOR,
+)
+
+# OpenSSL's default CA locations are those of the build host. Where they do not
+# exist at run time, _apepy loads the system's bundle from a well-known path, or
+# the CA bundle stored in the zip.
+SSL_CAS = Edit(
+    name="ssl: CA bundle fallback",
+    path="Lib/ssl.py",
+    anchor="        self.set_default_verify_paths()\n",
+    replacement=(
+        "        self.set_default_verify_paths()\n"
+        "        if sys.platform != 'win32':\n"
+        "            import _apepy\n"
+        "            _apepy.load_fallback_cas(self)\n"
+    ),
+)
+
+PATCH_SETS: dict[str, tuple[Edit, ...]] = {
+    "3.11": (GETPATH, SSL_CAS),
+    "3.12": (GETPATH, SSL_CAS),
+    "3.13": (GETPATH, SSL_CAS),
+    "3.14": (GETPATH, SSL_CAS),
+}
+
+
+def patch_set(version: str) -> tuple[Edit, ...]:
+    series = ".".join(version.split(".")[:2])
+    try:
+        return PATCH_SETS[series]
+    except KeyError:
+        raise ApepyError(f"apepy has no patch set for CPython {series}") from None
+
+
+def apply(tree: Path, version: str, edits: tuple[Edit, ...] | None = None) -> list[str]:
+    """Apply the version's edits to a source tree; return the names applied.
+
+    Every anchor is checked before any file is written, so a failure leaves the
+    tree as it was.
+    """
+    edits = patch_set(version) if edits is None else edits
+    planned: dict[Path, str] = {}
+    for edit in edits:
+        target = tree / edit.path
+        text = planned.get(target)
+        if text is None:
+            try:
+                text = target.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise _failed(version, edit, f"{edit.path} does not exist") from None
+        count = text.count(edit.anchor)
+        if count != 1:
+            where = "is missing" if count == 0 else f"occurs {count} times"
+            raise _failed(version, edit, f"its anchor in {edit.path} {where}")
+        planned[target] = text.replace(edit.anchor, edit.replacement)
+    for target, text in planned.items():
+        target.write_text(text, encoding="utf-8")
+    return [edit.name for edit in edits]
+
+
+def _failed(version: str, edit: Edit, why: str) -> ApepyError:
+    first_line = edit.anchor.strip().splitlines()[0] if edit.anchor.strip() else edit.anchor
+    return ApepyError(
+        f"patch '{edit.name}' does not apply to CPython {version}: {why}",
+        hint=f"the hunk expects the line {first_line!r}; this CPython release changed that "
+        "code, so apepy needs an updated patch set for it (or pick a pinned version)",
+    )

@@ -1,0 +1,140 @@
+"""The standard library, compiled to .pyc by the target interpreter, as zip entries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import certifi
+
+from apepy import procs
+from apepy.errors import ApepyError
+from apepy.interpreter.compile import Core
+from apepy.runtime import RUNTIME_DIR
+from apepy.zipstore import Entry, directory_entries
+
+# Never shipped: test suites, GUI and demo code, bundled pip wheels.
+EXCLUDED_TOP = frozenset(
+    {
+        "idlelib",
+        "tkinter",
+        "turtledemo",
+        "turtle.py",
+        "ensurepip",
+        "__phello__",
+        "__hello__.py",
+        "site-packages",
+    }
+)
+EXCLUDED_DIRS = frozenset({"test", "tests", "idle_test", "__pycache__"})
+
+# Compiled by the built interpreter itself, so the magic number is always its own.
+# Unchecked hash-based .pyc (PEP 552) do not depend on file times: reproducible.
+_COMPILE_SCRIPT = """\
+import py_compile, sys
+listing, out = sys.argv[1], sys.argv[2]
+mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+for line in open(listing, encoding='utf-8'):
+    src, rel = line.rstrip('\\n').split('\\t')
+    target = out + '/' + rel[:-3] + '.pyc'
+    py_compile.compile(src, cfile=target, dfile='Lib/' + rel, doraise=True,
+                       optimize=0, invalidation_mode=mode)
+"""
+
+CA_ARCNAME = "Lib/_apepy_data/cacert.pem"
+
+
+def _wanted(rel: Path) -> bool:
+    if rel.parts[0] in EXCLUDED_TOP:
+        return False
+    return not any(part in EXCLUDED_DIRS for part in rel.parts[:-1])
+
+
+def collect(core: Core, staging: Path, log: Path) -> list[Entry]:
+    """Compile the stdlib into ``staging`` and return its zip entries under ``Lib/``."""
+    lib = core.tree / "Lib"
+    sources: list[tuple[Path, str]] = []
+    data: list[tuple[Path, str]] = []
+    for path in sorted(lib.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(lib)
+        if not _wanted(rel):
+            continue
+        if path.suffix == ".py":
+            sources.append((path, rel.as_posix()))
+        elif path.suffix not in (".pyc", ".pyo"):
+            data.append((path, rel.as_posix()))
+
+    extra = staging / "extra"
+    extra.mkdir(parents=True)
+    sysconfigdata = _sysconfigdata(core, extra)
+    sources.append((sysconfigdata, sysconfigdata.name))
+    runtime = extra / "_apepy.py"
+    shutil.copyfile(RUNTIME_DIR / "_apepy.py", runtime)
+    sources.append((runtime, runtime.name))
+
+    pyc_dir = staging / "pyc"
+    pyc_dir.mkdir()
+    listing = staging / "sources.txt"
+    listing.write_text("".join(f"{src}\t{rel}\n" for src, rel in sources), encoding="utf-8")
+    script = staging / "compile_stdlib.py"
+    script.write_text(_COMPILE_SCRIPT)
+    procs.run_logged(
+        [str(core.python), "-E", "-S", str(script), str(listing), str(pyc_dir)],
+        cwd=core.tree,
+        log=log,
+        what="compiling the standard library to .pyc",
+        hint="a stdlib file failed to compile with the new interpreter; see the log",
+    )
+
+    entries: list[Entry] = []
+    for _, py_rel in sources:
+        pyc_rel = py_rel[:-3] + ".pyc"
+        entries.append(Entry(f"Lib/{pyc_rel}", (pyc_dir / pyc_rel).read_bytes(), compress=False))
+    for data_path, data_rel in data:
+        entries.append(Entry(f"Lib/{data_rel}", data_path.read_bytes(), compress=True))
+    entries.append(Entry(CA_ARCNAME, Path(certifi.where()).read_bytes(), compress=True))
+    names = [e.name for e in entries] + ["Lib/site-packages/"]
+    return directory_entries(names) + sorted(entries, key=lambda e: e.name)
+
+
+def _sysconfigdata(core: Core, extra: Path) -> Path:
+    """The build's _sysconfigdata module, with the build tree's path taken out."""
+    try:
+        builddir = (core.tree / "pybuilddir.txt").read_text().strip()
+        found = sorted((core.tree / builddir).glob("_sysconfigdata_*.py"))
+    except OSError:
+        found = []
+    if len(found) != 1:
+        raise ApepyError(
+            "the build produced no _sysconfigdata module",
+            hint="the CPython build did not finish its last step; delete the cache entry and rebuild",
+        )
+    text = found[0].read_text(encoding="utf-8").replace(str(core.tree), "/apepy-build")
+    target = extra / found[0].name
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def interpreter_probe(executable: Path, cwd: Path) -> dict[str, object]:
+    """Ask a built file about itself from an empty environment, as a user would run it."""
+    code = (
+        "import json, sys, sysconfig; print(json.dumps({"
+        "'version': '%d.%d.%d' % sys.version_info[:3], 'builtins': sorted(sys.builtin_module_names), "
+        "'path': sys.path, 'prefix': sys.prefix, 'executable': sys.executable, "
+        "'platform': sysconfig.get_platform(), 'stdlib': sys._stdlib_dir}))"
+    )
+    result = subprocess.run(
+        [str(executable), "-c", code], capture_output=True, text=True, cwd=cwd, env={}
+    )
+    if result.returncode != 0:
+        raise ApepyError(
+            f"the packed interpreter {executable} does not start",
+            details=result.stderr.strip()[-2000:],
+            hint="this is a bug in apepy; please report it with the output above",
+        )
+    parsed: dict[str, object] = json.loads(result.stdout)
+    return parsed

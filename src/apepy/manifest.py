@@ -1,0 +1,55 @@
+"""The record an apepy executable carries in its zip: what it is and how it was made."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from apepy import zipstore
+from apepy.errors import ApepyError
+
+ARCNAME = ".apepy/manifest.json"
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Manifest:
+    apepy_version: str
+    python_version: str
+    toolchain: str
+    compiler: str
+    target: str
+    output_kind: str
+    source_sha256: str
+    source_pinned: bool
+    builtin_modules: tuple[str, ...]
+    excluded_modules: tuple[str, ...]
+    patches: tuple[str, ...]
+    ca_bundle: str
+    build_date: str
+    source_date_epoch: int
+    build_key: str
+    schema: int = SCHEMA
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Manifest:
+        data = json.loads(raw)
+        for key in ("builtin_modules", "excluded_modules", "patches"):
+            data[key] = tuple(data.get(key, ()))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def read(path: Path) -> Manifest | None:
+    raw = zipstore.read_member(path, ARCNAME)
+    if raw is None:
+        return None
+    try:
+        return Manifest.from_json(raw)
+    except (ValueError, TypeError) as exc:
+        raise ApepyError(f"{path} carries a damaged apepy manifest ({exc})") from exc

@@ -1,0 +1,60 @@
+"""The seam between the pipeline and a compiler: everything target-specific lives behind it.
+
+A toolchain is plain data. The interpreter build, the stdlib packer and the
+extension builder read these fields and never ask which toolchain they have.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+from apepy.errors import ApepyError
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    name: str
+    cc: str
+    cxx: str | None
+    ar: str
+    ranlib: str
+    strip: str | None
+    compiler_version: str
+    # The platform the output runs on, as sysconfig would name it.
+    target: str
+    # "elf-static" (the host's own format) or "ape" (Actually Portable Executable).
+    output_kind: str
+    cflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    configure_args: tuple[str, ...] = ()
+    configure_env: Mapping[str, str] = field(default_factory=dict)
+    # Autoconf cache answers (ac_cv_*) for probes that fail on this target.
+    configure_cache: Mapping[str, str] = field(default_factory=dict)
+    # Where the C libraries come from: "system" (static libs from the OS packages)
+    # or "sysroot" (built from source by apepy's dependency builder).
+    libraries_from: str = "system"
+
+    def identity(self) -> str:
+        """A stable description of everything that changes the compiled output."""
+        data = asdict(self)
+        data["configure_env"] = dict(self.configure_env)
+        data["configure_cache"] = dict(self.configure_cache)
+        return json.dumps(data, sort_keys=True)
+
+
+NAMES = ("host", "cosmo")
+
+
+def get(name: str) -> Toolchain:
+    if name == "host":
+        from apepy.toolchains import host
+
+        return host.detect()
+    if name == "cosmo":
+        raise ApepyError(
+            "the cosmo toolchain is not available in this version of apepy",
+            hint="build with the host toolchain (--toolchain host) for now",
+        )
+    raise ApepyError(f"unknown toolchain {name!r}", hint=f"choose one of: {', '.join(NAMES)}")

@@ -1,0 +1,100 @@
+"""The host's own C compiler, producing a fully static executable for this machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from apepy.errors import ApepyError
+from apepy.toolchains import Toolchain
+
+_NO_COMPILER_HINT = (
+    "install a C compiler and make (Debian/Ubuntu: apt-get install build-essential), "
+    "or point CC at one"
+)
+
+
+def _find(env: str, *names: str) -> str | None:
+    chosen = os.environ.get(env)
+    if chosen:
+        return shutil.which(chosen.split()[0])
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def detect() -> Toolchain:
+    cc = _find("CC", "cc", "gcc", "clang")
+    if cc is None:
+        raise ApepyError(
+            "no C compiler found (looked for $CC, cc, gcc, clang)", hint=_NO_COMPILER_HINT
+        )
+    if shutil.which("make") is None:
+        raise ApepyError("make is not installed", hint=_NO_COMPILER_HINT)
+    version = _compiler_version(cc)
+    _check_static_link(cc)
+    return Toolchain(
+        name="host",
+        cc=cc,
+        cxx=_find("CXX", "c++", "g++", "clang++"),
+        ar=_find("AR", "ar") or "ar",
+        ranlib=_find("RANLIB", "ranlib") or "ranlib",
+        strip=_find("STRIP", "strip"),
+        compiler_version=version,
+        target=sysconfig.get_platform(),
+        output_kind="elf-static",
+        ldflags=("-static",),
+        configure_env={
+            "MODULE_BUILDTYPE": "static",
+            "LINKFORSHARED": " ",
+            # --static makes pkg-config name each library's own dependencies
+            # (tinfo for readline, ...), which a static link needs.
+            "PKG_CONFIG": "pkg-config --static",
+        },
+        libraries_from="system",
+    )
+
+
+def _compiler_version(cc: str) -> str:
+    try:
+        result = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ApepyError(
+            f"the C compiler {cc} does not run: {exc}", hint=_NO_COMPILER_HINT
+        ) from exc
+    return result.stdout.splitlines()[0].strip() if result.stdout else cc
+
+
+def _check_static_link(cc: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="apepy-cc-") as tmp:
+        src = Path(tmp) / "probe.c"
+        src.write_text("int main(void) { return 0; }\n")
+        result = subprocess.run(
+            [cc, "-static", "-o", str(Path(tmp) / "probe"), str(src)],
+            capture_output=True,
+            text=True,
+        )
+    if result.returncode != 0:
+        raise ApepyError(
+            f"the C compiler {cc} cannot link a static executable",
+            hint="install the static C library (Debian/Ubuntu: apt-get install libc6-dev)",
+            details=result.stderr.strip()[-2000:] or None,
+        )
+
+
+def find_static_library(toolchain: Toolchain, filename: str) -> Path | None:
+    """Ask the compiler where it would find ``filename`` (e.g. ``libssl.a``)."""
+    result = subprocess.run(
+        [toolchain.cc, f"-print-file-name={filename}"], capture_output=True, text=True
+    )
+    found = result.stdout.strip()
+    # The compiler echoes the bare name when it does not find the file.
+    if result.returncode != 0 or found == filename or not Path(found).is_file():
+        return None
+    return Path(found)

@@ -1,0 +1,57 @@
+"""What the user sees while apepy works: phases, progress, and errors."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+from rich.console import Console
+
+from apepy.errors import ApepyError
+
+# Everything apepy says goes to stderr; stdout stays clean for data (`apepy ls`, `apepy cat`).
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    console.print(message)
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/] {message}")
+
+
+@contextlib.contextmanager
+def phase(name: str, description: str) -> Iterator[PhaseStatus]:
+    """Show a spinner for one phase of a long job and report its duration."""
+    started = time.monotonic()
+    with console.status(f"[bold]{name}[/] {description}") as status:
+        tracker = PhaseStatus(name, description, status)
+        yield tracker
+    elapsed = time.monotonic() - started
+    console.print(
+        f"[green]✓[/] [bold]{name}[/] {tracker.done_text or description} ({elapsed:.1f} s)"
+    )
+
+
+class PhaseStatus:
+    def __init__(self, name: str, description: str, status: object) -> None:
+        self.name = name
+        self.description = description
+        self._status = status
+        self.done_text: str | None = None
+
+    def update(self, detail: str) -> None:
+        update = getattr(self._status, "update", None)
+        if update is not None:
+            update(f"[bold]{self.name}[/] {self.description} [dim]{detail}[/]")
+
+
+def report_error(error: ApepyError) -> None:
+    console.print(f"[bold red]error:[/] {error.message}")
+    if error.details:
+        console.print(error.details, markup=False)
+    if error.hint:
+        console.print(f"[bold]hint:[/] {error.hint}")

@@ -1,0 +1,80 @@
+"""Shared fixtures: the real CPython source in apepy's cache, and one real interpreter build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from apepy import sources
+from apepy.cache import cache_root
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def apepy_cmd(*args: str | os.PathLike[str]) -> list[str]:
+    return [sys.executable, "-m", "apepy", *map(str, args)]
+
+
+def run_apepy(
+    *args: str | os.PathLike[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env["COLUMNS"] = "200"
+    if env:
+        full_env.update(env)
+    return subprocess.run(apepy_cmd(*args), capture_output=True, text=True, env=full_env, cwd=cwd)
+
+
+def real_cache_root() -> Path:
+    """The developer's (or CI's) apepy cache, where scripts/setup put the CPython tarballs."""
+    return cache_root()
+
+
+def local_release(series: str) -> sources.Release | None:
+    """The newest pinned release of ``series`` whose tarball is in the source cache."""
+    found = [
+        r
+        for r in sources.RELEASES
+        if r.series == series and (real_cache_root() / "sources" / r.filename).is_file()
+    ]
+    return max(found, key=lambda r: tuple(map(int, r.version.split(".")))) if found else None
+
+
+@pytest.fixture(scope="session")
+def release() -> sources.Release:
+    found = local_release(sources.DEFAULT_SERIES)
+    if found is None:
+        pytest.fail(
+            f"no CPython {sources.DEFAULT_SERIES} tarball in {real_cache_root() / 'sources'}: "
+            "run scripts/setup first"
+        )
+    return found
+
+
+@pytest.fixture(scope="session")
+def source_tarball(release: sources.Release) -> Path:
+    return real_cache_root() / "sources" / release.filename
+
+
+@pytest.fixture(scope="session")
+def built_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
+    """One real build through the CLI, shared by the tests; cached across runs by its inputs."""
+    out = tmp_path_factory.mktemp("build") / "python"
+    result = run_apepy("build", "--python", release.version, "-o", out, "--offline")
+    if result.returncode != 0:
+        pytest.fail(f"apepy build failed:\n{result.stderr}")
+    return out
+
+
+@pytest.fixture()
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty apepy cache for tests that must not see the real one."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("APEPY_CACHE_DIR", str(root))
+    monkeypatch.delenv("APEPY_SOURCE_DIR", raising=False)
+    yield root
