@@ -50,7 +50,12 @@ def build_core(
             # A build that was killed or failed: start it over.
             shutil.rmtree(root)
         root.mkdir()
-        core = _build(source, toolchain, root=root, log=log, jobs=jobs, exclude=exclude)
+        try:
+            core = _build(source, toolchain, root=root, log=log, jobs=jobs, exclude=exclude)
+        except BaseException:
+            # A failed tree is useless to the next run and can be large.
+            shutil.rmtree(root, ignore_errors=True)
+            raise
         marker.write_text(
             json.dumps(
                 {
@@ -89,12 +94,12 @@ def _build(
     jobs: int,
     exclude: frozenset[str],
 ) -> Core:
+    missing_optional = _preflight(toolchain, exclude)
+    skipped = exclude | missing_optional
+
     with ui.phase("unpack", f"CPython {source.version} source"):
         tree = sources.extract(source, root)
         applied = patches.apply(tree, source.version)
-
-    missing_optional = _preflight(toolchain, exclude)
-    skipped = exclude | missing_optional
 
     with ui.phase(
         "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"

@@ -1,0 +1,137 @@
+"""Start-up of the single file vs the same CPython built the ordinary way.
+
+The ordinary build is the same source tarball configured with --enable-shared
+(libpython3.x.so, stdlib on disk with its __pycache__) and installed to a prefix.
+Both run from an empty directory with an empty environment; runs are interleaved
+so that machine noise hits both alike. Results go to benchmarks/results/startup.json.
+
+    .venv/bin/python benchmarks/startup.py [--runs 30] [--python 3.13.15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"
+RESULTS = HERE / "results"
+
+CASES = {
+    "-c pass": ["-c", "pass"],
+    "import json, email, http.server, asyncio": ["-c", "import json, email, http.server, asyncio"],
+}
+
+
+def sh(cmd: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    with open(log, "a") as sink:
+        subprocess.run(cmd, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, check=True, env=env)
+
+
+def ordinary_build(tarball: Path, version: str) -> Path:
+    """Build and install the ordinary (shared libpython, stdlib on disk) interpreter once."""
+    prefix = WORK / f"ordinary-{version}"
+    python = prefix / "bin" / f"python{'.'.join(version.split('.')[:2])}"
+    if python.exists():
+        return python
+    src_root = WORK / f"src-{version}"
+    src_root.mkdir(parents=True, exist_ok=True)
+    log = WORK / f"ordinary-{version}.log"
+    sh(["tar", "xf", str(tarball), "-C", str(src_root)], WORK, log)
+    tree = next(src_root.iterdir())
+    env = dict(os.environ, LDFLAGS=f"-Wl,-rpath,{prefix}/lib")
+    sh(
+        ["./configure", f"--prefix={prefix}", "--enable-shared", "--with-ensurepip=no"],
+        tree,
+        log,
+        env,
+    )
+    sh(["make", f"-j{os.cpu_count() or 1}"], tree, log, env)
+    sh(["make", "install"], tree, log, env)
+    return python
+
+
+def single_file(version: str) -> Path:
+    out = WORK / f"single-{version}"
+    subprocess.run(
+        [sys.executable, "-m", "apepy", "build", "--python", version, "--offline", "-o", str(out)],
+        check=True,
+    )
+    return out
+
+
+def time_once(exe: Path, args: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(exe), *args], cwd=cwd, env={}, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--python", default=None, help="exact version (default: newest 3.13 in the source cache)"
+    )
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from conftest import local_release
+
+    from apepy import sources
+    from apepy.cache import cache_root
+
+    release = sources.resolve(args.python) if args.python else local_release("3.13")
+    if release is None:
+        print("no CPython tarball in the source cache: run scripts/setup", file=sys.stderr)
+        return 1
+    tarball = cache_root() / "sources" / release.filename
+    WORK.mkdir(parents=True, exist_ok=True)
+    variants = {
+        "ordinary": ordinary_build(tarball, release.version),
+        "single-file": single_file(release.version),
+    }
+
+    samples: dict[str, dict[str, list[float]]] = {case: {v: [] for v in variants} for case in CASES}
+    with tempfile.TemporaryDirectory() as empty:
+        for case, case_args in CASES.items():
+            for exe in variants.values():  # warm the page cache and __pycache__
+                time_once(exe, case_args, Path(empty))
+            for _ in range(args.runs):
+                for name, exe in variants.items():
+                    samples[case][name].append(time_once(exe, case_args, Path(empty)))
+
+    report: dict[str, object] = {
+        "python": release.version,
+        "runs": args.runs,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "date": time.strftime("%Y-%m-%d"),
+        "sizes_bytes": {"single-file": variants["single-file"].stat().st_size},
+        "cases": {},
+    }
+    for case, per_variant in samples.items():
+        medians = {name: statistics.median(values) * 1000 for name, values in per_variant.items()}
+        report["cases"][case] = {  # type: ignore[index]
+            "median_ms": {k: round(v, 2) for k, v in medians.items()},
+            "ratio_single_over_ordinary": round(medians["single-file"] / medians["ordinary"], 3),
+        }
+        print(
+            f"{case:45s} ordinary {medians['ordinary']:7.2f} ms  single-file {medians['single-file']:7.2f} ms"
+            f"  ratio {medians['single-file'] / medians['ordinary']:.3f}"
+        )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "startup.json").write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Bad input and broken machines: one clear message, a non-zero exit, nothing written."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from conftest import run_apepy
+
+from apepy import sources
+
+
+def assert_clean_failure(result: object, *needles: str) -> None:
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 1, stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in stderr
+    assert stderr.count("error:") == 1, stderr
+    for needle in needles:
+        assert needle in stderr, stderr
+
+
+def test_no_arguments_prints_help() -> None:
+    result = run_apepy()
+    assert result.returncode == 2
+    assert "build" in result.stdout and "info" in result.stdout
+
+
+def test_help_explains_each_command() -> None:
+    result = run_apepy("--help")
+    for command in ("build", "info", "cache"):
+        assert command in result.stdout
+    build_help = run_apepy("build", "--help").stdout
+    for flag in ("--python", "--source", "--toolchain", "--exclude-module", "--offline"):
+        assert flag in build_help
+
+
+def test_no_c_compiler(tmp_path: Path, release: sources.Release) -> None:
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--offline",
+        "-o",
+        tmp_path / "python",
+        env={"PATH": str(empty_path), "CC": ""},
+    )
+    assert_clean_failure(result, "no C compiler found", "build-essential")
+    assert not (tmp_path / "python").exists()
+
+
+def test_compiler_named_by_cc_does_not_exist(tmp_path: Path, release: sources.Release) -> None:
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--offline",
+        "-o",
+        tmp_path / "python",
+        env={"CC": "/nonexistent/cc"},
+    )
+    assert_clean_failure(result, "no C compiler found")
+
+
+def test_missing_static_library_names_the_debian_package(
+    tmp_path: Path, release: sources.Release
+) -> None:
+    """A real compiler that cannot find libffi.a: the build stops before configure."""
+    wrapper = tmp_path / "cc"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = "-print-file-name=libffi.a" ] && { echo libffi.a; exit 0; }; done\n'
+        'exec gcc "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--offline",
+        "-o",
+        tmp_path / "python",
+        env={"CC": str(wrapper)},
+    )
+    assert_clean_failure(
+        result, "libffi.a for _ctypes", "apt-get install libffi-dev", "--exclude-module"
+    )
+    assert not (tmp_path / "python").exists()
+
+
+def test_cosmo_toolchain_is_refused_clearly(tmp_path: Path) -> None:
+    result = run_apepy("build", "--toolchain", "cosmo", "-o", tmp_path / "python")
+    assert_clean_failure(result, "cosmo toolchain")
+
+
+def test_info_on_a_file_without_a_zip(tmp_path: Path) -> None:
+    result = run_apepy("info", "/bin/true")
+    assert_clean_failure(result, "no readable zip archive")
+    result = run_apepy("info", tmp_path / "missing")
+    assert_clean_failure(result, "does not exist")
+
+
+def test_output_is_a_directory(tmp_path: Path) -> None:
+    result = run_apepy("build", "-o", tmp_path)
+    assert_clean_failure(result, "is a directory")
+
+
+def test_bad_source_date_epoch(tmp_path: Path, release: sources.Release) -> None:
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--offline",
+        "-o",
+        tmp_path / "python",
+        env={"SOURCE_DATE_EPOCH": "yesterday"},
+    )
+    assert_clean_failure(result, "SOURCE_DATE_EPOCH")
+
+
+def test_python_m_apepy_works() -> None:
+    result = run_apepy("--version")
+    assert result.returncode == 0 and result.stdout.startswith("apepy ")
+    assert os.path.basename(sys.executable).startswith("python")

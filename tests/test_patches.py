@@ -1,0 +1,59 @@
+"""apepy's source edits, applied to the real CPython sources in the cache."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+from conftest import real_cache_root
+
+from apepy import sources
+from apepy.errors import ApepyError
+from apepy.interpreter import patches
+
+LOCAL = [r for r in sources.RELEASES if (real_cache_root() / "sources" / r.filename).is_file()]
+
+
+def partial_tree(release: sources.Release, dest: Path) -> Path:
+    """Unpack only the files the edits touch."""
+    wanted = {edit.path for edit in patches.patch_set(release.version)}
+    with tarfile.open(real_cache_root() / "sources" / release.filename) as tar:
+        top = f"Python-{release.version}"
+        members = [m for m in tar.getmembers() if m.name.removeprefix(top + "/") in wanted]
+        tar.extractall(dest, members=members, filter="data")
+    return dest / top
+
+
+def test_a_local_release_is_available() -> None:
+    assert LOCAL, "run scripts/setup: no CPython tarball in the source cache"
+
+
+@pytest.mark.parametrize("release", LOCAL, ids=lambda r: r.version)
+def test_patch_set_applies_cleanly(release: sources.Release, tmp_path: Path) -> None:
+    tree = partial_tree(release, tmp_path)
+    applied = patches.apply(tree, release.version)
+    assert applied == [e.name for e in patches.patch_set(release.version)]
+    getpath = (tree / "Modules/getpath.py").read_text()
+    assert "apepy: the standard library lives in the zip" in getpath
+    compile(getpath, "getpath.py", "exec")  # still valid Python
+    ssl_py = (tree / "Lib/ssl.py").read_text()
+    assert "_apepy.load_fallback_cas(self)" in ssl_py
+    compile(ssl_py, "ssl.py", "exec")
+
+
+@pytest.mark.parametrize("release", LOCAL, ids=lambda r: r.version)
+def test_a_patch_that_does_not_apply_names_version_and_hunk(
+    release: sources.Release, tmp_path: Path
+) -> None:
+    tree = partial_tree(release, tmp_path)
+    ssl_py = tree / "Lib/ssl.py"
+    ssl_py.write_text(ssl_py.read_text().replace("self.set_default_verify_paths()", "pass"))
+    before = (tree / "Modules/getpath.py").read_text()
+    with pytest.raises(ApepyError) as info:
+        patches.apply(tree, release.version)
+    message = str(info.value)
+    assert release.version in message and "ssl: CA bundle fallback" in message
+    assert "set_default_verify_paths" in (info.value.hint or "")
+    # Nothing was written: the getpath edit, which would have applied, was not made.
+    assert (tree / "Modules/getpath.py").read_text() == before
