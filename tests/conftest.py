@@ -78,3 +78,18 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     monkeypatch.setenv("APEPY_CACHE_DIR", str(root))
     monkeypatch.delenv("APEPY_SOURCE_DIR", raising=False)
     yield root
+
+
+@pytest.fixture()
+def pledge(tmp_path: Path) -> Path:
+    """A real APE: Cosmopolitan's pledge, from the PyPI wheel cosmo-file (fetched by scripts/setup)."""
+    import zipfile
+
+    wheels = sorted((real_cache_root() / "fixtures").glob("cosmo_file-*.whl"))
+    if not wheels:
+        pytest.fail(f"no cosmo_file wheel in {real_cache_root() / 'fixtures'}: run scripts/setup")
+    target = tmp_path / "pledge"
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        target.write_bytes(wheel.read("cosmo_file/data/pledge"))
+    target.chmod(0o755)
+    return target

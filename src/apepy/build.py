@@ -55,7 +55,11 @@ def _code_digest(paths: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     for rel in paths:
         target = _PACKAGE / rel
-        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+        files = (
+            sorted(f for f in target.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+            if target.is_dir()
+            else [target]
+        )
         for file in files:
             digest.update(file.relative_to(_PACKAGE).as_posix().encode())
             digest.update(file.read_bytes())
@@ -80,9 +84,17 @@ def source_date_epoch(source: sources.Source) -> int:
     return sources.release_epoch(source.path)
 
 
-def build(request: BuildRequest) -> BuildResult:
-    started = time.monotonic()
-    cache.check_output_path(request.output)
+@dataclass(frozen=True)
+class Interpreter:
+    """A finished interpreter in the cache (never modify the file in place)."""
+
+    path: Path
+    manifest: Manifest
+    cached: bool
+
+
+def ensure_interpreter(request: BuildRequest) -> Interpreter:
+    """Return the cached interpreter for these inputs, building it first if needed."""
     toolchain = toolchains.get(request.toolchain)
     source = sources.obtain(
         request.python,
@@ -132,9 +144,18 @@ def build(request: BuildRequest) -> BuildResult:
             )
             _pack(core, toolchain, source, entry, key=key, epoch=epoch, log=log)
     manifest = Manifest.from_json((entry / "manifest.json").read_bytes())
+    return Interpreter(executable, manifest, cached)
+
+
+def build(request: BuildRequest) -> BuildResult:
+    started = time.monotonic()
+    cache.check_output_path(request.output)
+    interpreter = ensure_interpreter(request)
     with cache.atomic_output(request.output, mode=0o755) as tmp:
-        shutil.copyfile(executable, tmp)
-    return BuildResult(request.output, manifest, cached, time.monotonic() - started)
+        shutil.copyfile(interpreter.path, tmp)
+    return BuildResult(
+        request.output, interpreter.manifest, interpreter.cached, time.monotonic() - started
+    )
 
 
 def _pack(

@@ -74,9 +74,105 @@ def _build_parser() -> argparse.ArgumentParser:
         "--offline", action="store_true", help="never download; use local sources only"
     )
 
+    bundle = sub.add_parser(
+        "bundle",
+        help="bundle an app and its PyPI dependencies into one executable",
+        description="Bundle a project (a directory with pyproject.toml), a requirements file, or "
+        "one script with PEP 723 metadata, with its dependencies, into a copy of the interpreter. "
+        "Options may also be set in [tool.apepy] of pyproject.toml (same names).",
+    )
+    bundle.add_argument(
+        "source", type=Path, help="project directory, requirements file, or script.py"
+    )
+    bundle.add_argument(
+        "-o", "--output", type=Path, help="output file (default: the project's name)"
+    )
+    bundle.add_argument(
+        "--base",
+        type=Path,
+        help="interpreter to bundle into (default: `apepy build`'s default, cached)",
+    )
+    bundle.add_argument(
+        "--python",
+        metavar="VERSION",
+        help="with no --base: the version of the interpreter to build",
+    )
+    bundle.add_argument("--entry", metavar="MODULE:FUNCTION", help="the function to run")
+    bundle.add_argument("-m", dest="module", metavar="MODULE", help="run a module as __main__")
+    bundle.add_argument(
+        "--extract",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="unpack this package to a per-content cache dir on first start (for code that needs real files)",
+    )
+    bundle.add_argument(
+        "--allow-environment",
+        action="store_true",
+        default=None,
+        help="let PYTHONPATH, the current directory and the user's site-packages in (default: isolated)",
+    )
+    bundle.add_argument(
+        "--link", type=Path, metavar="DIR", help="create a link per [project.scripts] name in DIR"
+    )
+    bundle.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        metavar="DIR|URL",
+        help="extra place for pip to find wheels",
+    )
+    bundle.add_argument(
+        "--index-url", metavar="URL", help="package index to use instead of the default"
+    )
+    bundle.add_argument("--no-index", action="store_true", help="only use --find-links")
+    bundle.add_argument(
+        "--refresh",
+        action="store_true",
+        help="resolve dependencies again instead of using the cached resolution",
+    )
+    bundle.add_argument(
+        "--offline", action="store_true", help="never download CPython source for the default base"
+    )
+
     info = sub.add_parser("info", help="show what an apepy executable is and how it was built")
     info.add_argument("file", type=Path)
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    ls = sub.add_parser("ls", help="list the members of an executable's zip store")
+    ls.add_argument("file", type=Path)
+    ls.add_argument("-l", "--long", action="store_true", help="sizes, compression, mode and date")
+
+    cat = sub.add_parser("cat", help="write one member of the zip store to stdout")
+    cat.add_argument("file", type=Path)
+    cat.add_argument("member")
+
+    add = sub.add_parser(
+        "add",
+        help="add files or directories to the zip store (written to a temp file, then renamed)",
+    )
+    add.add_argument("file", type=Path)
+    add.add_argument("paths", nargs="+", type=Path, help="files or directories to add")
+    add.add_argument(
+        "--at",
+        default="",
+        metavar="PREFIX",
+        help="directory inside the zip, e.g. Lib/site-packages",
+    )
+    add.add_argument(
+        "--store",
+        action="store_true",
+        help="store uncompressed (default: .pyc stored, rest deflated)",
+    )
+
+    rm = sub.add_parser("rm", help="remove members matching glob patterns; the file is compacted")
+    rm.add_argument("file", type=Path)
+    rm.add_argument("patterns", nargs="+", metavar="PATTERN", help="e.g. 'Lib/site-packages/pip/*'")
+
+    verify = sub.add_parser(
+        "verify", help="check the zip store: CRCs, offsets, overlaps, truncation"
+    )
+    verify.add_argument("file", type=Path)
 
     cache_cmd = sub.add_parser("cache", help="show or clear apepy's cache")
     cache_cmd.add_argument(
@@ -94,10 +190,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "build":
             return _cmd_build(args)
+        if args.command == "bundle":
+            return _cmd_bundle(args)
         if args.command == "info":
             return _cmd_info(args)
         if args.command == "cache":
             return _cmd_cache(args)
+        if args.command in ("ls", "cat", "add", "rm", "verify"):
+            from apepy import storecli
+
+            return int(getattr(storecli, f"cmd_{args.command}")(args))
     except ApepyError as error:
         ui.report_error(error)
         return 1
@@ -136,23 +238,56 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from apepy.bundle import BundleRequest, bundle
+    from apepy.bundle.wheels import IndexOptions
+
+    result = bundle(
+        BundleRequest(
+            source=args.source,
+            output=args.output,
+            base=args.base,
+            python=args.python,
+            entry=args.entry,
+            module=args.module,
+            extract=tuple(args.extract),
+            allow_environment=args.allow_environment,
+            link_dir=args.link,
+            index=IndexOptions(
+                find_links=tuple(args.find_links),
+                index_url=args.index_url,
+                no_index=args.no_index,
+                refresh=args.refresh,
+            ),
+            offline=args.offline,
+        )
+    )
+    size = result.output.stat().st_size
+    ui.info(
+        f"[green]✓[/] {result.output}: {len(result.distributions)} distributions on "
+        f"{result.base.describe()}, {size / 1e6:.1f} MB, in {result.seconds:.1f} s"
+    )
+    for link in result.links:
+        ui.info(f"  link {link} → {result.output.name}")
+    return 0
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from apepy import manifest as manifest_mod
+    from apepy import storecli
 
     path: Path = args.file
     if not path.is_file():
         raise ApepyError(f"{path} does not exist or is not a file")
     found = manifest_mod.read(path)
     if found is None:
-        raise ApepyError(
-            f"{path} has a zip archive but no apepy manifest",
-            hint="it was not built by apepy; `unzip -l` lists what it holds",
-        )
+        return storecli.describe(path, as_json=args.json)
     if args.json:
         sys.stdout.write(found.to_json().decode())
         return 0
     rows = [
         ("file", str(path)),
+        ("format", storecli.file_format(path)),
         ("size", f"{path.stat().st_size:,} bytes"),
         ("python", found.python_version),
         ("toolchain", f"{found.toolchain} ({found.compiler})"),
@@ -169,9 +304,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("apepy", found.apepy_version),
         ("build key", found.build_key),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        ui.out.print(f"{key:<{width}}  {value}", markup=False)
+    storecli.print_rows(rows)
     return 0
 
 

@@ -76,16 +76,54 @@ SSL_CAS = Edit(
     replacement=(
         "        self.set_default_verify_paths()\n"
         "        if sys.platform != 'win32':\n"
-        "            import _apepy\n"
-        "            _apepy.load_fallback_cas(self)\n"
+        "            try:\n"
+        "                import _apepy\n"
+        "            except ImportError:  # the build tree's own interpreter\n"
+        "                pass\n"
+        "            else:\n"
+        "                _apepy.load_fallback_cas(self)\n"
     ),
 )
 
+# The host build reads `.args` from its own zip before Py_BytesMain (Cosmopolitan's
+# libc does this itself). The C source is kept in c/apepy_args.c.
+_ARGS_C = (Path(__file__).parent / "c" / "apepy_args.c").read_text(encoding="utf-8")
+ARGS_HELPER = Edit(
+    name="python.c: .args helper",
+    path="Programs/python.c",
+    anchor='#include "Python.h"\n',
+    replacement='#include "Python.h"\n\n' + _ARGS_C,
+)
+ARGS_CALL = Edit(
+    name="python.c: read .args at start",
+    path="Programs/python.c",
+    anchor="    return Py_BytesMain(argc, argv);\n",
+    replacement="    apepy_load_args(&argc, &argv);\n    return Py_BytesMain(argc, argv);\n",
+)
+
+# importlib.metadata cannot see *.dist-info in a subdirectory of a zip on sys.path
+# (Lib/site-packages inside the executable); _apepy adds a finder that can.
+SITE_METADATA = Edit(
+    name="site: metadata finder for the zip",
+    path="Lib/site.py",
+    anchor="    execsitecustomize()\n",
+    replacement=(
+        "    try:\n"
+        "        import _apepy\n"
+        "    except ImportError:  # the build tree's own interpreter has no _apepy\n"
+        "        pass\n"
+        "    else:\n"
+        "        _apepy.install_metadata_finder()\n"
+        "    execsitecustomize()\n"
+    ),
+)
+
+_COMMON = (GETPATH, SSL_CAS, ARGS_HELPER, ARGS_CALL, SITE_METADATA)
 PATCH_SETS: dict[str, tuple[Edit, ...]] = {
-    "3.11": (GETPATH, SSL_CAS),
-    "3.12": (GETPATH, SSL_CAS),
-    "3.13": (GETPATH, SSL_CAS),
-    "3.14": (GETPATH, SSL_CAS),
+    "3.11": _COMMON,
+    "3.12": _COMMON,
+    "3.13": _COMMON,
+    "3.14": _COMMON,
 }
 
 

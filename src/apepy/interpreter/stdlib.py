@@ -9,7 +9,7 @@ from pathlib import Path
 
 import certifi
 
-from apepy import procs
+from apepy import pyc
 from apepy.errors import ApepyError
 from apepy.interpreter.compile import Core
 from apepy.runtime import RUNTIME_DIR
@@ -29,19 +29,6 @@ EXCLUDED_TOP = frozenset(
     }
 )
 EXCLUDED_DIRS = frozenset({"test", "tests", "idle_test", "__pycache__"})
-
-# Compiled by the built interpreter itself, so the magic number is always its own.
-# Unchecked hash-based .pyc (PEP 552) do not depend on file times: reproducible.
-_COMPILE_SCRIPT = """\
-import py_compile, sys
-listing, out = sys.argv[1], sys.argv[2]
-mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-for line in open(listing, encoding='utf-8'):
-    src, rel = line.rstrip('\\n').split('\\t')
-    target = out + '/' + rel[:-3] + '.pyc'
-    py_compile.compile(src, cfile=target, dfile='Lib/' + rel, doraise=True,
-                       optimize=0, invalidation_mode=mode)
-"""
 
 CA_ARCNAME = "Lib/_apepy_data/cacert.pem"
 
@@ -77,18 +64,7 @@ def collect(core: Core, staging: Path, log: Path) -> list[Entry]:
     sources.append((runtime, runtime.name))
 
     pyc_dir = staging / "pyc"
-    pyc_dir.mkdir()
-    listing = staging / "sources.txt"
-    listing.write_text("".join(f"{src}\t{rel}\n" for src, rel in sources), encoding="utf-8")
-    script = staging / "compile_stdlib.py"
-    script.write_text(_COMPILE_SCRIPT)
-    procs.run_logged(
-        [str(core.python), "-E", "-S", str(script), str(listing), str(pyc_dir)],
-        cwd=core.tree,
-        log=log,
-        what="compiling the standard library to .pyc",
-        hint="a stdlib file failed to compile with the new interpreter; see the log",
-    )
+    pyc.compile_sources(core.python, sources, pyc_dir, dfile_prefix="Lib/", log=log, cwd=core.tree)
 
     entries: list[Entry] = []
     for _, py_rel in sources:

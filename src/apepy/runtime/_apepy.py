@@ -39,3 +39,81 @@ def bundled_cas():
     here = os.path.dirname(__file__)
     data = __loader__.get_data(os.path.join(here, CA_BUNDLE))
     return data.decode("ascii")
+
+
+_LISTINGS = {}
+
+
+def _normalize(name):
+    return name.replace("-", "_").replace(".", "_").lower()
+
+
+class ZipMetadataFinder:
+    """Find ``*.dist-info`` in subdirectories of a zip on sys.path (``<exe>/Lib/site-packages``).
+
+    The stdlib's finder handles a zip only when the zip itself is the path entry.
+    """
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        return None
+
+    @classmethod
+    def invalidate_caches(cls):
+        _LISTINGS.clear()
+
+    @classmethod
+    def find_distributions(cls, context=None):
+        from importlib.metadata import DistributionFinder, PathDistribution
+
+        if context is None:
+            context = DistributionFinder.Context()
+        wanted = _normalize(context.name) if context.name else None
+        for entry in context.path:
+            found = cls._split(entry)
+            if found is None:
+                continue
+            archive, inner, names = found
+            for dist_info in names:
+                if wanted is None or _normalize(dist_info.split("-")[0]) == wanted:
+                    import zipfile
+
+                    yield PathDistribution(zipfile.Path(archive, at=inner + dist_info + "/"))
+
+    @classmethod
+    def _split(cls, entry):
+        """(archive, inner prefix, dist-info dir names) for a path entry inside a zip."""
+        if not entry or os.path.isdir(entry):
+            return None
+        if entry in _LISTINGS:
+            return _LISTINGS[entry]
+        result = None
+        archive, inner = entry, ""
+        while archive and not os.path.isfile(archive):
+            archive, _, tail = archive.rpartition("/")
+            inner = tail + "/" + inner
+        if archive and inner:
+            import zipfile
+
+            try:
+                with zipfile.ZipFile(archive) as zf:
+                    names = sorted(
+                        {
+                            n[len(inner) :].split("/")[0]
+                            for n in zf.namelist()
+                            if n.startswith(inner)
+                            and n[len(inner) :].split("/")[0].endswith(".dist-info")
+                        }
+                    )
+                result = (archive, inner, names)
+            except (OSError, zipfile.BadZipFile):
+                result = None
+        _LISTINGS[entry] = result
+        return result
+
+
+def install_metadata_finder():
+    import sys
+
+    if ZipMetadataFinder not in sys.meta_path:
+        sys.meta_path.append(ZipMetadataFinder)

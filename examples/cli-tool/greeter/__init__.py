@@ -1,0 +1,1 @@
+"""Two small commands sharing one bundle."""

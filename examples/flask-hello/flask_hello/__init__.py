@@ -1,0 +1,1 @@
+"""A small Flask app, bundled into one executable by apepy."""

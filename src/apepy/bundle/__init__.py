@@ -1,0 +1,320 @@
+"""`apepy bundle`: an app and its dependencies in the interpreter's zip, run by `.args`."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apepy import cache, pyc, ui, zipstore
+from apepy.bundle import base as base_mod
+from apepy.bundle import install, project, wheels
+from apepy.errors import ApepyError
+from apepy.runtime import RUNTIME_DIR
+
+SITE = "Lib/site-packages/"
+CONFIG = ".apepy/bundle.json"
+
+
+@dataclass(frozen=True)
+class BundleRequest:
+    source: Path
+    output: Path | None = None
+    base: Path | None = None
+    python: str | None = None
+    entry: str | None = None
+    module: str | None = None
+    extract: tuple[str, ...] = ()
+    allow_environment: bool | None = None
+    link_dir: Path | None = None
+    index: wheels.IndexOptions = field(default_factory=wheels.IndexOptions)
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class BundleResult:
+    output: Path
+    base: base_mod.Base
+    distributions: list[install.Installed]
+    seconds: float
+    links: list[Path]
+
+
+def _option(request_value: object, proj: project.Project, key: str) -> object:
+    return request_value if request_value not in (None, (), "") else proj.tool.get(key)
+
+
+def bundle(request: BundleRequest) -> BundleResult:
+    started = time.monotonic()
+    proj = project.load(request.source)
+    output = request.output or Path(str(proj.tool.get("output") or proj.name))
+    output = output.absolute()
+    cache.check_output_path(output)
+    base_path = _option(request.base, proj, "base")
+    base = _resolve_base(Path(str(base_path)) if base_path else None, request, proj)
+    if output.exists() and output.resolve() == base.path.resolve():
+        raise ApepyError(
+            "the output path is the base interpreter itself", hint="choose another -o path"
+        )
+    entry = _entry(request, proj)
+    allow_env = bool(_option(request.allow_environment, proj, "allow-environment"))
+    index = _index_options(request.index, proj)
+
+    log = cache.cache_dir("logs") / f"bundle-{proj.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    with tempfile.TemporaryDirectory(prefix="apepy-bundle-") as tmp:
+        work = Path(tmp)
+        site = work / "site-packages"
+        found = wheels.resolve(proj.dependencies, base, index, log)
+        with ui.phase("install", f"{len(found)} wheels with installer") as st:
+            dists = install.install_wheels(found, site, base, log)
+            st.done_text = f"installed {len(dists)} distributions"
+        app_names = _copy_app(proj, site)
+        _check_entry(entry, proj, site)
+        with ui.phase("compile", f".pyc with {base.describe()}"):
+            sources = sorted(
+                (p, p.relative_to(site).as_posix())
+                for p in site.rglob("*.py")
+                if "__pycache__" not in p.parts
+            )
+            skipped = pyc.compile_sources(
+                base.path, sources, work / "pyc", dfile_prefix=SITE, log=log, cwd=work, strict=False
+            )
+        for name in skipped:
+            ui.warn(f"{name} does not compile for {base.describe()}; kept as source only")
+        entries = _entries(site, work / "pyc")
+        extract = _extracts(entries, proj, app_names, request.extract)
+        config = {
+            "name": proj.name,
+            "entry": entry,
+            "scripts": proj.scripts,
+            "extract": extract,
+            "distributions": [{"name": d.name, "version": d.version} for d in dists],
+        }
+        entries.append(
+            zipstore.Entry(CONFIG, json.dumps(config, indent=1, sort_keys=True).encode())
+        )
+        entries.append(zipstore.Entry(".args", _args_text(allow_env).encode(), compress=False))
+        new_names = {e.name for e in entries}
+        existing = {m.name for m in base.archive.members}
+        entries += [d for d in zipstore.directory_entries(new_names) if d.name not in existing]
+        entries.sort(key=lambda e: e.name)
+        with (
+            ui.phase("pack", f"into {output.name}"),
+            cache.atomic_output(output, mode=0o755) as target,
+        ):
+            zipstore.rewrite(
+                base.archive, target, keep=lambda m: m.name not in new_names, add=entries
+            )
+    links = _make_links(request.link_dir, output, proj) if request.link_dir else []
+    return BundleResult(output, base, dists, time.monotonic() - started, links)
+
+
+def _resolve_base(
+    path: Path | None, request: BundleRequest, proj: project.Project
+) -> base_mod.Base:
+    if path is not None:
+        return base_mod.inspect(path)
+    from apepy.build import BuildRequest, ensure_interpreter
+
+    python = request.python or proj.tool.get("python")
+    interpreter = ensure_interpreter(
+        BuildRequest(
+            output=Path("unused"), python=str(python) if python else None, offline=request.offline
+        )
+    )
+    ui.info(f"base: {interpreter.path} ({'from the cache' if interpreter.cached else 'built'})")
+    return base_mod.inspect(interpreter.path)
+
+
+def _index_options(given: wheels.IndexOptions, proj: project.Project) -> wheels.IndexOptions:
+    links = given.find_links or tuple(str(x) for x in proj.tool.get("find-links", []))  # type: ignore[attr-defined]
+    return wheels.IndexOptions(
+        find_links=tuple(links),
+        index_url=given.index_url or proj.tool.get("index-url"),  # type: ignore[arg-type]
+        no_index=given.no_index or bool(proj.tool.get("no-index")),
+        refresh=given.refresh,
+    )
+
+
+def _entry(request: BundleRequest, proj: project.Project) -> dict[str, str] | None:
+    """The default entry point: None means dispatch on argv[0] among the project's scripts."""
+    entry = _option(request.entry, proj, "entry")
+    module = _option(request.module, proj, "module")
+    if entry and module:
+        raise ApepyError("give either --entry or -m, not both")
+    if entry:
+        if ":" not in str(entry):
+            raise ApepyError(
+                f"entry point {entry!r} is not of the form module:function",
+                hint="e.g. --entry myapp.cli:main",
+            )
+        return {"kind": "function", "target": str(entry)}
+    if module:
+        return {"kind": "module", "target": str(module)}
+    if proj.script is not None:
+        return {"kind": "module", "target": _script_module(proj.script)}
+    if len(proj.scripts) == 1:
+        return {"kind": "function", "target": next(iter(proj.scripts.values()))}
+    if proj.scripts:
+        return None
+    mains = [c.name for c in proj.code if c.is_dir() and (c / "__main__.py").is_file()]
+    if len(mains) == 1:
+        return {"kind": "module", "target": mains[0]}
+    raise ApepyError(
+        f"{proj.name} has no entry point",
+        hint="add [project.scripts], a package __main__.py, or pass --entry module:function or -m module",
+    )
+
+
+def _script_module(script: Path) -> str:
+    stem = script.stem.replace("-", "_")
+    return stem if stem.isidentifier() else "_apepy_script"
+
+
+def _copy_app(proj: project.Project, site: Path) -> list[str]:
+    """Copy the project's own code and write a dist-info for it; return its import names."""
+    names: list[str] = []
+    for item in proj.code:
+        if item.is_dir():
+            shutil.copytree(
+                item, site / item.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        else:
+            shutil.copy2(item, site / item.name)
+        names.append(item.stem if item.is_file() else item.name)
+    if proj.script is not None:
+        module = _script_module(proj.script)
+        shutil.copy2(proj.script, site / f"{module}.py")
+        names.append(module)
+    if proj.code or proj.script is not None:
+        dist_info = site / f"{proj.dist_name}-{proj.version}.dist-info"
+        if dist_info.exists():
+            raise ApepyError(
+                f"a dependency installs {dist_info.name}, which is the project's own name"
+            )
+        dist_info.mkdir()
+        metadata = ["Metadata-Version: 2.1", f"Name: {proj.name}", f"Version: {proj.version}"]
+        metadata += [f"Requires-Dist: {d}" for d in proj.dependencies]
+        (dist_info / "METADATA").write_text("\n".join(metadata) + "\n")
+        (dist_info / "INSTALLER").write_text("apepy\n")
+        if proj.scripts:
+            lines = ["[console_scripts]"] + [f"{k} = {v}" for k, v in sorted(proj.scripts.items())]
+            (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        (dist_info / "RECORD").write_text("")
+    for runtime in ("_apepy_boot.py", "_apepy.py"):
+        shutil.copyfile(RUNTIME_DIR / runtime, site / runtime)
+    return names
+
+
+def _check_entry(entry: dict[str, str] | None, proj: project.Project, site: Path) -> None:
+    """Fail at bundle time, not at the user's first start, on an entry point that does not exist."""
+    targets = [entry] if entry else []
+    targets += [{"kind": "function", "target": t} for t in proj.scripts.values()]
+    for item in targets:
+        module, _, attr = item["target"].partition(":")
+        parts = module.split(".")
+        candidates = [
+            site.joinpath(*parts).with_suffix(".py"),
+            site.joinpath(*parts, "__init__.py"),
+        ]
+        if item["kind"] == "module":
+            candidates.append(site.joinpath(*parts, "__main__.py"))
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise ApepyError(
+                f"entry point {item['target']!r}: module {module!r} is not in the bundle",
+                hint="check the name in [project.scripts] / --entry / -m against the project's packages",
+            )
+        if attr and attr.split(".")[0] not in _top_level_names(found):
+            raise ApepyError(
+                f"entry point {item['target']!r}: {module} defines no {attr.split('.')[0]!r}",
+                hint="name a function defined at the top level of that module",
+            )
+
+
+def _top_level_names(path: Path) -> set[str]:
+    try:
+        tree = ast.parse(path.read_bytes(), str(path))
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _entries(site: Path, pyc_dir: Path) -> list[zipstore.Entry]:
+    entries: list[zipstore.Entry] = []
+    for path in sorted(site.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(site).as_posix()
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        entries.append(zipstore.Entry(SITE + rel, path.read_bytes(), compress=True, mode=mode))
+        compiled = pyc_dir / (rel[:-3] + ".pyc")
+        if rel.endswith(".py") and compiled.is_file():
+            entries.append(
+                zipstore.Entry(SITE + rel[:-3] + ".pyc", compiled.read_bytes(), compress=False)
+            )
+    return entries
+
+
+def _extracts(
+    entries: list[zipstore.Entry],
+    proj: project.Project,
+    app_names: list[str],
+    requested: tuple[str, ...],
+) -> list[dict[str, str]]:
+    """Packages to unpack once to disk: those asked for, and app packages that carry data files."""
+    wanted = list(requested) or [str(x) for x in proj.tool.get("extract", [])]  # type: ignore[attr-defined]
+    for name in app_names:
+        prefix = f"{SITE}{name}/"
+        has_data = any(
+            e.name.startswith(prefix) and not e.name.endswith((".py", ".pyc")) for e in entries
+        )
+        if has_data and name not in wanted:
+            wanted.append(name)
+    result = []
+    for name in wanted:
+        prefix = f"{SITE}{name}/"
+        members = [e for e in entries if e.name.startswith(prefix)]
+        if not members:
+            raise ApepyError(f"--extract {name}: no package of that name in the bundle")
+        digest = hashlib.sha256()
+        for member in members:
+            digest.update(member.name.encode() + b"\0" + hashlib.sha256(member.data).digest())
+        result.append({"prefix": prefix, "digest": f"{name}-{digest.hexdigest()[:16]}"})
+    return result
+
+
+def _args_text(allow_env: bool) -> str:
+    lines = [] if allow_env else ["-I"]
+    lines += ["-m", "_apepy_boot", "..."]
+    return "\n".join(lines) + "\n"
+
+
+def _make_links(directory: Path, output: Path, proj: project.Project) -> list[Path]:
+    if not proj.scripts:
+        raise ApepyError("--link needs [project.scripts]: the bundle has no named commands")
+    directory.mkdir(parents=True, exist_ok=True)
+    links = []
+    for name in sorted(proj.scripts):
+        link = directory / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(os.path.relpath(output, directory))
+        links.append(link)
+    return links

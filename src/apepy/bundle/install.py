@@ -1,0 +1,148 @@
+"""Installing wheels into a staging site-packages with PyPA's installer, and C parts handled."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.exceptions import InstallerError
+from installer.records import parse_record_file
+from installer.sources import WheelFile
+from installer.utils import parse_metadata_file
+from packaging.utils import canonicalize_name
+
+from apepy import pyc, ui
+from apepy.bundle.base import Base
+from apepy.errors import ApepyError
+
+_EXTENSION_SUFFIXES = (".so", ".pyd", ".dylib")
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str
+    version: str
+    dist_info: str
+    files: tuple[str, ...]  # relative to site-packages
+    dropped_extensions: tuple[str, ...] = ()
+
+
+def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> list[Installed]:
+    site.mkdir(parents=True, exist_ok=True)
+    scratch = site.parent / "wheel-extras"
+    scheme = {
+        "purelib": str(site),
+        "platlib": str(site),
+        "headers": str(scratch / "headers"),
+        "scripts": str(scratch / "scripts"),
+        "data": str(scratch / "data"),
+    }
+    owners: dict[str, str] = {}
+    installed: list[Installed] = []
+    provided = _provided_by_base(base)
+    for wheel in wheels:
+        with WheelFile.open(wheel) as source:
+            name = canonicalize_name(source.distribution)
+            if name in provided:
+                ui.info(f"{source.distribution}: provided by the base interpreter, not installed")
+                continue
+            try:
+                source.validate_record()
+            except (ValueError, InstallerError) as exc:
+                raise ApepyError(
+                    f"wheel {wheel.name} fails its RECORD check: {exc}",
+                    hint="the wheel is corrupt or was tampered with; delete it from the cache and run again",
+                ) from exc
+            files = [
+                row[0] for row in parse_record_file(source.read_dist_info("RECORD").splitlines())
+            ]
+            for path in files:
+                if path.startswith("/") or ".." in path.split("/"):
+                    raise ApepyError(
+                        f"wheel {wheel.name} has an unsafe member {path!r}",
+                        hint="refusing to install it",
+                    )
+                if path in owners:
+                    raise ApepyError(
+                        f"wheels {owners[path]} and {wheel.name} both install {path}",
+                        hint="the two packages conflict; drop one of them from the dependencies",
+                    )
+                owners[path] = wheel.name
+            destination = SchemeDictionaryDestination(
+                scheme, interpreter="/usr/bin/env python3", script_kind="posix"
+            )
+            try:
+                install(source, destination, additional_metadata={"INSTALLER": b"apepy\n"})
+            except (InstallerError, FileExistsError, ValueError) as exc:
+                raise ApepyError(f"cannot install {wheel.name}: {exc}") from exc
+            metadata = parse_metadata_file(source.read_dist_info("METADATA"))
+            installed.append(
+                Installed(
+                    name=str(metadata["Name"]),
+                    version=str(metadata["Version"]),
+                    dist_info=source.dist_info_dir,
+                    files=tuple(files),
+                )
+            )
+    shutil.rmtree(scratch, ignore_errors=True)
+    return [_handle_extensions(dist, site, base, log) for dist in installed]
+
+
+def _provided_by_base(base: Base) -> set[str]:
+    if base.manifest is None:
+        return set()
+    provided = base.manifest.extras.get("distributions", [])
+    assert isinstance(provided, list)
+    return {canonicalize_name(str(d.get("name", ""))) for d in provided if isinstance(d, dict)}
+
+
+def _top_level(dist: Installed) -> list[str]:
+    names = set()
+    for path in dist.files:
+        head = path.split("/")[0]
+        if head.endswith((".dist-info", ".data")) or head == "__pycache__":
+            continue
+        if "/" in path:
+            names.add(head)
+        elif path.endswith(".py"):
+            names.add(head[:-3])
+    return sorted(names)
+
+
+def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> Installed:
+    """Drop C extension files the static base cannot load; keep the package if it works without."""
+    extensions = [p for p in dist.files if p.endswith(_EXTENSION_SUFFIXES)]
+    if not extensions:
+        return dist
+    for path in extensions:
+        (site / path).unlink(missing_ok=True)
+    modules = _top_level(dist)
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import importlib\nfor m in sys.argv[2:]: importlib.import_module(m)"
+    result = subprocess.run(
+        [str(base.path), "-I", "-c", code, str(site), *modules],
+        capture_output=True,
+        text=True,
+        env=pyc.plain_env(),
+        cwd=site,
+    )
+    with open(log, "a", encoding="utf-8") as sink:
+        sink.write(
+            f"import check of {dist.name} without {extensions}: exit {result.returncode}\n{result.stderr}\n"
+        )
+    ext_names = ", ".join(Path(p).name for p in extensions)
+    if result.returncode != 0:
+        last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "import failed"
+        raise ApepyError(
+            f"{dist.name} {dist.version} needs its C extension ({ext_names}), which the base "
+            f"{base.path.name} does not have built in ({last})",
+            hint="a static interpreter cannot load .so files: bundle onto a base that has "
+            f"{dist.name} compiled in (--base), or use a pure-Python alternative",
+        )
+    ui.warn(
+        f"{dist.name} {dist.version}: its C speedups ({ext_names}) are left out; it runs on its pure-Python code"
+    )
+    return Installed(dist.name, dist.version, dist.dist_info, dist.files, tuple(extensions))

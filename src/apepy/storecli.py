@@ -1,0 +1,173 @@
+"""`apepy ls | cat | add | rm | verify`, and `info` for files apepy did not build."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import sys
+from pathlib import Path
+
+from apepy import cache, ui, zipstore
+from apepy.errors import ApepyError
+
+
+def print_rows(rows: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        ui.out.print(f"{key:<{width}}  {value}", markup=False)
+
+
+def file_format(path: Path) -> str:
+    """What kind of executable ``path`` is, from its first bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head.startswith(b"MZqFpD"):
+        return "Actually Portable Executable (APE)"
+    if head.startswith(b"\x7fELF"):
+        bits = {1: "32-bit", 2: "64-bit"}.get(head[4], "?")
+        machine = int.from_bytes(head[18:20], "little")
+        arch = {0x3E: "x86_64", 0xB7: "aarch64", 0x03: "i386", 0x28: "arm"}.get(
+            machine, hex(machine)
+        )
+        return f"ELF {bits} {arch}"
+    if head.startswith(b"MZ"):
+        return "Windows PE"
+    if head[:4] in (b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xca\xfe\xba\xbe"):
+        return "Mach-O"
+    if head.startswith(b"PK\x03\x04"):
+        return "ZIP archive"
+    return "unknown"
+
+
+def describe(path: Path, *, as_json: bool) -> int:
+    archive = zipstore.read_archive(path)
+    files = [m for m in archive.members if not m.is_dir]
+    summary = {
+        "file": str(path),
+        "format": file_format(path),
+        "size": archive.size,
+        "program_bytes": archive.start,
+        "members": len(files),
+        "directories": len(archive.members) - len(files),
+        "uncompressed_bytes": sum(m.size for m in files),
+        "apepy_manifest": False,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return 0
+    print_rows(
+        [
+            ("file", str(path)),
+            ("format", summary["format"]),  # type: ignore[list-item]
+            ("size", f"{archive.size:,} bytes ({archive.start:,} program, the rest zip)"),
+            ("zip members", f"{len(files)} files, {summary['directories']} directories"),
+            ("apepy manifest", "none (not built by apepy)"),
+        ]
+    )
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    archive = zipstore.read_archive(args.file)
+    for m in archive.members:
+        if args.long:
+            method = {0: "stored", 8: "deflate"}.get(m.method, str(m.method))
+            y, mo, d, h, mi = m.date_time[:5]
+            stamp = f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}"
+            ui.out.print(
+                f"{m.mode:07o} {m.size:>10} {m.compressed_size:>10} {method:<7} {stamp} {m.name}",
+                markup=False,
+            )
+        else:
+            ui.out.print(m.name, markup=False)
+    return 0
+
+
+def cmd_cat(args: argparse.Namespace) -> int:
+    archive = zipstore.read_archive(args.file)
+    member = archive.get(args.member)
+    if member is None or member.is_dir:
+        raise ApepyError(
+            f"{args.file} has no member {args.member!r}",
+            hint=f"`apepy ls {args.file}` lists its members",
+        )
+    sys.stdout.buffer.write(zipstore.read_data(archive, member))
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def _collect(paths: list[Path], at: str, store: bool) -> list[zipstore.Entry]:
+    prefix = zipstore.check_member_name(at.rstrip("/")) + "/" if at.rstrip("/") else ""
+    entries: list[zipstore.Entry] = []
+    for path in paths:
+        if not path.exists():
+            raise ApepyError(f"{path} does not exist")
+        base = path.resolve()
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        root = base.parent
+        for file in files:
+            name = zipstore.check_member_name(prefix + file.relative_to(root).as_posix())
+            mode = 0o755 if os.access(file, os.X_OK) else 0o644
+            compress = not store and not name.endswith(".pyc")
+            entries.append(zipstore.Entry(name, file.read_bytes(), compress=compress, mode=mode))
+    return entries
+
+
+def _write(archive: zipstore.Archive, **kwargs: object) -> None:
+    target: Path = archive.path
+    mode = target.stat().st_mode & 0o7777
+    with cache.atomic_output(target, mode=mode) as tmp:
+        zipstore.rewrite(archive, tmp, **kwargs)  # type: ignore[arg-type]
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    archive = zipstore.read_archive(args.file)
+    entries = _collect(args.paths, args.at, args.store)
+    new_names = {e.name for e in entries}
+    existing = {m.name for m in archive.members}
+    dirs = [d for d in zipstore.directory_entries(new_names) if d.name not in existing]
+    replaced = new_names & existing
+    _write(archive, keep=lambda m: m.name not in new_names, add=[*dirs, *entries])
+    ui.info(
+        f"added {len(entries) - len(replaced)} and replaced {len(replaced)} members in {args.file}"
+        + (f" (and {len(dirs)} directory entries)" if dirs else "")
+    )
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    archive = zipstore.read_archive(args.file)
+
+    def matches(member: zipstore.Member) -> bool:
+        return any(fnmatch.fnmatchcase(member.name, p) or member.name == p for p in args.patterns)
+
+    doomed = [m for m in archive.members if matches(m)]
+    if not doomed:
+        raise ApepyError(
+            f"no member of {args.file} matches {' '.join(args.patterns)}",
+            hint=f"`apepy ls {args.file}` lists its members; quote patterns so the shell leaves them alone",
+        )
+    _write(archive, keep=lambda m: not matches(m))
+    freed = sum(m.end - m.header_offset for m in doomed)
+    ui.info(f"removed {len(doomed)} members from {args.file} ({freed:,} bytes)")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    archive = zipstore.read_archive(args.file)
+    problems, warnings = zipstore.verify(archive)
+    for warning in warnings:
+        ui.warn(warning)
+    if problems:
+        for problem in problems:
+            ui.console.print(f"[red]✗[/] {problem}", markup=True, highlight=False)
+        raise ApepyError(
+            f"{args.file}: {len(problems)} problem(s) in its zip store",
+            hint="rebuild the file, or fix it with `apepy rm` / `apepy add`",
+        )
+    ui.info(
+        f"[green]✓[/] {args.file}: {len(archive.members)} members, all readable, offsets absolute"
+    )
+    return 0
