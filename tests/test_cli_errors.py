@@ -97,7 +97,7 @@ def test_cosmo_toolchain_is_refused_clearly(tmp_path: Path) -> None:
 
 def test_info_on_a_file_without_a_zip(tmp_path: Path) -> None:
     result = run_apepy("info", "/bin/true")
-    assert_clean_failure(result, "no readable zip archive")
+    assert_clean_failure(result, "has no zip archive")
     result = run_apepy("info", tmp_path / "missing")
     assert_clean_failure(result, "does not exist")
 

@@ -51,6 +51,8 @@ def _unpack(archive, prefix, home, target):
     import zipfile
 
     os.makedirs(home, exist_ok=True)
+    # The package directory itself is kept: root/<package>/..., so root goes on sys.path.
+    parent = prefix.rstrip("/").rpartition("/")[0] + "/"
     work = tempfile.mkdtemp(prefix=".tmp-", dir=home)
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -58,7 +60,7 @@ def _unpack(archive, prefix, home, target):
                 name = info.filename
                 if not name.startswith(prefix) or name.endswith("/") or name.endswith(".pyc"):
                     continue
-                rel = name[len(prefix) :]
+                rel = name[len(parent) :]
                 parts = rel.split("/")
                 if ".." in parts or rel.startswith("/"):
                     continue
