@@ -116,6 +116,8 @@ def test_flask_bundle_layout(flask_bundle: Path) -> None:
         "jinja2",
         "markupsafe",
     }
+    info = run_apepy("info", flask_bundle).stdout
+    assert "flask_hello.app:main" in info and "Flask 3." in info
     # markupsafe's C speedups cannot load into a static interpreter: dropped, pure Python kept.
     assert not any(
         n.startswith("Lib/site-packages/markupsafe/") and n.endswith(".so") for n in names

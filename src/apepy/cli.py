@@ -304,6 +304,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ("apepy", found.apepy_version),
         ("build key", found.build_key),
     ]
+    rows += storecli.bundle_rows(path)
     storecli.print_rows(rows)
     return 0
 

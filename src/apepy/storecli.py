@@ -41,6 +41,30 @@ def file_format(path: Path) -> str:
     return "unknown"
 
 
+def bundle_rows(path: Path) -> list[tuple[str, str]]:
+    """What `apepy bundle` put into the file, if anything."""
+    raw = zipstore.read_member(path, ".apepy/bundle.json")
+    if raw is None:
+        return []
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        return [("bundle", "damaged .apepy/bundle.json")]
+    entry = config.get("entry")
+    scripts = config.get("scripts", {})
+    rows = [("bundle", str(config.get("name", "?")))]
+    if entry:
+        rows.append(("entry", f"{entry.get('target')} ({entry.get('kind')})"))
+    if scripts:
+        rows.append(("commands", ", ".join(f"{k} → {v}" for k, v in sorted(scripts.items()))))
+    dists = config.get("distributions", [])
+    rows.append(("distributions", ", ".join(f"{d['name']} {d['version']}" for d in dists) or "none"))
+    args = zipstore.read_member(path, ".args")
+    if args is not None:
+        rows.append((".args", " ".join(args.decode("utf-8", "replace").split())))
+    return rows
+
+
 def describe(path: Path, *, as_json: bool) -> int:
     archive = zipstore.read_archive(path)
     files = [m for m in archive.members if not m.is_dir]
