@@ -177,7 +177,7 @@ def main() -> int:
         variants["pyinstaller --onefile"] = ([str(pyi[0])], home, {"HOME": str(home)})
 
     samples: dict[str, list[float]] = {k: [] for k in variants}
-    for name, (cmd, cwd, env) in variants.items():  # warm-up: first-start extraction, page cache
+    for cmd, cwd, env in variants.values():  # warm-up: first-start extraction, page cache
         first_request(cmd, cwd, env)
     for _ in range(args.runs):
         for name, (cmd, cwd, env) in variants.items():
