@@ -50,12 +50,15 @@ def first_request(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     """Seconds from process start until GET /health answers 200."""
     port = free_port()
     start = time.perf_counter()
+    # A session of its own, so the whole group (PyInstaller's bootloader and its
+    # child) is stopped afterwards.
     proc = subprocess.Popen(
         [*cmd, "--host", "127.0.0.1", "--port", str(port)],
         cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         while True:
@@ -72,11 +75,11 @@ def first_request(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
                     raise RuntimeError(f"{cmd[0]} did not serve within 60 s") from None
                 time.sleep(0.002)
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
+from conftest import apepy_cmd, run_apepy
 
 from apepy import sources
 from apepy.interpreter.modules import REQUIRED
@@ -211,11 +210,9 @@ def test_unwritable_output_fails_before_building(tmp_path: Path, release: source
 def test_read_only_output_filesystem(tmp_path: Path, release: sources.Release) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
-    apepy = f"{os.environ.get('VIRTUAL_ENV', '')}"
-    del apepy
     script = (
         f"mount -t tmpfs -o ro,size=1m tmpfs {ro} && "
-        f"exec {' '.join(_apepy_argv())} build --python {release.version} --offline -o {ro}/python"
+        f"exec {' '.join(apepy_cmd())} build --python {release.version} --offline -o {ro}/python"
     )
     result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
     assert result.returncode == 1, result.stderr
@@ -231,7 +228,7 @@ def test_disk_full_while_writing_leaves_nothing(
     small.mkdir()
     script = (
         f"mount -t tmpfs -o size=4m tmpfs {small} && "
-        f"{' '.join(_apepy_argv())} build --python {release.version} --offline -o {small}/python; "
+        f"{' '.join(apepy_cmd())} build --python {release.version} --offline -o {small}/python; "
         f"code=$?; ls -A {small}; exit $code"
     )
     result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
@@ -241,7 +238,25 @@ def test_disk_full_while_writing_leaves_nothing(
     assert "Traceback" not in result.stderr
 
 
-def _apepy_argv() -> list[str]:
-    import sys
+def test_full_cache_filesystem_while_packing(
+    built_python: Path, tmp_path: Path, release: sources.Release
+) -> None:
+    """The cache on a 40 MB filesystem (the compiled tree and sources linked in from the
+    real cache): packing cannot fit, the build stops with one message, no entry is left."""
+    from conftest import real_cache_root
 
-    return [sys.executable, "-m", "apepy"]
+    small = tmp_path / "cache"
+    small.mkdir()
+    real = real_cache_root()
+    script = (
+        f"mount -t tmpfs -o size=40m tmpfs {small} && "
+        f"ln -s {real / 'cpython'} {small / 'cpython'} && ln -s {real / 'sources'} {small / 'sources'} && "
+        f"APEPY_CACHE_DIR={small} {' '.join(apepy_cmd())} build --python {release.version} --offline "
+        f"-o {tmp_path / 'python'}; code=$?; ls -A {small / 'interpreters'}; exit $code"
+    )
+    result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert "not enough free space for packing the interpreter" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [n for n in result.stdout.split() if not n.endswith(".lock")] == []
+    assert not (tmp_path / "python").exists()

@@ -68,6 +68,19 @@ def check_output_path(dest: Path) -> None:
         )
 
 
+def ensure_free_space(path: Path, needed: int, what: str) -> None:
+    """Fail before a long step if ``path``'s filesystem clearly cannot hold its output."""
+    try:
+        free = shutil.disk_usage(path).free
+    except OSError:
+        return
+    if free < needed:
+        raise ApepyError(
+            f"not enough free space for {what} in {path}: {free / 1e6:.0f} MB free, about {needed / 1e6:.0f} MB needed",
+            hint=f"free some space, or point {CACHE_ENV} at a larger filesystem",
+        )
+
+
 def describe_os_error(exc: OSError, what: str) -> ApepyError:
     """Turn an OSError met while writing into a user-facing error."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

@@ -58,7 +58,9 @@ def bundle_rows(path: Path) -> list[tuple[str, str]]:
     if scripts:
         rows.append(("commands", ", ".join(f"{k} → {v}" for k, v in sorted(scripts.items()))))
     dists = config.get("distributions", [])
-    rows.append(("distributions", ", ".join(f"{d['name']} {d['version']}" for d in dists) or "none"))
+    rows.append(
+        ("distributions", ", ".join(f"{d['name']} {d['version']}" for d in dists) or "none")
+    )
     args = zipstore.read_member(path, ".args")
     if args is not None:
         rows.append((".args", " ".join(args.decode("utf-8", "replace").split())))

@@ -9,13 +9,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import procs, sources, ui
+from apepy import cache, procs, sources, ui
 from apepy.cache import locked
 from apepy.errors import ApepyError
 from apepy.interpreter import modules, patches
 from apepy.toolchains import Toolchain, host
 
 COMPLETE_MARKER = ".apepy-complete.json"
+# A 3.13 build tree without debug info is ~220 MB; leave room for the compiler's temporaries.
+_TREE_SPACE = 600_000_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ def build_core(
         if root.exists():
             # A build that was killed or failed: start it over.
             shutil.rmtree(root)
+        cache.ensure_free_space(root.parent, _TREE_SPACE, "building CPython")
         root.mkdir()
         try:
             core = _build(source, toolchain, root=root, log=log, jobs=jobs, exclude=exclude)
@@ -106,8 +109,8 @@ def _build(
     ) as st:
         _configure(tree, toolchain, log, st)
         states = modules.configured_states(tree / "Makefile")
-        _check_required(states, skipped, log)
-        expected = _write_setup_local(tree, states, skipped)
+        _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
+        expected = _write_setup_local(tree, source.version, states, skipped)
 
     with ui.phase("compile", f"CPython {source.version} with make -j{jobs}") as st:
         count = 0
@@ -216,12 +219,16 @@ def _configure(tree: Path, toolchain: Toolchain, log: Path, st: ui.PhaseStatus) 
     )
 
 
-def _check_required(states: dict[str, str], skipped: frozenset[str], log: Path) -> None:
+def _check_required(
+    states: dict[str, str], skipped: frozenset[str], log: Path, *, legacy: bool
+) -> None:
     """Stop right after configure, not minutes later, if a required module cannot be built."""
     lost = sorted(
         m
         for m in modules.REQUIRED - skipped
-        if states.get(m) in ("missing", "disabled") and m not in modules.STATIC_OVERRIDES
+        if states.get(m) in ("missing", "disabled")
+        and m not in modules.STATIC_OVERRIDES
+        and not (legacy and m in modules.LEGACY_311)
     )
     if lost:
         raise ApepyError(
@@ -233,7 +240,9 @@ def _check_required(states: dict[str, str], skipped: frozenset[str], log: Path) 
         )
 
 
-def _write_setup_local(tree: Path, states: dict[str, str], skipped: frozenset[str]) -> list[str]:
+def _write_setup_local(
+    tree: Path, version: str, states: dict[str, str], skipped: frozenset[str]
+) -> list[str]:
     """Write Modules/Setup.local; return the modules the build must contain."""
     lines = ["# written by apepy", "*static*"]
     expected = {name for name, state in states.items() if state == "yes"}
@@ -241,6 +250,16 @@ def _write_setup_local(tree: Path, states: dict[str, str], skipped: frozenset[st
         if name not in skipped and states.get(name) == "missing":
             lines.append(line)
             expected.add(name)
+    if version.startswith("3.11."):
+        # Setup.stdlib (as configure wrote it: *static*, disabled lines commented out)
+        # takes effect only when copied here; the rest comes from LEGACY_311.
+        stdlib = (tree / "Modules" / "Setup.stdlib").read_text(encoding="utf-8")
+        lines += [line for line in stdlib.splitlines() if line.strip() and not line.startswith("#")]
+        lines.append("*static*")
+        for name, line in modules.LEGACY_311.items():
+            if name not in skipped and states.get(name) not in ("disabled", "n/a"):
+                lines.append(line)
+                expected.add(name)
     disabled = sorted(name for name in skipped if name in states)
     if disabled:
         lines.append("*disabled*")

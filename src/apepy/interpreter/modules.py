@@ -75,6 +75,23 @@ STATIC_OVERRIDES: dict[str, str] = {
 }
 
 
+# CPython 3.11 reads Modules/Setup.stdlib only for WASM and builds these modules with
+# setup.py as shared libraries; a static build needs explicit Setup.local lines
+# (3.12 moved them into Setup.stdlib). makesetup treats a line with '=' as a make
+# variable, hence bare -D flags.
+LEGACY_311: dict[str, str] = {
+    "_ctypes": "_ctypes _ctypes/_ctypes.c _ctypes/callbacks.c _ctypes/callproc.c "
+    "_ctypes/stgdict.c _ctypes/cfield.c -DHAVE_FFI_PREP_CIF_VAR -DHAVE_FFI_PREP_CLOSURE_LOC "
+    "-DHAVE_FFI_CLOSURE_ALLOC -lffi",
+    "readline": "readline readline.c -lreadline -ltinfo",
+    "_curses": "_curses _cursesmodule.c -DHAVE_NCURSESW -D_XOPEN_SOURCE_EXTENDED "
+    "-I/usr/include/ncursesw -lncursesw -ltinfo",
+    "_curses_panel": "_curses_panel _curses_panel.c -DHAVE_NCURSESW -D_XOPEN_SOURCE_EXTENDED "
+    "-I/usr/include/ncursesw -lpanelw -lncursesw -ltinfo",
+    "_dbm": "_dbm _dbmmodule.c -DUSE_GDBM_COMPAT -lgdbm_compat -lgdbm",
+}
+
+
 def debian_packages(modules: set[str] | frozenset[str]) -> list[str]:
     return sorted({NEEDS[m].debian for m in modules if m in NEEDS})
 
