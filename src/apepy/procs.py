@@ -11,7 +11,7 @@ from pathlib import Path
 
 from apepy.errors import ApepyError
 
-TAIL_LINES = 25
+TAIL_LINES = 15
 
 
 def run_logged(

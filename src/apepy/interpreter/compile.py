@@ -98,7 +98,7 @@ def _build(
     exclude: frozenset[str],
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
-    skipped = exclude | missing_optional
+    skipped = exclude | missing_optional | frozenset(modules.NOT_STATIC)
 
     with ui.phase("unpack", f"CPython {source.version} source"):
         tree = sources.extract(source, root)
@@ -107,7 +107,7 @@ def _build(
     with ui.phase(
         "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"
     ) as st:
-        _configure(tree, toolchain, log, st)
+        _configure(tree, source.version, toolchain, log, st)
         states = modules.configured_states(tree / "Makefile")
         _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
         expected = _write_setup_local(tree, source.version, states, skipped)
@@ -189,8 +189,12 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
     return optional
 
 
-def _configure(tree: Path, toolchain: Toolchain, log: Path, st: ui.PhaseStatus) -> None:
+def _configure(
+    tree: Path, version: str, toolchain: Toolchain, log: Path, st: ui.PhaseStatus
+) -> None:
     env = dict(toolchain.configure_env)
+    series = ".".join(version.split(".")[:2])
+    env.update(modules.CONFIGURE_ENV_BY_SERIES.get(series, {}))
     env["CC"] = toolchain.cc
     if toolchain.cxx:
         env["CXX"] = toolchain.cxx
@@ -254,17 +258,27 @@ def _write_setup_local(
         # Setup.stdlib (as configure wrote it: *static*, disabled lines commented out)
         # takes effect only when copied here; the rest comes from LEGACY_311.
         stdlib = (tree / "Modules" / "Setup.stdlib").read_text(encoding="utf-8")
-        lines += [line for line in stdlib.splitlines() if line.strip() and not line.startswith("#")]
+        shared = False
+        for line in stdlib.splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            if line.strip() == "*shared*":
+                shared = True
+            elif shared:
+                # Shared-only modules (xxlimited) cannot link under -static.
+                skipped = skipped | {line.split()[0]}
+                expected.discard(line.split()[0])
+            elif line.split()[0] not in skipped:
+                lines.append(line)
         lines.append("*static*")
         for name, line in modules.LEGACY_311.items():
             if name not in skipped and states.get(name) not in ("disabled", "n/a"):
                 lines.append(line)
                 expected.add(name)
+    # makesetup keeps the first rule it sees for a module: the disabled ones go first.
     disabled = sorted(name for name in skipped if name in states)
-    if disabled:
-        lines.append("*disabled*")
-        lines.extend(disabled)
-    (tree / "Modules" / "Setup.local").write_text("\n".join(lines) + "\n")
+    head = ["# written by apepy", *(["*disabled*", *disabled] if disabled else [])]
+    (tree / "Modules" / "Setup.local").write_text("\n".join(head + lines[1:]) + "\n")
     expected |= set(modules.REQUIRED)
     expected -= skipped
     not_found = sorted(

@@ -92,6 +92,11 @@ LEGACY_311: dict[str, str] = {
 }
 
 
+# 3.11's configure probes some libraries with their flags before conftest.c, so a
+# static libsqlite3.a misses libm; LIBS comes after and satisfies them.
+CONFIGURE_ENV_BY_SERIES: dict[str, dict[str, str]] = {"3.11": {"LIBS": "-lm -lz"}}
+
+
 def debian_packages(modules: set[str] | frozenset[str]) -> list[str]:
     return sorted({NEEDS[m].debian for m in modules if m in NEEDS})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 import tempfile
 from pathlib import Path
@@ -30,6 +31,11 @@ def _find(env: str, *names: str) -> str | None:
 
 
 def detect() -> Toolchain:
+    if not sys.platform.startswith("linux"):
+        raise ApepyError(
+            f"the host toolchain makes fully static executables on Linux only, not on {sys.platform}",
+            hint="build on Linux, or use the Cosmopolitan toolchain (--toolchain cosmo) for a portable file",
+        )
     cc = _find("CC", "cc", "gcc", "clang")
     if cc is None:
         raise ApepyError(
