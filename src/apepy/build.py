@@ -107,6 +107,9 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
         allow_unpinned=request.allow_unpinned,
         offline=request.offline,
     )
+    release = sources.pinned(source.version)
+    if release is not None and not release.tested:
+        ui.warn(f"CPython {source.version} is pinned but not built by apepy's own tests yet")
     epoch = source_date_epoch(source)
     core_key = _key(
         {

@@ -53,7 +53,7 @@ RELEASES: tuple[Release, ...] = (
         "3.13.5",
         "Python-3.13.5.tar.xz",
         "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640",
-        tested=True,
+        tested=False,
     ),
     Release(
         "3.14.6",
@@ -71,7 +71,7 @@ RELEASES: tuple[Release, ...] = (
         "3.11.2",
         "Python-3.11.2.tgz",
         "2411c74bda5bbcfcddaf4531f66d1adc73f247f529aee981b029513aefdbf849",
-        tested=False,
+        tested=True,
     ),
 )
 
