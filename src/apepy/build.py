@@ -119,6 +119,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             "version": source.version,
             "toolchain": toolchain.identity(),
             "exclude": sorted(request.exclude),
+            "epoch": epoch,
         }
     )
     key = _key(
@@ -149,6 +150,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 log=log,
                 jobs=request.jobs,
                 exclude=request.exclude,
+                epoch=epoch,
             )
             cache.ensure_free_space(entry.parent, _PACK_SPACE, "packing the interpreter")
             try:

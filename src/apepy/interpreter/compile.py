@@ -41,6 +41,7 @@ def build_core(
     log: Path,
     jobs: int,
     exclude: frozenset[str],
+    epoch: int,
 ) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,9 @@ def build_core(
         cache.ensure_free_space(root.parent, _TREE_SPACE, "building CPython")
         root.mkdir()
         try:
-            core = _build(source, toolchain, root=root, log=log, jobs=jobs, exclude=exclude)
+            core = _build(
+                source, toolchain, root=root, log=log, jobs=jobs, exclude=exclude, epoch=epoch
+            )
         except BaseException:
             # A failed tree is useless to the next run and can be large.
             shutil.rmtree(root, ignore_errors=True)
@@ -96,6 +99,7 @@ def _build(
     log: Path,
     jobs: int,
     exclude: frozenset[str],
+    epoch: int,
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
     skipped = exclude | missing_optional | frozenset(modules.NOT_STATIC)
@@ -126,6 +130,10 @@ def _build(
             ["make", f"-j{jobs}"],
             cwd=tree,
             log=log,
+            # Reproducible output: gcc takes __DATE__/__TIME__ (in sys.version) from
+            # SOURCE_DATE_EPOCH, and a fixed hash seed keeps frozen modules' marshal
+            # output (set constants) stable.
+            env={"SOURCE_DATE_EPOCH": str(epoch), "PYTHONHASHSEED": "0"},
             what="compiling CPython",
             hint="see the log for the first error; a missing header names the -dev package to install",
             on_line=progress,
