@@ -385,3 +385,58 @@ def test_bad_bases(tmp_path: Path, built_python: Path) -> None:
     assert result.returncode == 1 and "the output path is the base" in result.stderr
     assert copy.read_bytes() == before
     assert os.access(copy, os.X_OK)
+
+
+def test_resources_from_the_zip_and_extract_for_real_paths(
+    tmp_path: Path, built_python: Path
+) -> None:
+    """importlib.resources reads inside the file; a package that open()s a path beside its
+    __file__ works once it is named with --extract (unpacked once, reused afterwards)."""
+    links = tmp_path / "links"
+    links.mkdir()
+    make_wheel(
+        links,
+        "tables",
+        "1.0",
+        {
+            "tables/__init__.py": b"import importlib.resources\n"
+            b"def via_resources():\n    return importlib.resources.files(__name__).joinpath('t.txt').read_text()\n",
+            "tables/t.txt": b"from the zip\n",
+        },
+    )
+    make_wheel(
+        links,
+        "pathy",
+        "1.0",
+        {
+            "pathy/__init__.py": b"import os\n"
+            b"def read():\n    return open(os.path.join(os.path.dirname(__file__), 'p.txt')).read()\n",
+            "pathy/p.txt": b"from a real file\n",
+        },
+    )
+    code = "import tables, pathy\ndef main():\n    print(tables.via_resources() + pathy.read(), end='')\n"
+    project = make_project(tmp_path / "p", ["tables", "pathy"], code=code)
+    out = tmp_path / "out"
+    home = tmp_path / "home"
+    home.mkdir()
+    args = [
+        "bundle",
+        project,
+        "-o",
+        out,
+        "--base",
+        built_python,
+        "--no-index",
+        "--find-links",
+        links,
+    ]
+    assert run_apepy(*args).returncode == 0
+    without = run_clean(out, cwd=tmp_path, env={"HOME": str(home)})
+    assert without.returncode != 0 and "p.txt" in without.stderr
+    result = run_apepy(*args, "--extract", "pathy")
+    assert result.returncode == 0, result.stderr
+    for _ in range(2):
+        run = run_clean(out, cwd=tmp_path, env={"HOME": str(home)})
+        assert run.stdout == "from the zip\nfrom a real file\n", run.stderr
+    unpacked = list((home / ".cache" / "apepy-run").iterdir())
+    assert len(unpacked) == 1 and (unpacked[0] / "pathy" / "p.txt").is_file()
