@@ -34,7 +34,17 @@ def test_info_knows_an_ape(pledge: Path) -> None:
     result = run_apepy("info", pledge)
     assert result.returncode == 0, result.stderr
     assert "Actually Portable Executable (APE)" in result.stdout
+    for loader in ("shell script", "Windows PE", "ELF x86_64", "ELF aarch64", "Mach-O x86_64"):
+        assert loader in result.stdout, loader
     assert "5 files" in result.stdout
+
+
+def test_info_says_a_host_build_is_not_an_ape(built_python: Path) -> None:
+    result = run_apepy("info", built_python)
+    assert result.returncode == 0, result.stderr
+    import platform
+
+    assert f"ELF 64-bit {platform.machine()}" in result.stdout and "APE" not in result.stdout
 
 
 def test_add_and_rm_keep_the_ape_running(pledge: Path, tmp_path: Path) -> None:

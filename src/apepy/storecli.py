@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from apepy import cache, ui, zipstore
+from apepy import ape, cache, ui, zipstore
 from apepy.errors import ApepyError
 
 
@@ -21,10 +21,11 @@ def print_rows(rows: list[tuple[str, str]]) -> None:
 
 def file_format(path: Path) -> str:
     """What kind of executable ``path`` is, from its first bytes."""
+    found = ape.inspect(path)
+    if found.is_ape:
+        return f"Actually Portable Executable (APE); loaders: {', '.join(found.loaders)}"
     with open(path, "rb") as handle:
         head = handle.read(64)
-    if head.startswith(b"MZqFpD"):
-        return "Actually Portable Executable (APE)"
     if head.startswith(b"\x7fELF"):
         bits = {1: "32-bit", 2: "64-bit"}.get(head[4], "?")
         machine = int.from_bytes(head[18:20], "little")
