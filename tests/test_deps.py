@@ -18,7 +18,7 @@ PROGRAMS = {
         'int main(void) { unsigned char in[] = "apepy apepy apepy apepy", z[128], out[128];\n'
         "  uLongf zn = sizeof z, on = sizeof out;\n"
         "  if (compress(z, &zn, in, sizeof in) || uncompress(out, &on, z, zn) || memcmp(in, out, sizeof in)) return 1;\n"
-        '  printf("%s\\n", zlibVersion()); return 0; }\n',
+        '  printf("%s\\n", zlibVersion()); return 0; }\n'
     ),
     "bzip2": (
         "#include <bzlib.h>\n#include <stdio.h>\n#include <string.h>\n"
@@ -26,7 +26,7 @@ PROGRAMS = {
         "  unsigned zn = sizeof z, on = sizeof out;\n"
         "  if (BZ2_bzBuffToBuffCompress(z, &zn, in, sizeof in, 9, 0, 0) ||\n"
         "      BZ2_bzBuffToBuffDecompress(out, &on, z, zn, 0, 0) || memcmp(in, out, sizeof in)) return 1;\n"
-        '  printf("%s\\n", BZ2_bzlibVersion()); return 0; }\n',
+        '  printf("%s\\n", BZ2_bzlibVersion()); return 0; }\n'
     ),
     "xz": (
         "#include <lzma.h>\n#include <stdio.h>\n#include <string.h>\n"
@@ -35,7 +35,7 @@ PROGRAMS = {
         "  if (lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, in, sizeof in, z, &zn, sizeof z) != LZMA_OK) return 1;\n"
         "  if (lzma_stream_buffer_decode(&limit, 0, NULL, z, &ip, zn, out, &op, sizeof out) != LZMA_OK) return 2;\n"
         "  if (memcmp(in, out, sizeof in)) return 3;\n"
-        '  printf("%s\\n", lzma_version_string()); return 0; }\n',
+        '  printf("%s\\n", lzma_version_string()); return 0; }\n'
     ),
 }
 
