@@ -440,3 +440,17 @@ def test_resources_from_the_zip_and_extract_for_real_paths(
         assert run.stdout == "from the zip\nfrom a real file\n", run.stderr
     unpacked = list((home / ".cache" / "apepy-run").iterdir())
     assert len(unpacked) == 1 and (unpacked[0] / "pathy" / "p.txt").is_file()
+
+
+def test_relative_base_path(tmp_path: Path, built_python: Path) -> None:
+    """`--base dist/python` as a user types it (found missing by running scripts/demo)."""
+    (tmp_path / "dist").mkdir()
+    shutil.copy2(built_python, tmp_path / "dist" / "python")
+    result = run_apepy(
+        "bundle", CLI_TOOL, "--base", "dist/python", "-o", "dist/greeter", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        run_clean(tmp_path / "dist" / "greeter", "greet", "rel", cwd=tmp_path).stdout
+        == "Hello, rel!\n"
+    )

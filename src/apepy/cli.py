@@ -206,6 +206,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         ui.console.print("[bold red]interrupted[/]: nothing was written to the output path")
         return 130
+    except Exception as exc:
+        # A bug in apepy, not a user error: one message, the traceback only on request.
+        if os.environ.get("APEPY_DEBUG"):
+            raise
+        ui.report_error(
+            ApepyError(
+                f"apepy failed unexpectedly: {type(exc).__name__}: {exc}",
+                hint="this is a bug in apepy; run again with APEPY_DEBUG=1 for the traceback and report it",
+            )
+        )
+        return 1
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -56,6 +56,8 @@ class Base:
 
 
 def inspect(path: Path) -> Base:
+    # Absolute: the base is run later from other working directories.
+    path = path.absolute()
     if not path.is_file():
         raise ApepyError(
             f"base {path} does not exist", hint="build one with `apepy build`, or drop --base"
