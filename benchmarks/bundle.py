@@ -103,6 +103,18 @@ def wheel_dir() -> Path:
     return max(dirs, key=lambda d: d.stat().st_mtime)
 
 
+def venv_with_flask(ordinary: Path, venv: Path, *extra: str) -> Path:
+    """A venv of the ordinary build with the bundle's own Flask wheels (same versions)."""
+    python = venv / "bin" / "python"
+    if not python.exists() or extra:
+        subprocess.run([str(ordinary), "-m", "venv", str(venv)], check=True)
+        if extra:
+            subprocess.run([str(python), "-m", "pip", "install", "-q", *extra], check=True)
+        pip = [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links"]
+        subprocess.run([*pip, str(wheel_dir()), "flask"], check=True)
+    return venv
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,23 +147,7 @@ def main() -> int:
         apepy("bundle", str(APP), "--base", str(base), "-o", str(hello))
         warm.append(time.perf_counter() - start)
 
-    venv = WORK / "venv-flask"
-    if not (venv / "bin" / "python").exists():
-        subprocess.run([str(ordinary), "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-index",
-                "--find-links",
-                str(wheel_dir()),
-                "flask",
-            ],
-            check=True,
-        )
+    venv = venv_with_flask(ordinary, WORK / "venv-flask")
 
     variants: dict[str, tuple[list[str], Path, dict[str, str]]] = {}
     home = Path(tempfile.mkdtemp())
@@ -216,24 +212,7 @@ def pyinstaller_build(ordinary: Path) -> tuple[Path, float]:
     """PyInstaller --onefile of the same app on the ordinary interpreter; (file, build seconds)."""
     venv = WORK / "venv-pyinstaller"
     if not (venv / "bin" / "pyinstaller").exists():
-        subprocess.run([str(ordinary), "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pyinstaller"], check=True
-        )
-        subprocess.run(
-            [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--no-index",
-                "--find-links",
-                str(wheel_dir()),
-                "flask",
-            ],
-            check=True,
-        )
+        venv_with_flask(ordinary, venv, "pyinstaller")
     build = WORK / "pyinstaller"
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir()
