@@ -454,3 +454,24 @@ def test_relative_base_path(tmp_path: Path, built_python: Path) -> None:
         run_clean(tmp_path / "dist" / "greeter", "greet", "rel", cwd=tmp_path).stdout
         == "Hello, rel!\n"
     )
+
+
+def test_tool_apepy_options_from_pyproject(tmp_path: Path, built_python: Path) -> None:
+    """[tool.apepy] mirrors the flags; its base path is relative to the project."""
+    shutil.copy2(built_python, tmp_path / "python")
+    project = make_project(
+        tmp_path / "proj",
+        [],
+        code="def main():\n    print('from tool config')\n",
+        extra="[tool.apepy]\nbase = '../python'\noutput = 'configured'\n",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_apepy("bundle", project, cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert run_clean(elsewhere / "configured", cwd=tmp_path).stdout == "from tool config\n"
+    (project / "pyproject.toml").write_text(
+        (project / "pyproject.toml").read_text() + "bogus = 1\n"
+    )
+    bad = run_apepy("bundle", project, cwd=elsewhere)
+    assert bad.returncode == 1 and "unknown key [tool.apepy] bogus" in bad.stderr

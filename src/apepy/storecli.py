@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from rich.markup import escape
+
 from apepy import ape, cache, ui, zipstore
 from apepy.errors import ApepyError
 
@@ -189,7 +191,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         ui.warn(warning)
     if problems:
         for problem in problems:
-            ui.console.print(f"[red]✗[/] {problem}", markup=True, highlight=False)
+            ui.console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
         raise ApepyError(
             f"{args.file}: {len(problems)} problem(s) in its zip store",
             hint="rebuild the file, or fix it with `apepy rm` / `apepy add`",

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 
 from apepy.errors import ApepyError
 
@@ -20,7 +21,7 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/] {message}")
+    console.print(f"[yellow]warning:[/] {escape(message)}")
 
 
 @contextlib.contextmanager
@@ -50,8 +51,9 @@ class PhaseStatus:
 
 
 def report_error(error: ApepyError) -> None:
-    console.print(f"[bold red]error:[/] {error.message}")
+    # Messages quote user input ("[tool.apepy]", paths): never read them as markup.
+    console.print(f"[bold red]error:[/] {escape(error.message)}")
     if error.details:
         console.print(error.details, markup=False)
     if error.hint:
-        console.print(f"[bold]hint:[/] {error.hint}")
+        console.print(f"[bold]hint:[/] {escape(error.hint)}")

@@ -56,8 +56,11 @@ def bundle(request: BundleRequest) -> BundleResult:
     output = request.output or Path(str(proj.tool.get("output") or proj.name))
     output = output.absolute()
     cache.check_output_path(output)
-    base_path = _option(request.base, proj, "base")
-    base = _resolve_base(Path(str(base_path)) if base_path else None, request, proj)
+    base_path: Path | None = request.base
+    if base_path is None and proj.tool.get("base"):
+        # A path written in pyproject.toml is relative to the project, not the shell.
+        base_path = proj.root / str(proj.tool["base"])
+    base = _resolve_base(base_path, request, proj)
     if output.exists() and output.resolve() == base.path.resolve():
         raise ApepyError(
             "the output path is the base interpreter itself", hint="choose another -o path"
