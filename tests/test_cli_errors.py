@@ -20,6 +20,10 @@ def assert_clean_failure(result: object, *needles: str) -> None:
         assert needle in stderr, stderr
 
 
+def build_offline(release: sources.Release, out: Path, env: dict[str, str]) -> object:
+    return run_apepy("build", "--python", release.version, "--offline", "-o", out, env=env)
+
+
 def test_no_arguments_prints_help() -> None:
     result = run_apepy()
     assert result.returncode == 2
@@ -38,29 +42,13 @@ def test_help_explains_each_command() -> None:
 def test_no_c_compiler(tmp_path: Path, release: sources.Release) -> None:
     empty_path = tmp_path / "bin"
     empty_path.mkdir()
-    result = run_apepy(
-        "build",
-        "--python",
-        release.version,
-        "--offline",
-        "-o",
-        tmp_path / "python",
-        env={"PATH": str(empty_path), "CC": ""},
-    )
+    result = build_offline(release, tmp_path / "python", {"PATH": str(empty_path), "CC": ""})
     assert_clean_failure(result, "no C compiler found", "build-essential")
     assert not (tmp_path / "python").exists()
 
 
 def test_compiler_named_by_cc_does_not_exist(tmp_path: Path, release: sources.Release) -> None:
-    result = run_apepy(
-        "build",
-        "--python",
-        release.version,
-        "--offline",
-        "-o",
-        tmp_path / "python",
-        env={"CC": "/nonexistent/cc"},
-    )
+    result = build_offline(release, tmp_path / "python", {"CC": "/nonexistent/cc"})
     assert_clean_failure(result, "no C compiler found")
 
 
@@ -75,15 +63,7 @@ def test_missing_static_library_names_the_debian_package(
         'exec gcc "$@"\n'
     )
     wrapper.chmod(0o755)
-    result = run_apepy(
-        "build",
-        "--python",
-        release.version,
-        "--offline",
-        "-o",
-        tmp_path / "python",
-        env={"CC": str(wrapper)},
-    )
+    result = build_offline(release, tmp_path / "python", {"CC": str(wrapper)})
     assert_clean_failure(
         result, "libffi.a for _ctypes", "apt-get install libffi-dev", "--exclude-module"
     )
@@ -108,15 +88,7 @@ def test_output_is_a_directory(tmp_path: Path) -> None:
 
 
 def test_bad_source_date_epoch(tmp_path: Path, release: sources.Release) -> None:
-    result = run_apepy(
-        "build",
-        "--python",
-        release.version,
-        "--offline",
-        "-o",
-        tmp_path / "python",
-        env={"SOURCE_DATE_EPOCH": "yesterday"},
-    )
+    result = build_offline(release, tmp_path / "python", {"SOURCE_DATE_EPOCH": "yesterday"})
     assert_clean_failure(result, "SOURCE_DATE_EPOCH")
 
 

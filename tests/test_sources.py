@@ -48,6 +48,16 @@ def serve_directory(root: Path) -> Iterator[str]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def serve_release(tmp_path: Path, release: sources.Release, data: bytes) -> Iterator[str]:
+    """A local mirror laid out like python.org's, serving ``data`` as the release tarball."""
+    mirror = tmp_path / "mirror" / release.version
+    mirror.mkdir(parents=True)
+    (mirror / release.filename).write_bytes(data)
+    with serve_directory(tmp_path / "mirror") as url:
+        yield url
+
+
 def test_resolve_series_and_exact_versions() -> None:
     assert sources.resolve(None).version == sources.newest("3.13").version
     assert sources.resolve("3.13").version == "3.13.15"
@@ -137,10 +147,7 @@ def test_download_verifies_and_caches(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    mirror = tmp_path / "mirror" / release.version
-    mirror.mkdir(parents=True)
-    shutil.copy(source_tarball, mirror / release.filename)
-    with serve_directory(tmp_path / "mirror") as url:
+    with serve_release(tmp_path, release, source_tarball.read_bytes()) as url:
         monkeypatch.setenv("APEPY_PYTHON_MIRROR", url)
         found = sources.obtain(release.version)
     assert found.path == isolated_cache / "sources" / release.filename
@@ -154,12 +161,9 @@ def test_tampered_download_is_refused_and_not_kept(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    mirror = tmp_path / "mirror" / release.version
-    mirror.mkdir(parents=True)
     data = bytearray(source_tarball.read_bytes())
     data[1000] ^= 0xFF
-    (mirror / release.filename).write_bytes(bytes(data))
-    with serve_directory(tmp_path / "mirror") as url:
+    with serve_release(tmp_path, release, bytes(data)) as url:
         monkeypatch.setenv("APEPY_PYTHON_MIRROR", url)
         with pytest.raises(ApepyError, match="checksum mismatch"):
             sources.obtain(release.version)

@@ -88,14 +88,14 @@ def sysroot(toolchain: Toolchain) -> Path:
     return cache.cache_dir("sysroots", f"{toolchain.name}-{key}")
 
 
-def tarball(lib: Library, *, offline: bool) -> Path:
-    """The verified source tarball: from the cache, or downloaded (never an unverified file)."""
+def tarball(lib: Library, *, offline: bool) -> tuple[Path, str]:
+    """The verified source tarball and its sha256: from the cache, or downloaded."""
     shelf = cache.cache_dir("sources", "deps")
     local = shelf / lib.filename
     if local.is_file():
         digest = sha256_file(local)
         if digest == lib.sha256 or digest in lib.also_accepted:
-            return local
+            return local, digest
         raise ApepyError(
             f"checksum mismatch for {local}: sha256 {digest}, pinned {lib.sha256}",
             hint="delete the file and run again, or put the release tarball there",
@@ -106,7 +106,7 @@ def tarball(lib: Library, *, offline: bool) -> Path:
         download.fetch(lib.url, local, lib.sha256)
     except download.NetworkError as exc:
         raise _missing(lib, local, str(exc)) from exc
-    return local
+    return local, lib.sha256
 
 
 def _missing(lib: Library, local: Path, reason: str | None = None) -> ApepyError:
@@ -121,8 +121,8 @@ def _missing(lib: Library, local: Path, reason: str | None = None) -> ApepyError
 def build(lib: Library, toolchain: Toolchain, *, jobs: int, offline: bool = False) -> Path:
     """Build ``lib`` into the toolchain's sysroot unless it is there already; return the sysroot."""
     root = sysroot(toolchain)
-    source = tarball(lib, offline=offline)
-    marker = root / f".{lib.name}-{lib.version}-{sha256_file(source)[:16]}.built"
+    source, digest = tarball(lib, offline=offline)
+    marker = root / f".{lib.name}-{lib.version}-{digest[:16]}.built"
     with cache.locked(root / f".{lib.name}.lock"):
         if marker.is_file() and all((root / "lib" / p).is_file() for p in lib.products):
             return root

@@ -7,6 +7,7 @@ import fnmatch
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.markup import escape
@@ -144,11 +145,15 @@ def _collect(paths: list[Path], at: str, store: bool) -> list[zipstore.Entry]:
     return entries
 
 
-def _write(archive: zipstore.Archive, **kwargs: object) -> None:
+def _write(
+    archive: zipstore.Archive,
+    keep: Callable[[zipstore.Member], bool],
+    add: list[zipstore.Entry] | None = None,
+) -> None:
     target: Path = archive.path
     mode = target.stat().st_mode & 0o7777
     with cache.atomic_output(target, mode=mode) as tmp:
-        zipstore.rewrite(archive, tmp, **kwargs)  # type: ignore[arg-type]
+        zipstore.rewrite(archive, tmp, keep=keep, add=add or [])
 
 
 def cmd_add(args: argparse.Namespace) -> int:
