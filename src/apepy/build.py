@@ -15,8 +15,9 @@ from pathlib import Path
 import certifi
 
 import apepy
-from apepy import cache, sources, toolchains, ui, zipstore
+from apepy import cache, extensions, pyc, sources, toolchains, ui, zipstore
 from apepy.errors import ApepyError
+from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, stdlib
 from apepy.manifest import ARCNAME, Manifest
 
@@ -29,6 +30,7 @@ _CORE_CODE = (
     "toolchains",
 )
 _PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
+SITE = "Lib/site-packages/"
 
 
 # Packing holds the stripped binary, the compiled stdlib and the result (~30 MB
@@ -46,6 +48,7 @@ class BuildRequest:
     jobs: int = os.cpu_count() or 1
     exclude: frozenset[str] = frozenset()
     offline: bool = False
+    extensions: tuple[ExtensionSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     if release is not None and not release.tested:
         ui.warn(f"CPython {source.version} is pinned but not built by apepy's own tests yet")
     epoch = source_date_epoch(source)
+    log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    # Sdists are fetched and judged first: a Rust package is refused in seconds.
+    prepared = extensions.prepare(list(request.extensions), offline=request.offline, log=log)
     core_key = _key(
         {
             "apepy": apepy.__version__,
@@ -122,24 +128,22 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             "epoch": epoch,
         }
     )
-    key = _key(
-        {
-            "core": core_key,
-            "code": _code_digest(_PACK_CODE),
-            "epoch": epoch,
-            "certifi": certifi.__version__,
-        }
-    )
+    inputs: dict[str, object] = {
+        "core": core_key,
+        "code": _code_digest(_PACK_CODE),
+        "epoch": epoch,
+        "certifi": certifi.__version__,
+    }
+    if prepared:
+        inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
+        inputs["extensions-code"] = extensions.code_digest()
+    key = _key(inputs)
     entry = cache.cache_dir("interpreters") / key
     executable = entry / "python"
     cached = True
     with cache.locked(entry.with_name(key + ".lock")):
         if not executable.is_file():
             cached = False
-            log = (
-                cache.cache_dir("logs")
-                / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-            )
             ui.info(
                 f"building CPython {source.version} with the {toolchain.name} toolchain (log: {log})"
             )
@@ -152,9 +156,18 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 exclude=request.exclude,
                 epoch=epoch,
             )
+            built = extensions.build_all(
+                prepared,
+                source=source,
+                core=core,
+                core_key=core_key,
+                toolchain=toolchain,
+                jobs=request.jobs,
+                log=log,
+            )
             cache.ensure_free_space(entry.parent, _PACK_SPACE, "packing the interpreter")
             try:
-                _pack(core, toolchain, source, entry, key=key, epoch=epoch, log=log)
+                _pack(core, toolchain, source, entry, key=key, epoch=epoch, log=log, built=built)
             except OSError as exc:
                 raise cache.describe_os_error(
                     exc, f"the interpreter in the cache ({entry})"
@@ -183,11 +196,21 @@ def _pack(
     key: str,
     epoch: int,
     log: Path,
+    built: list[extensions.Extension],
 ) -> None:
     with cache.atomic_directory(entry) as tmp:
         with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
             entries = stdlib.collect(core, tmp / "staging", log)
             st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
+        linked = core.python
+        extras: dict[str, object] = {}
+        dotted: list[str] = []
+        if built:
+            linked = tmp / "staging" / "python-linked"
+            extensions.relink(core, built, linked, tmp / "staging" / "relink", log)
+            entries = _merge(entries, _site_entries(core, built, tmp / "staging", log))
+            extras["distributions"] = [ext.describe() for ext in built]
+            dotted = [m.dotted for ext in built for m in ext.modules]
         manifest = Manifest(
             apepy_version=apepy.__version__,
             python_version=core.version,
@@ -197,17 +220,18 @@ def _pack(
             output_kind=toolchain.output_kind,
             source_sha256=source.sha256,
             source_pinned=source.pinned,
-            builtin_modules=core.builtins,
+            builtin_modules=tuple(sorted((*core.builtins, *dotted))),
             excluded_modules=core.excluded,
             patches=core.patches,
             ca_bundle=f"certifi {certifi.__version__}",
             build_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
             source_date_epoch=epoch,
             build_key=key,
+            extras=extras,
         )
         with ui.phase("link", "packing the interpreter and its stdlib into one file"):
             binary = tmp / "python"
-            shutil.copyfile(core.python, binary)
+            shutil.copyfile(linked, binary)
             os.chmod(binary, 0o755)
             if toolchain.strip:
                 subprocess.run(
@@ -215,14 +239,44 @@ def _pack(
                 )
             zipstore.append(binary, [*entries, zipstore.Entry(ARCNAME, manifest.to_json())], epoch)
         with ui.phase("verify", "running the packed interpreter from an empty environment"):
-            _verify(binary, core)
+            _verify(binary, core, dotted)
         shutil.rmtree(tmp / "staging")
         (tmp / "manifest.json").write_bytes(manifest.to_json())
 
 
-def _verify(binary: Path, core: compile.Core) -> None:
+def _site_entries(
+    core: compile.Core, built: list[extensions.Extension], staging: Path, log: Path
+) -> list[zipstore.Entry]:
+    """The extension packages' Python parts in Lib/site-packages, with .pyc beside the .py."""
+    site = staging / "site-packages"
+    files = extensions.install_pure_parts(built, site)
+    sources = [(site / rel, rel) for rel in files if rel.endswith(".py")]
+    pyc_dir = staging / "site-pyc"
+    pyc.compile_sources(
+        core.python, sources, pyc_dir, dfile_prefix=SITE, log=log, cwd=core.tree, strict=False
+    )
+    entries = []
+    for rel in files:
+        entries.append(zipstore.Entry(SITE + rel, (site / rel).read_bytes(), compress=True))
+        compiled = pyc_dir / (rel[:-3] + ".pyc")
+        if rel.endswith(".py") and compiled.is_file():
+            entries.append(
+                zipstore.Entry(SITE + rel[:-3] + ".pyc", compiled.read_bytes(), compress=False)
+            )
+    return entries
+
+
+def _merge(entries: list[zipstore.Entry], more: list[zipstore.Entry]) -> list[zipstore.Entry]:
+    names = {e.name for e in entries}
+    dirs = [d for d in zipstore.directory_entries({e.name for e in more}) if d.name not in names]
+    return sorted([*entries, *dirs, *more], key=lambda e: e.name)
+
+
+def _verify(binary: Path, core: compile.Core, dotted: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="apepy-verify-") as empty:
         probe = stdlib.interpreter_probe(binary, Path(empty))
+        if dotted:
+            _import_all(binary, dotted, Path(empty))
     missing = sorted(set(core.expected) - set(probe["builtins"]))  # type: ignore[call-overload]
     if missing:
         raise ApepyError(f"the packed interpreter lacks built-in modules: {', '.join(missing)}")
@@ -234,4 +288,29 @@ def _verify(binary: Path, core: compile.Core) -> None:
         raise ApepyError(
             f"the packed interpreter searches outside itself: {', '.join(map(str, outside))}",
             hint="this is a bug in apepy's getpath patch; please report it",
+        )
+
+
+def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
+    # Each built-in is initialised on its own, without importing its package:
+    # a package may import optional dependencies the interpreter does not carry.
+    code = (
+        "import sys\nfrom importlib.machinery import BuiltinImporter, ModuleSpec\n"
+        "from importlib.util import module_from_spec\n"
+        "for name in sys.argv[1:]:\n"
+        "    spec = ModuleSpec(name, BuiltinImporter, origin='built-in')\n"
+        "    BuiltinImporter.exec_module(module_from_spec(spec))\n"
+    )
+    result = subprocess.run(
+        [str(binary), "-I", "-S", "-c", code, *dotted],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={},
+    )
+    if result.returncode != 0:
+        raise ApepyError(
+            "an extension compiled into the interpreter does not initialise",
+            details=result.stderr.strip()[-2000:],
+            hint="see the error above; leave that package out (drop its --with) and report it",
         )

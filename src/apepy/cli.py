@@ -73,6 +73,21 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--offline", action="store_true", help="never download; use local sources only"
     )
+    build.add_argument(
+        "--with",
+        dest="with_",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="compile a third-party C extension package in from its sdist: NAME, NAME==VERSION, "
+        "'NAME==VERSION --hash=sha256:HEX', or the path of an sdist; repeatable",
+    )
+    build.add_argument(
+        "--with-lock",
+        type=Path,
+        metavar="FILE",
+        help="extension packages pinned one per line (NAME==VERSION --hash=sha256:HEX)",
+    )
 
     bundle = sub.add_parser(
         "bundle",
@@ -223,9 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from apepy.build import BuildRequest, build
+    from apepy.extensions import spec
 
     if args.jobs < 1:
         raise ApepyError("--jobs must be at least 1")
+    wanted = [spec.parse(text) for text in args.with_]
+    if args.with_lock is not None:
+        wanted += spec.parse_lock(args.with_lock)
     result = build(
         BuildRequest(
             output=args.output.absolute(),
@@ -236,6 +255,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             exclude=frozenset(args.exclude_module),
             offline=args.offline,
+            extensions=tuple(spec.merge(wanted)),
         )
     )
     manifest = result.manifest
@@ -246,6 +266,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
         f"{len(manifest.builtin_modules)} built-in modules, {size / 1e6:.1f} MB, "
         f"{how} in {result.seconds:.1f} s"
     )
+    provided = manifest.extras.get("distributions", [])
+    if isinstance(provided, list) and provided:
+        ui.info("compiled in (stdout, ready for --with-lock):")
+        for dist in provided:
+            ui.out.print(
+                f"{dist['name']}=={dist['version']} --hash=sha256:{dist['sdist_sha256']}",
+                markup=False,
+            )
     return 0
 
 
@@ -309,6 +337,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ),
         ("built-in modules", f"{len(found.builtin_modules)}: {' '.join(found.builtin_modules)}"),
         ("left out", ", ".join(found.excluded_modules) or "none"),
+        ("compiled in", _compiled_in(found.extras.get("distributions"))),
         ("patches", "; ".join(found.patches)),
         ("CA bundle", found.ca_bundle),
         ("build date", f"{found.build_date} (SOURCE_DATE_EPOCH={found.source_date_epoch})"),
@@ -318,6 +347,16 @@ def _cmd_info(args: argparse.Namespace) -> int:
     rows += storecli.bundle_rows(path)
     storecli.print_rows(rows)
     return 0
+
+
+def _compiled_in(dists: object) -> str:
+    if not isinstance(dists, list) or not dists:
+        return "no third-party extensions"
+    return "; ".join(
+        f"{d.get('name')} {d.get('version')} ({', '.join(d.get('modules', []))})"
+        for d in dists
+        if isinstance(d, dict)
+    )
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:

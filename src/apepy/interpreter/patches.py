@@ -118,9 +118,28 @@ SITE_METADATA = Edit(
     ),
 )
 
+# Third-party extensions are built in under their dotted names
+# ("markupsafe._speedups"). 3.11's BuiltinImporter refuses every submodule (it
+# returns None whenever a package path is given); 3.12 dropped that check
+# (gh-102700), and this backports the change.
+DOTTED_BUILTINS_311 = Edit(
+    name="importlib: built-in submodules (gh-102700)",
+    path="Lib/importlib/_bootstrap.py",
+    anchor=(
+        "    def find_spec(cls, fullname, path=None, target=None):\n"
+        "        if path is not None:\n"
+        "            return None\n"
+        "        if _imp.is_builtin(fullname):\n"
+    ),
+    replacement=(
+        "    def find_spec(cls, fullname, path=None, target=None):\n"
+        "        if _imp.is_builtin(fullname):\n"
+    ),
+)
+
 _COMMON = (GETPATH, SSL_CAS, ARGS_HELPER, ARGS_CALL, SITE_METADATA)
 PATCH_SETS: dict[str, tuple[Edit, ...]] = {
-    "3.11": _COMMON,
+    "3.11": (*_COMMON, DOTTED_BUILTINS_311),
     "3.12": _COMMON,
     "3.13": _COMMON,
     "3.14": _COMMON,

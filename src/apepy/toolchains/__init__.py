@@ -35,6 +35,10 @@ class Toolchain:
     # Where the C libraries come from: "system" (static libs from the OS packages)
     # or "sysroot" (built from source by apepy's dependency builder).
     libraries_from: str = "system"
+    # binutils for linking third-party extensions in: a partial link keeps one
+    # extension's symbols private, objcopy renames its PyInit_ function.
+    objcopy: str | None = None
+    nm: str | None = None
 
     def identity(self) -> str:
         """A stable description of everything that changes the compiled output."""

@@ -64,6 +64,8 @@ def detect() -> Toolchain:
             "PKG_CONFIG": "pkg-config --static",
         },
         libraries_from="system",
+        objcopy=_find("OBJCOPY", "objcopy"),
+        nm=_find("NM", "nm"),
     )
 
 

@@ -1,0 +1,197 @@
+"""The extension matrix: build each popular C-extension package into its own interpreter.
+
+For each package: `apepy build --with PKG`, then import its extension modules from
+the file with an empty environment and run a one-line smoke check. Records built /
+refused (with apepy's reason) / failed (with the last error line), the time the
+build took on a warm CPython and build-Python cache, and the size it added.
+
+    .venv/bin/python benchmarks/extensions.py [PKG ...]
+
+Writes benchmarks/results/extensions.json and docs/extensions.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results" / "extensions.json"
+DOC = REPO / "docs" / "extensions.md"
+PYTHON = "3.13.15"
+
+# One line each, run by the built interpreter with an empty environment.
+SMOKE = {
+    "markupsafe": "import markupsafe; assert markupsafe.escape('<') == '&lt;'",
+    "pyyaml": "import yaml; assert yaml.load('a: [1]', Loader=yaml.CSafeLoader) == {'a': [1]}",
+    "greenlet": "import greenlet; g = greenlet.greenlet(lambda x: x + 1); assert g.switch(41) == 42",
+    "simplejson": "import simplejson, simplejson.encoder as e; assert e.c_make_encoder; assert simplejson.loads(simplejson.dumps({'a': 1.5})) == {'a': 1.5}",
+    "msgpack": "import msgpack; assert msgpack.unpackb(msgpack.packb({'a': [1, b'x']})) == {'a': [1, b'x']}",
+    "ujson": "import ujson; assert ujson.loads(ujson.dumps({'a': [1, 2]})) == {'a': [1, 2]}",
+    "wrapt": "import wrapt\n@wrapt.decorator\ndef d(w, i, a, k): return w(*a, **k) + 1\n@d\ndef f(): return 41\nassert f() == 42",
+    "zope.interface": "from zope.interface import Interface, implementer, verify\nclass I(Interface): pass\n@implementer(I)\nclass C: pass\nassert I.providedBy(C())",
+    "cffi": "import cffi; ffi = cffi.FFI(); p = ffi.new('int[3]', [1, 2, 39]); assert sum(p) == 42",
+    "psutil": "import psutil, os; assert psutil.Process(os.getpid()).pid == os.getpid() and psutil.cpu_count() >= 1",
+    "multidict": "import multidict; m = multidict.MultiDict([('a', 1), ('a', 2)]); assert m.getall('a') == [1, 2]",
+    "yarl": "import yarl; assert yarl.URL('http://h/p?a=1').query['a'] == '1'",
+    "frozenlist": "import frozenlist; f = frozenlist.FrozenList([1]); f.freeze(); assert hash(f)",
+    "propcache": "from propcache.api import cached_property\nclass A:\n    @cached_property\n    def x(self): return 42\nassert A().x == 42",
+    "aiohttp": "import aiohttp, aiohttp.http_parser as p; assert p.HttpRequestParser is not None",
+    "charset-normalizer": "import charset_normalizer; assert charset_normalizer.from_bytes('héllo wörld'.encode()).best()",
+    "regex": "import regex; assert regex.match(r'\\p{L}+', 'héllo').group() == 'héllo'",
+    "lxml": "from lxml import etree; assert etree.fromstring('<a><b/></a>')[0].tag == 'b'",
+    "pillow": "from PIL import Image; assert Image.new('RGB', (2, 2), 'red').getpixel((0, 0)) == (255, 0, 0)",
+    "numpy": "import numpy as np; assert int(np.arange(10).sum()) == 45",
+    "pyzmq": "import zmq; c = zmq.Context(); s = c.socket(zmq.PAIR); s.close(); c.term()",
+    "bcrypt": "import bcrypt",
+    "cryptography": "import cryptography",
+    "orjson": "import orjson",
+    "pydantic-core": "import pydantic_core",
+    "ruamel.yaml.clib": "import _ruamel_yaml",
+    "coverage": "import coverage.tracer",
+    "setproctitle": "import setproctitle; setproctitle.setproctitle('apepy-test'); assert setproctitle.getproctitle() == 'apepy-test'",
+    "kiwisolver": "import kiwisolver as k; s = k.Solver(); x = k.Variable('x'); s.addConstraint(x == 42); s.updateVariables(); assert x.value() == 42",
+    "websockets": "import websockets.speedups",
+}
+
+
+def run_one(name: str, work: Path) -> dict[str, object]:
+    out = work / f"python-{name}"
+    started = time.monotonic()
+    build = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "apepy"),
+            "build",
+            "--python",
+            PYTHON,
+            "--with",
+            name,
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "300"},
+    )
+    seconds = round(time.monotonic() - started, 1)
+    text = build.stderr
+    if build.returncode != 0:
+        error = next((line[7:] for line in text.splitlines() if line.startswith("error: ")), "")
+        status = "refused" if "cannot be compiled in" in error else "failed"
+        details = [line for line in text.splitlines() if line.strip()][-6:]
+        return {
+            "package": name,
+            "status": status,
+            "reason": error or "see details",
+            "details": details,
+            "seconds": seconds,
+        }
+    info = json.loads(
+        subprocess.run(
+            [str(REPO / ".venv" / "bin" / "apepy"), "info", "--json", str(out)],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    dist = info["extras"]["distributions"][0]
+    modules = dist["modules"]
+    check = (
+        "import importlib, sys\nfor m in sys.argv[1:]:\n    assert m in sys.builtin_module_names, m\n    importlib.import_module(m)\n"
+        + SMOKE.get(name, "")
+    )
+    smoke = subprocess.run(
+        [str(out), "-c", check, *modules],
+        capture_output=True,
+        text=True,
+        env={},
+        cwd=work,
+        timeout=120,
+    )
+    result: dict[str, object] = {
+        "package": name,
+        "version": dist["version"],
+        "modules": modules,
+        "seconds": seconds,
+        "size": out.stat().st_size,
+    }
+    if smoke.returncode != 0:
+        last = (smoke.stderr.strip().splitlines() or ["no output"])[-1]
+        result.update(status="failed", reason=f"smoke check: {last}")
+    else:
+        result.update(status="built", reason="")
+    out.unlink()
+    return result
+
+
+def main() -> int:
+    names = sys.argv[1:] or list(SMOKE)
+    previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    rows = {r["package"]: r for r in previous.get("packages", [])}
+    with tempfile.TemporaryDirectory(prefix="apepy-matrix-") as tmp:
+        base = Path(tmp) / "python-base"
+        subprocess.run(
+            [str(REPO / ".venv" / "bin" / "apepy"), "build", "--python", PYTHON, "-o", str(base)],
+            check=True,
+            capture_output=True,
+        )
+        base_size = base.stat().st_size
+        for name in names:
+            row = run_one(name, Path(tmp))
+            if isinstance(row.get("size"), int):
+                row["added_bytes"] = int(row["size"]) - base_size  # type: ignore[call-overload]
+            rows[name] = row
+            print(
+                f"{name:20} {row['status']:8} {row.get('seconds')} s  {row.get('reason', '')}",
+                flush=True,
+            )
+            _write(rows, base_size)
+    return 0
+
+
+def _write(rows: dict[str, dict[str, object]], base_size: int) -> None:
+    ordered = [rows[n] for n in SMOKE if n in rows]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps({"python": PYTHON, "base_size": base_size, "packages": ordered}, indent=1) + "\n"
+    )
+    counts = {
+        s: sum(1 for r in ordered if r["status"] == s) for s in ("built", "refused", "failed")
+    }
+    lines = [
+        "# Third-party C extensions compiled in",
+        "",
+        f"`benchmarks/extensions.py` builds each package into its own CPython {PYTHON} interpreter "
+        "with the host toolchain (`apepy build --with PKG`), imports every extension module as a "
+        "built-in from an empty environment and runs a one-line smoke check. Times are for a warm "
+        "CPython and build-Python cache (the package's own build plus the re-link); size added is "
+        f"against the same interpreter without extensions ({base_size / 1e6:.1f} MB).",
+        "",
+        f"Built: {counts['built']} · refused: {counts['refused']} · failed: {counts['failed']} of {len(ordered)}.",
+        "",
+        "| package | version | result | modules | time | size added | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in ordered:
+        added = r.get("added_bytes")
+        lines.append(
+            "| {p} | {v} | {s} | {m} | {t} s | {a} | {why} |".format(
+                p=r["package"],
+                v=r.get("version", ""),
+                s=r["status"],
+                m=", ".join(str(x) for x in r.get("modules", [])),  # type: ignore[attr-defined]
+                t=r.get("seconds", ""),
+                a=f"{int(added) / 1e3:,.0f} kB" if isinstance(added, int) else "",
+                why=re.sub(r"\s+", " ", str(r.get("reason", ""))).replace("|", "/"),
+            )
+        )
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

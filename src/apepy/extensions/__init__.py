@@ -1,0 +1,256 @@
+"""Third-party C extensions compiled into the interpreter, from their sdists.
+
+Pipeline: spec → sdist (pinned, judged before any long work) → the package's own
+build on the build Python with apepy's compiler wrapper → per-module partial
+link → re-link of the cached CPython tree with a new inittab. Each package's
+build is cached by its sdist hash and the target tree, so adding one extension
+builds only that package and re-links.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from installer import install
+from installer.destinations import SchemeDictionaryDestination
+from installer.sources import WheelFile
+
+from apepy import cache, sources, ui
+from apepy.errors import ApepyError
+from apepy.extensions import hostpython, link, package, sdist
+from apepy.extensions.sdist import Judgement, Sdist
+from apepy.extensions.spec import ExtensionSpec
+from apepy.interpreter.compile import Core
+from apepy.toolchains import Toolchain, host
+
+_PACKAGE_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Prepared:
+    spec: ExtensionSpec
+    sdist: Sdist
+    judgement: Judgement
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A package built for one target tree: its wheel and its linkable modules."""
+
+    name: str
+    version: str
+    sdist_sha256: str
+    wheel: Path
+    modules: tuple[link.LinkedModule, ...]
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sdist_sha256": self.sdist_sha256,
+            "modules": [m.dotted for m in self.modules],
+        }
+
+
+def code_digest(*names: str) -> str:
+    """The digest of this package's modules that shape a given cached result."""
+    digest = hashlib.sha256()
+    for name in names or ("__init__.py", "link.py"):
+        digest.update(name.encode())
+        digest.update((_PACKAGE_DIR / name).read_bytes())
+    return digest.hexdigest()
+
+
+def prepare(specs: list[ExtensionSpec], *, offline: bool, log: Path) -> list[Prepared]:
+    """Fetch and judge every sdist; refuse what cannot be built before anything long runs."""
+    prepared = []
+    for spec in specs:
+        got = sdist.obtain(spec, offline=offline, log=log)
+        judgement = sdist.judge(got)
+        if judgement.kind != "c":
+            raise ApepyError(
+                f"{got.name} {got.version} cannot be compiled in: {judgement.reason}",
+                hint=f"drop --with {spec.requirement}"
+                + (
+                    "; bundle the app onto a base without it, or pick a C alternative"
+                    if judgement.kind != "pure"
+                    else ""
+                ),
+            )
+        prepared.append(Prepared(spec, got, judgement))
+    return prepared
+
+
+def build_all(
+    prepared: list[Prepared],
+    *,
+    source: sources.Source,
+    core: Core,
+    core_key: str,
+    toolchain: Toolchain,
+    jobs: int,
+    log: Path,
+) -> list[Extension]:
+    if not prepared:
+        return []
+    builder = host.detect()
+    # Each cache level is keyed by the code that makes it, so editing one step
+    # does not rebuild the build Python (minutes) or every package.
+    hostpy_key = _key(
+        {
+            "source": source.sha256,
+            "cc": builder.identity(),
+            "code": code_digest("hostpython.py"),
+        }
+    )
+    code = code_digest("ccwrap.py", "package.py", "link.py", "__init__.py")
+    built = []
+    hostpy: hostpython.HostPython | None = None
+    for item in prepared:
+        key = _key(
+            {"sdist": item.sdist.sha256, "core": core_key, "code": code, "hostpython": hostpy_key}
+        )
+        entry = cache.cache_dir("extensions") / key
+        result = entry / "result.json"
+        with cache.locked(entry.with_name(key + ".lock")):
+            if not result.is_file():
+                if hostpy is None:
+                    hostpy = hostpython.ensure(source, builder, key=hostpy_key, log=log, jobs=jobs)
+                _build_one(item, hostpy, core, toolchain, entry, log)
+            else:
+                ui.info(f"{item.sdist.name} {item.sdist.version}: built in before, from the cache")
+        built.append(_load(entry))
+    _check_unique(built)
+    return built
+
+
+def _build_one(
+    item: Prepared,
+    hostpy: hostpython.HostPython,
+    core: Core,
+    toolchain: Toolchain,
+    entry: Path,
+    log: Path,
+) -> None:
+    with (
+        cache.atomic_directory(entry) as tmp,
+        tempfile.TemporaryDirectory(prefix="apepy-ext-") as scratch,
+    ):
+        made = package.build(
+            item.sdist,
+            hostpy,
+            toolchain,
+            (core.tree / "Include", core.tree),
+            Path(scratch),
+            log,
+        )
+        modules = [m for m in made.modules if not _in_tests(m.dotted)]
+        skipped = sorted(set(made.modules) - set(modules), key=lambda m: m.dotted)
+        if skipped:
+            ui.info(
+                f"{item.sdist.name}: test-suite modules not linked in: "
+                + ", ".join(m.dotted for m in skipped)
+            )
+        if not modules:
+            raise ApepyError(
+                f"{item.sdist.name} {item.sdist.version} built no C extension modules",
+                hint="it runs as pure Python: drop --with and list it as an app dependency",
+            )
+        linked = [
+            link.partial_link(m, toolchain, tmp / "objects" / f"{m.dotted}.o", log) for m in modules
+        ]
+        wheel = package.copy_wheel(made, tmp)
+        data = {
+            "name": item.sdist.name,
+            "version": item.sdist.version,
+            "sdist_sha256": item.sdist.sha256,
+            "wheel": wheel.name,
+            "modules": [
+                {
+                    "dotted": m.dotted,
+                    "object": m.object.relative_to(tmp).as_posix(),
+                    "init_symbol": m.init_symbol,
+                    "libs": list(m.libs),
+                    "libdirs": list(m.libdirs),
+                    "cxx": m.cxx,
+                }
+                for m in linked
+            ],
+        }
+        (tmp / "result.json").write_text(json.dumps(data, indent=1))
+
+
+def _in_tests(dotted: str) -> bool:
+    return any(part in ("test", "tests", "testing") for part in dotted.split(".")[:-1])
+
+
+def _load(entry: Path) -> Extension:
+    data = json.loads((entry / "result.json").read_text())
+    return Extension(
+        name=data["name"],
+        version=data["version"],
+        sdist_sha256=data["sdist_sha256"],
+        wheel=entry / data["wheel"],
+        modules=tuple(
+            link.LinkedModule(
+                dotted=m["dotted"],
+                object=entry / m["object"],
+                init_symbol=m["init_symbol"],
+                libs=tuple(m["libs"]),
+                libdirs=tuple(m["libdirs"]),
+                cxx=bool(m["cxx"]),
+            )
+            for m in data["modules"]
+        ),
+    )
+
+
+def _check_unique(built: list[Extension]) -> None:
+    owner: dict[str, str] = {}
+    for ext in built:
+        for module in ext.modules:
+            if module.dotted in owner:
+                raise ApepyError(
+                    f"{owner[module.dotted]} and {ext.name} both provide {module.dotted}",
+                    hint="build in only one of them",
+                )
+            owner[module.dotted] = ext.name
+
+
+def relink(core: Core, built: list[Extension], out: Path, work: Path, log: Path) -> None:
+    modules = [m for ext in built for m in ext.modules]
+    with ui.phase("relink", f"the interpreter with {len(modules)} extension modules"):
+        link.relink(core.tree, modules, out, work, log)
+
+
+def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
+    """Install each wheel into ``site`` without its compiled modules; return the files."""
+    site.mkdir(parents=True, exist_ok=True)
+    scratch = site.parent / "ext-extras"
+    scheme = {
+        "purelib": str(site),
+        "platlib": str(site),
+        "headers": str(scratch / "headers"),
+        "scripts": str(scratch / "scripts"),
+        "data": str(scratch / "data"),
+    }
+    for ext in built:
+        with WheelFile.open(ext.wheel) as wheel:
+            destination = SchemeDictionaryDestination(
+                scheme, interpreter="/usr/bin/env python3", script_kind="posix"
+            )
+            install(wheel, destination, additional_metadata={"INSTALLER": b"apepy\n"})
+    shutil.rmtree(scratch, ignore_errors=True)
+    for path in site.rglob("*"):
+        if path.is_file() and (path.suffix in (".so", ".pyd") or ".so." in path.name):
+            path.unlink()
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+
+
+def _key(data: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]

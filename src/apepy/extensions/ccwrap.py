@@ -1,0 +1,238 @@
+"""apepy's compiler wrapper, run as `cc`/`c++` inside a package's own build.
+
+Standalone on purpose (standard library only): the package build runs it as a
+program, under whatever environment the build set up. Configured by the JSON
+file named in $APEPY_CCWRAP.
+
+- Every call goes to the real compiler, with the build Python's include
+  directory swapped for the target interpreter's, so objects match the target's
+  pyconfig.h. Test compiles and programs the build runs pass straight through.
+- A `-shared` link (an extension module) is also recorded: its objects and
+  build-local static libraries are copied aside with the system libraries it
+  names, so apepy can link the same code into the interpreter later. The output
+  file's sha256 ties the record to the file that lands in the wheel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+_CXX_NAMES = ("c++", "g++", "clang++")
+# Options whose value is the next argument.
+_WITH_VALUE = frozenset(
+    [
+        "-o",
+        "-L",
+        "-l",
+        "-I",
+        "-D",
+        "-U",
+        "-x",
+        "-include",
+        "-isystem",
+        "-iquote",
+        "-idirafter",
+        "-MF",
+        "-MT",
+        "-MQ",
+        "-Xlinker",
+        "-arch",
+        "-target",
+        "--sysroot",
+        "-imacros",
+        "-T",
+        "-z",
+        "-u",
+        "-e",
+    ]
+)
+_COMPILE_ONLY = frozenset(("-c", "-E", "-S", "-M", "-MM"))
+_OBJECT_SUFFIXES = (".o", ".obj", ".lo")
+_SYSTEM_DIRS = ("/usr/", "/lib/", "/lib64/", "/lib32/")
+
+
+def main() -> int:
+    with open(os.environ["APEPY_CCWRAP"], encoding="utf-8") as handle:
+        config = json.load(handle)
+    name = os.path.basename(sys.argv[0])
+    cxx = name.endswith(_CXX_NAMES)
+    real = config["cxx"] if cxx else config["cc"]
+    args = _rewrite_includes(_expand(sys.argv[1:]), config)
+    shared = "-shared" in args and not _COMPILE_ONLY.intersection(args)
+    if shared and config.get("fake_shared"):
+        # A target compiler that cannot make shared objects (Cosmopolitan):
+        # the recorded objects are the product, the .so is only a stand-in.
+        return _record(args, cxx, config, produced=False)
+    code = subprocess.call([real, *args])
+    if code == 0 and shared:
+        return _record(args, cxx, config, produced=True)
+    return code
+
+
+def _expand(args: list[str]) -> list[str]:
+    """Inline @response files, which meson and CMake use for long command lines."""
+    out: list[str] = []
+    for arg in args:
+        if arg.startswith("@") and os.path.isfile(arg[1:]):
+            with open(arg[1:], encoding="utf-8") as handle:
+                out.extend(shlex.split(handle.read()))
+        else:
+            out.append(arg)
+    return out
+
+
+def _rewrite_includes(args: list[str], config: dict[str, object]) -> list[str]:
+    source = os.path.realpath(str(config["include_from"]))
+    target = [str(p) for p in config["include_to"]]  # type: ignore[attr-defined]
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        value = None
+        if arg in ("-I", "-isystem") and i + 1 < len(args):
+            value, flag, i = args[i + 1], arg, i + 2
+        elif arg.startswith("-I") and len(arg) > 2:
+            value, flag, i = arg[2:], "-I", i + 1
+        else:
+            out.append(arg)
+            i += 1
+            continue
+        if os.path.realpath(value) == source:
+            for path in target:
+                out += [flag, path]
+        else:
+            out += [flag, value]
+    return out
+
+
+def _is_local(directory: str) -> bool:
+    path = os.path.realpath(directory) + "/"
+    return not path.startswith(_SYSTEM_DIRS)
+
+
+def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: bool) -> int:
+    output = "a.out"
+    objects: list[str] = []
+    archives: list[tuple[str, bool]] = []
+    shared_inputs: list[str] = []
+    sources: list[str] = []
+    libdirs: list[str] = []
+    libs: list[str] = []
+    whole = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in _WITH_VALUE and i + 1 < len(args):
+            value = args[i + 1]
+            if arg == "-o":
+                output = value
+            elif arg == "-L":
+                libdirs.append(value)
+            elif arg == "-l":
+                libs.append(value)
+            elif arg == "-Xlinker":
+                whole = _whole(value, whole)
+            i += 2
+            continue
+        i += 1
+        if arg.startswith("-L"):
+            libdirs.append(arg[2:])
+        elif arg.startswith("-l"):
+            libs.append(arg[2:])
+        elif arg.startswith("-Wl,"):
+            for part in arg[4:].split(","):
+                whole = _whole(part, whole)
+        elif arg.startswith("-"):
+            continue
+        elif arg.endswith(_OBJECT_SUFFIXES):
+            objects.append(arg)
+        elif arg.endswith(".a"):
+            archives.append((arg, whole))
+        elif ".so" in os.path.basename(arg) or arg.endswith(".dylib"):
+            shared_inputs.append(arg)
+        else:
+            sources.append(arg)
+
+    folder = tempfile.mkdtemp(prefix="link-", dir=str(config["collect"]))
+    kept_objects = [_keep(path, folder, n) for n, path in enumerate(objects)]
+    kept_archives = [
+        {"path": _keep(path, folder, n, "lib"), "whole": w} for n, (path, w) in enumerate(archives)
+    ]
+    system_libs: list[str] = []
+    system_dirs: list[str] = []
+    for lib in libs:
+        if lib.startswith("python"):
+            continue
+        local = next(
+            (
+                os.path.join(d, f"lib{lib}.a")
+                for d in libdirs
+                if _is_local(d) and os.path.isfile(os.path.join(d, f"lib{lib}.a"))
+            ),
+            None,
+        )
+        if local is not None:
+            kept_archives.append(
+                {"path": _keep(local, folder, len(kept_archives), "lib"), "whole": False}
+            )
+        elif any(_is_local(d) and _has_shared(d, lib) for d in libdirs):
+            shared_inputs.append(f"-l{lib}")
+        else:
+            system_libs.append(lib)
+    for d in libdirs:
+        if not _is_local(d) and os.path.isdir(d):
+            system_dirs.append(os.path.realpath(d))
+    if not produced:
+        with open(output, "w", encoding="utf-8") as stand_in:
+            json.dump({"apepy-link-record": os.path.basename(folder)}, stand_in)
+    digest = hashlib.sha256()
+    with open(output, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    record = {
+        "output": os.path.abspath(output),
+        "sha256": digest.hexdigest(),
+        "cxx": cxx,
+        "objects": kept_objects,
+        "archives": kept_archives,
+        "libs": system_libs,
+        "libdirs": system_dirs,
+        "shared_inputs": shared_inputs,
+        "sources": sources,
+    }
+    with open(os.path.join(folder, "record.json"), "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+    return 0
+
+
+def _whole(flag: str, current: bool) -> bool:
+    if flag == "--whole-archive":
+        return True
+    if flag == "--no-whole-archive":
+        return False
+    return current
+
+
+def _has_shared(directory: str, lib: str) -> bool:
+    return (
+        any(name.startswith(f"lib{lib}.so") for name in os.listdir(directory))
+        if os.path.isdir(directory)
+        else False
+    )
+
+
+def _keep(path: str, folder: str, n: int, kind: str = "obj") -> str:
+    target = os.path.join(folder, f"{kind}{n:04d}-{os.path.basename(path)}")
+    shutil.copyfile(path, target)
+    return target
+
+
+if __name__ == "__main__":
+    sys.exit(main())

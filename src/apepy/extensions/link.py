@@ -1,0 +1,199 @@
+"""Linking extension modules into the interpreter without recompiling CPython.
+
+Per module: a partial link (`cc -r`) of its objects and build-local archives,
+then objcopy keeps only its `PyInit_*` global (everything else becomes local, so
+two packages' `_speedups` helpers or two vendored copies of one C library cannot
+clash) and renames it to a name unique to the dotted module. The interpreter is
+then re-linked from the cached CPython tree's own objects, with a new
+Modules/config.c whose inittab adds `{"markupsafe._speedups", PyInit_...}`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from apepy import procs
+from apepy.errors import ApepyError
+from apepy.extensions.package import Module
+from apepy.toolchains import Toolchain
+
+_MARKER_DECLS = "/* -- ADDMODULE MARKER 1 -- */"
+_MARKER_TABLE = "/* -- ADDMODULE MARKER 2 -- */"
+# What a C++ object needs at the final link.
+_CXX_HINTS = ("__gxx_personality_v0", "_Znwm", "_ZdlPv", "__cxa_", "_ZNSt", "_ZSt")
+
+
+@dataclass(frozen=True)
+class LinkedModule:
+    dotted: str
+    object: Path
+    init_symbol: str
+    libs: tuple[str, ...]
+    libdirs: tuple[str, ...]
+    cxx: bool
+
+
+def init_symbol(dotted: str) -> str:
+    """A C name for the module's init function that no other module can have."""
+    tag = hashlib.sha256(dotted.encode()).hexdigest()[:8]
+    return f"PyInit_apepy_{tag}_" + re.sub(r"\W", "_", dotted)
+
+
+def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> LinkedModule:
+    """One relocatable object for ``module`` with only its (renamed) init function global."""
+    record = module.link
+    package = module.dotted
+    unsupported = [*record.shared_inputs, *record.sources]
+    if unsupported:
+        raise ApepyError(
+            f"{package}: its link uses {', '.join(unsupported)}, which apepy cannot link statically",
+            hint="the package links a shared library it builds itself, or compiles and links in "
+            "one step; it cannot be built into the interpreter yet",
+        )
+    nm, objcopy = _binutils(toolchain)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    inputs = list(record.objects)
+    for path, whole in record.archives:
+        inputs += ["-Wl,--whole-archive", path, "-Wl,--no-whole-archive"] if whole else [path]
+    procs.run_logged(
+        [toolchain.cc, "-r", "-nostdlib", "-o", str(out), *inputs],
+        cwd=out.parent,
+        log=log,
+        what=f"partial link of {package}",
+        hint="see the log; this is a bug in apepy's extension linking, please report it",
+    )
+    defined, undefined = _symbols(nm, out)
+    last = package.rsplit(".", 1)[-1]
+    wanted = f"PyInit_{last}"
+    if wanted not in defined:
+        found = sorted(s for s in defined if s.startswith("PyInit_"))
+        raise ApepyError(
+            f"{package}: the linked objects define no {wanted}"
+            + (f" (they define {', '.join(found)})" if found else ""),
+            hint="the module's init function is named after its file; this build did not produce it",
+        )
+    symbol = init_symbol(package)
+    subprocess.run(
+        [
+            objcopy,
+            # objcopy renames first, then keeps globals by their new names.
+            f"--keep-global-symbol={symbol}",
+            f"--redefine-sym={wanted}={symbol}",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    cxx = record.cxx or any(s.startswith(_CXX_HINTS) for s in undefined)
+    return LinkedModule(package, out, symbol, record.libs, record.libdirs, cxx)
+
+
+def _binutils(toolchain: Toolchain) -> tuple[str, str]:
+    if not toolchain.nm or not toolchain.objcopy:
+        raise ApepyError(
+            f"the {toolchain.name} toolchain has no nm/objcopy, needed to link extensions in",
+            hint="install binutils (Debian/Ubuntu: apt-get install binutils)",
+        )
+    return toolchain.nm, toolchain.objcopy
+
+
+def _symbols(nm: str, obj: Path) -> tuple[set[str], set[str]]:
+    result = subprocess.run([nm, "-P", "-g", str(obj)], capture_output=True, text=True, check=True)
+    defined: set[str] = set()
+    undefined: set[str] = set()
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            (undefined if parts[1] in ("U", "w") else defined).add(parts[0])
+    return defined, undefined
+
+
+def relink(tree: Path, modules: list[LinkedModule], out: Path, work: Path, log: Path) -> None:
+    """Link ``out`` from the CPython tree's objects plus ``modules``, with their inittab."""
+    work.mkdir(parents=True, exist_ok=True)
+    config_c = work / "config.c"
+    config_c.write_text(_config_source(tree, modules), encoding="utf-8")
+    config_o = work / "config.o"
+    compile_cmd = _make_dry_run(tree, "Modules/config.c", "Modules/config.o")
+    procs.run_logged(
+        _replace_paths(
+            compile_cmd, {"Modules/config.c": str(config_c), "Modules/config.o": str(config_o)}
+        ),
+        cwd=tree,
+        log=log,
+        what="compiling the interpreter's module table",
+        hint="see the log; this is a bug in apepy, please report it",
+    )
+    link_cmd = _make_dry_run(tree, "Programs/python.o", "python")
+    link_cmd = _replace_paths(link_cmd, {"Modules/config.o": str(config_o), "python": str(out)})
+    # The extensions go right after the module table; their libraries after
+    # CPython's own (a static link resolves left to right).
+    at = link_cmd.index(str(config_o)) + 1
+    extra_objects = [str(m.object) for m in modules]
+    libdirs = sorted({f"-L{d}" for m in modules for d in m.libdirs})
+    libs: list[str] = []
+    for m in modules:
+        for lib in m.libs:
+            if f"-l{lib}" not in libs:
+                libs.append(f"-l{lib}")
+    tail = [*libdirs, *libs]
+    if any(m.cxx for m in modules):
+        tail += ["-lstdc++"]
+    tail += ["-lm", "-lpthread"]
+    link_cmd = link_cmd[:at] + extra_objects + link_cmd[at:] + tail
+    procs.run_logged(
+        link_cmd,
+        cwd=tree,
+        log=log,
+        what="linking the interpreter with its extensions",
+        hint="an undefined reference names a C library an extension needs: install its static "
+        "library (the -dev package), or leave that extension out",
+    )
+
+
+def _config_source(tree: Path, modules: list[LinkedModule]) -> str:
+    text = (tree / "Modules" / "config.c").read_text(encoding="utf-8")
+    if text.count(_MARKER_DECLS) != 1 or text.count(_MARKER_TABLE) != 1:
+        raise ApepyError(
+            "this CPython's Modules/config.c has no ADDMODULE markers",
+            hint="apepy cannot add extension modules to this CPython version",
+        )
+    decls = "".join(f"extern PyObject* {m.init_symbol}(void);\n" for m in modules)
+    table = "".join(f'    {{"{m.dotted}", {m.init_symbol}}},\n' for m in modules)
+    text = text.replace(_MARKER_DECLS, decls + _MARKER_DECLS)
+    return text.replace(_MARKER_TABLE, table + _MARKER_TABLE)
+
+
+def _make_dry_run(tree: Path, newer: str, target: str) -> list[str]:
+    """The exact command make would run to rebuild ``target`` if ``newer`` changed."""
+    result = subprocess.run(
+        ["make", "-n", "-W", newer, target], cwd=tree, capture_output=True, text=True
+    )
+    lines = [line for line in result.stdout.splitlines() if f"-o {target}" in line]
+    if result.returncode != 0 or not lines:
+        raise ApepyError(
+            f"cannot get the command for {target} from the CPython build tree {tree}",
+            hint="the cached build tree is damaged; delete it (apepy cache clean) and build again",
+            details=result.stderr.strip()[-2000:] or None,
+        )
+    return shlex.split(lines[-1])
+
+
+def _replace_paths(cmd: list[str], mapping: dict[str, str]) -> list[str]:
+    out = []
+    for i, arg in enumerate(cmd):
+        if arg in mapping and (arg != "python" or (i > 0 and cmd[i - 1] == "-o")):
+            out.append(mapping[arg])
+        else:
+            out.append(arg)
+    return out
+
+
+def remove(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,226 @@
+"""Running a package's own build with apepy's compiler wrapper, and reading what it made.
+
+The build makes an ordinary wheel (pip wheel on the build Python); the wrapper
+records, for each extension module it links, the objects that went in. The
+wheel gives the pure-Python part and the dotted name of each module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from apepy import procs, ui
+from apepy.errors import ApepyError
+from apepy.extensions.hostpython import HostPython
+from apepy.extensions.sdist import Sdist
+from apepy.toolchains import Toolchain
+
+_WRAPPER = Path(__file__).with_name("ccwrap.py")
+_DRIVER_NAMES = ("cc", "gcc", "clang", "c++", "g++", "clang++")
+_EXTENSION_SUFFIXES = (".so", ".pyd")
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    output: str
+    sha256: str
+    cxx: bool
+    objects: tuple[str, ...]
+    archives: tuple[tuple[str, bool], ...]
+    libs: tuple[str, ...]
+    libdirs: tuple[str, ...]
+    shared_inputs: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Module:
+    """One extension module of a package: its dotted name and how it was linked."""
+
+    dotted: str
+    wheel_path: str
+    link: LinkRecord
+
+
+@dataclass(frozen=True)
+class Built:
+    wheel: Path
+    modules: tuple[Module, ...]
+
+
+def build(
+    sdist: Sdist,
+    hostpy: HostPython,
+    toolchain: Toolchain,
+    target_include: tuple[Path, ...],
+    work: Path,
+    log: Path,
+) -> Built:
+    """Build ``sdist`` into ``work``; every extension module must have a link record."""
+    bin_dir = work / "bin"
+    collect = work / "links"
+    wheels = work / "wheels"
+    for folder in (bin_dir, collect, wheels):
+        folder.mkdir(parents=True, exist_ok=True)
+    config = write_wrapper(bin_dir, collect, toolchain, hostpy.include, target_include)
+    env = {
+        **wrapper_env(bin_dir, config),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        # Packages that compile their speedups only when asked (charset-normalizer).
+        "CHARSET_NORMALIZER_USE_CYTHON": "1",
+    }
+    with ui.phase("extension", f"building {sdist.name} {sdist.version} from its sdist") as st:
+        compiled = 0
+
+        def progress(line: str) -> None:
+            nonlocal compiled
+            name = procs.compiled_file(line)
+            if name:
+                compiled += 1
+                st.update(f"{compiled} files · {Path(name).name}")
+
+        procs.run_logged(
+            [
+                str(hostpy.python),
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-input",
+                "--progress-bar",
+                "off",
+                "-v",
+                "-w",
+                str(wheels),
+                str(sdist.path),
+            ],
+            cwd=work,
+            log=log,
+            env=env,
+            what=f"building {sdist.name} {sdist.version}",
+            hint="see the log for the first compiler error; a missing header usually names "
+            "a -dev package to install",
+            on_line=progress,
+        )
+        found = sorted(wheels.glob("*.whl"))
+        if len(found) != 1:
+            raise ApepyError(f"building {sdist.name} produced {len(found)} wheels, expected one")
+        modules = _match(found[0], read_records(collect), sdist)
+        st.done_text = f"{sdist.name} {sdist.version}: " + (
+            ", ".join(m.dotted for m in modules) or "no extension modules"
+        )
+    return Built(found[0], modules)
+
+
+def write_wrapper(
+    bin_dir: Path,
+    collect: Path,
+    toolchain: Toolchain,
+    include_from: Path,
+    include_to: tuple[Path, ...],
+) -> Path:
+    """Install the wrapper as cc/c++/... in ``bin_dir``; return its configuration file."""
+    wrapper = bin_dir / "apepy-ccwrap"
+    wrapper.write_text(f"#!{sys.executable} -I\n" + _WRAPPER.read_text(encoding="utf-8"))
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    for name in _DRIVER_NAMES:
+        (bin_dir / name).symlink_to(wrapper.name)
+    config = bin_dir.parent / "ccwrap.json"
+    config.write_text(
+        json.dumps(
+            {
+                "cc": toolchain.cc,
+                "cxx": toolchain.cxx or toolchain.cc,
+                "include_from": str(include_from),
+                "include_to": [str(p) for p in include_to],
+                "collect": str(collect),
+                # Cosmopolitan makes no shared objects: the records are the product.
+                "fake_shared": toolchain.output_kind == "ape",
+            }
+        )
+    )
+    return config
+
+
+def wrapper_env(bin_dir: Path, config: Path) -> dict[str, str]:
+    """What a package build needs to see so that every compiler call goes through the wrapper."""
+    return {
+        "APEPY_CCWRAP": str(config),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "CC": str(bin_dir / "cc"),
+        "CXX": str(bin_dir / "c++"),
+        "LDSHARED": f"{bin_dir / 'cc'} -shared",
+        "LDCXXSHARED": f"{bin_dir / 'c++'} -shared",
+    }
+
+
+def read_records(collect: Path) -> list[LinkRecord]:
+    records = []
+    for path in sorted(collect.glob("link-*/record.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        records.append(
+            LinkRecord(
+                output=data["output"],
+                sha256=data["sha256"],
+                cxx=bool(data["cxx"]),
+                objects=tuple(data["objects"]),
+                archives=tuple((a["path"], bool(a["whole"])) for a in data["archives"]),
+                libs=tuple(data["libs"]),
+                libdirs=tuple(data["libdirs"]),
+                shared_inputs=tuple(data["shared_inputs"]),
+                sources=tuple(data["sources"]),
+            )
+        )
+    return records
+
+
+def dotted_name(wheel_path: str) -> str:
+    """`markupsafe/_speedups.cpython-313-x86_64-linux-gnu.so` → `markupsafe._speedups`."""
+    parts = wheel_path.split("/")
+    if len(parts) > 2 and parts[0].endswith(".data") and parts[1] in ("purelib", "platlib"):
+        wheel_path = "/".join(parts[2:])
+    parent, _, filename = wheel_path.rpartition("/")
+    stem = filename.split(".", 1)[0]
+    return ".".join([*(parent.split("/") if parent else []), stem])
+
+
+def _match(wheel: Path, records: list[LinkRecord], sdist: Sdist) -> tuple[Module, ...]:
+    by_hash = {r.sha256: r for r in records}
+    modules = []
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            name = info.filename
+            if not name.endswith(_EXTENSION_SUFFIXES) and ".so." not in name:
+                continue
+            digest = hashlib.sha256(archive.read(info)).hexdigest()
+            record = by_hash.get(digest) or _by_name(records, name)
+            if record is None:
+                raise ApepyError(
+                    f"{sdist.name}: the build made {name} without going through apepy's "
+                    "compiler wrapper",
+                    hint="the package's build uses a compiler apepy does not intercept "
+                    "(a hard-coded path, or a prebuilt binary); it cannot be linked in",
+                )
+            modules.append(Module(dotted_name(name), name, record))
+    return tuple(sorted(modules, key=lambda m: m.dotted))
+
+
+def _by_name(records: list[LinkRecord], wheel_name: str) -> LinkRecord | None:
+    base = wheel_name.rsplit("/", 1)[-1]
+    same = [r for r in records if Path(r.output).name == base]
+    return same[-1] if len(same) >= 1 else None
+
+
+def copy_wheel(built: Built, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / built.wheel.name
+    shutil.copyfile(built.wheel, target)
+    return target

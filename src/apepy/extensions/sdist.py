@@ -1,0 +1,242 @@
+"""Getting an extension package's sdist (pinned by hash) and judging it before any long work.
+
+pip downloads; apepy checks the sha256 the user pinned and keeps the file in the
+cache, so a pinned sdist is fetched once and a rebuild needs no network.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from apepy import cache, hashing, ui
+from apepy.errors import ApepyError
+from apepy.extensions.spec import ExtensionSpec
+
+_C_SOURCES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".m")
+_FORTRAN = (".f", ".f90", ".f95", ".f03", ".for")
+_RUST_BACKENDS = ("maturin", "setuptools-rust", "setuptools_rust")
+
+
+@dataclass(frozen=True)
+class Sdist:
+    name: str
+    version: str
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What kind of package an sdist holds: "c" (buildable), "pure", "rust" or "fortran"."""
+
+    kind: str
+    reason: str
+    cython: bool = False
+
+
+def obtain(spec: ExtensionSpec, *, offline: bool, log: Path) -> Sdist:
+    if spec.local is not None:
+        version = _version_from_filename(spec.local.name)
+        return _verified(spec, spec.local, version)
+    store = cache.cache_dir("sdists")
+    with cache.locked(store / f"{spec.name}.lock"):
+        found = _cached(store, spec, offline=offline)
+        if found is not None:
+            return _verified(spec, found, _version_from_filename(found.name))
+        if offline:
+            want = spec.requirement
+            raise ApepyError(
+                f"no sdist of {want} in the cache, and --offline forbids downloading it",
+                hint=f"fetch it elsewhere (pip download --no-deps --no-binary {spec.name} '{want}') "
+                f"and pass the file: --with PATH/TO/sdist.tar.gz, or drop it into {store}",
+            )
+        with ui.phase("sdist", f"downloading the sdist of {spec.requirement}"):
+            downloaded = _pip_download(spec, log)
+        target = store / downloaded.name
+        sdist = _verified(spec, downloaded, _version_from_filename(downloaded.name))
+        shutil.copyfile(downloaded, target.with_name(target.name + ".part"))
+        target.with_name(target.name + ".part").replace(target)
+        shutil.rmtree(downloaded.parent, ignore_errors=True)
+        return Sdist(sdist.name, sdist.version, target, sdist.sha256)
+
+
+def _cached(store: Path, spec: ExtensionSpec, *, offline: bool) -> Path | None:
+    pinned = spec.pinned_version
+    candidates: list[tuple[Version, Path]] = []
+    for path in store.iterdir():
+        if path.name.endswith(".part") or path.suffix == ".lock":
+            continue
+        try:
+            name, version = _split_filename(path.name)
+        except ApepyError:
+            continue
+        if canonicalize_name(name) != spec.name:
+            continue
+        if pinned is not None and Version(version) != Version(pinned):
+            continue
+        candidates.append((Version(version), path))
+    if not candidates:
+        return None
+    if pinned is None and not offline:
+        # Unpinned and online: ask the index for its newest release.
+        return None
+    return max(candidates)[1]
+
+
+def _verified(spec: ExtensionSpec, path: Path, version: str) -> Sdist:
+    digest = hashing.sha256_file(path)
+    if spec.sha256 is not None and digest != spec.sha256:
+        raise ApepyError(
+            f"the sdist {path.name} does not match its pinned hash "
+            f"(expected sha256 {spec.sha256}, got {digest})",
+            hint="the download was corrupted or tampered with; delete the file "
+            f"({path}) and try again, or correct the pin if the package was re-released",
+        )
+    return Sdist(spec.name, version, path, digest)
+
+
+def _pip_download(spec: ExtensionSpec, log: Path) -> Path:
+    dest = Path(tempfile.mkdtemp(prefix="apepy-sdist-"))
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "--no-deps",
+        # The sdist of this package only; its build requirements (which pip
+        # installs to read the metadata) may come as wheels.
+        "--no-binary",
+        spec.name,
+        "-d",
+        str(dest),
+        spec.requirement,
+    ]
+    with open(log, "a", encoding="utf-8") as sink:
+        sink.write("$ " + " ".join(cmd) + "\n")
+        result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        sink.write(result.stdout + result.stderr)
+    files = [p for p in dest.iterdir() if p.is_file()]
+    if result.returncode != 0 or len(files) != 1:
+        shutil.rmtree(dest, ignore_errors=True)
+        tail = "\n".join(result.stderr.strip().splitlines()[-6:])
+        if "No matching distribution" in result.stderr:
+            raise ApepyError(
+                f"no sdist of {spec.requirement} on the package index",
+                hint="check the name and version; apepy builds extensions from source "
+                "distributions, which some packages do not publish",
+                details=tail,
+            )
+        raise ApepyError(
+            f"pip could not download the sdist of {spec.requirement}",
+            hint="check the network and the package name, or pass a local sdist: --with PATH",
+            details=tail + f"\n\nfull log: {log}",
+        )
+    return files[0]
+
+
+def _split_filename(filename: str) -> tuple[str, str]:
+    for suffix in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+        if filename.endswith(suffix):
+            name, sep, version = filename[: -len(suffix)].rpartition("-")
+            if sep and name:
+                try:
+                    Version(version)
+                except InvalidVersion:
+                    break
+                return name, version
+    raise ApepyError(
+        f"{filename} is not named like an sdist (NAME-VERSION.tar.gz)",
+        hint="pass the sdist under the name the package index gives it",
+    )
+
+
+def _version_from_filename(filename: str) -> str:
+    return _split_filename(filename)[1]
+
+
+def judge(sdist: Sdist) -> Judgement:
+    """Decide from the sdist's files whether apepy's wrapper can build it."""
+    names, pyproject = _listing(sdist.path)
+    requires: list[str] = []
+    backend = ""
+    if pyproject:
+        try:
+            data = tomllib.loads(pyproject)
+        except tomllib.TOMLDecodeError:
+            data = {}
+        system = data.get("build-system", {})
+        requires = [str(r).lower() for r in system.get("requires", [])]
+        backend = str(system.get("build-backend", ""))
+    rust = [r for r in requires if any(re.match(rf"{b}\b", r) for b in _RUST_BACKENDS)] or [
+        n for n in names if PurePosixPath(n).name == "Cargo.toml"
+    ]
+    if rust or backend.startswith("maturin"):
+        return Judgement(
+            "rust",
+            "its extension is written in Rust (maturin / setuptools-rust), which apepy's C "
+            "compiler wrapper cannot link into the interpreter",
+        )
+    code = [n for n in names if not _is_test(n)]
+    if any(n.lower().endswith(_FORTRAN) for n in code):
+        return Judgement(
+            "fortran",
+            "it compiles Fortran sources, which apepy's C compiler wrapper does not support",
+        )
+    if not any(n.endswith(_C_SOURCES) for n in code):
+        return Judgement(
+            "pure",
+            "it has no C sources: it is pure Python, so it needs no --with "
+            "(list it as a dependency of the app and `apepy bundle` installs it)",
+        )
+    cython = any(n.endswith(".pyx") for n in code) or any("cython" in r for r in requires)
+    return Judgement("c", "C sources", cython=cython)
+
+
+def _is_test(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return any(p in ("test", "tests", "testing", "benchmarks", "docs", "examples") for p in parts)
+
+
+def _listing(path: Path) -> tuple[list[str], str]:
+    """Member names (without the top directory) and the top-level pyproject.toml."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                raw = archive.namelist()
+                names = [n.split("/", 1)[1] if "/" in n else n for n in raw]
+                top = [n for n in raw if n.count("/") == 1 and n.endswith("/pyproject.toml")]
+                text = archive.read(top[0]).decode("utf-8", "replace") if top else ""
+                return names, text
+        with tarfile.open(path) as archive:
+            names = []
+            text = ""
+            for member in archive:
+                parts = member.name.split("/", 1)
+                rel = parts[1] if len(parts) == 2 else parts[0]
+                names.append(rel)
+                if rel == "pyproject.toml" and member.isfile():
+                    handle = archive.extractfile(member)
+                    if handle is not None:
+                        text = handle.read().decode("utf-8", "replace")
+            return names, text
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ApepyError(
+            f"{path.name} is not a readable sdist ({exc})",
+            hint=f"delete it ({path}) and download it again",
+        ) from exc

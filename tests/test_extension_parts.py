@@ -1,0 +1,269 @@
+"""The pieces of the extension pipeline, each run for real: specs, sdist judging, the
+compiler wrapper driving the real gcc, and the partial link + rename with binutils."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from apepy import toolchains
+from apepy.errors import ApepyError
+from apepy.extensions import link, package, sdist, spec
+
+HEX = "ab" * 32
+
+
+def test_spec_forms(tmp_path: Path) -> None:
+    plain = spec.parse("MarkupSafe")
+    assert (plain.name, plain.pinned_version, plain.sha256) == ("markupsafe", None, None)
+    pinned = spec.parse(f"PyYAML==6.0.2 --hash=sha256:{HEX.upper()}")
+    assert (pinned.name, pinned.pinned_version, pinned.sha256) == ("pyyaml", "6.0.2", HEX)
+    local = tmp_path / "zope_interface-7.2.tar.gz"
+    local.write_bytes(b"x")
+    from_file = spec.parse(str(local))
+    assert (from_file.name, from_file.local) == ("zope-interface", local)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "markupsafe>=",
+        "pkg @ https://example.invalid/x.tar.gz",
+        "pkg[extra]",
+        "./missing-1.0.tar.gz",
+    ],
+)
+def test_spec_refuses(text: str) -> None:
+    with pytest.raises(ApepyError):
+        spec.parse(text)
+
+
+def test_lock_needs_pins(tmp_path: Path) -> None:
+    lock = tmp_path / "ext.lock"
+    lock.write_text(f"# pins\nmarkupsafe==3.0.2 --hash=sha256:{HEX}\n\ngreenlet\n")
+    with pytest.raises(ApepyError, match=r"ext.lock:4: 'greenlet' is not pinned"):
+        spec.parse_lock(lock)
+    lock.write_text(f"markupsafe==3.0.2 --hash=sha256:{HEX}  # ok\n")
+    assert [s.name for s in spec.parse_lock(lock)] == ["markupsafe"]
+
+
+def test_same_package_twice_differently() -> None:
+    with pytest.raises(ApepyError, match="requested twice"):
+        spec.merge([spec.parse("greenlet"), spec.parse("greenlet==3.1.1")])
+    assert len(spec.merge([spec.parse("greenlet"), spec.parse("greenlet")])) == 1
+
+
+def _sdist(tmp_path: Path, name: str, files: dict[str, str]) -> sdist.Sdist:
+    path = tmp_path / f"{name}-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}-1.0/{rel}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return sdist.Sdist(name, "1.0", path, "0" * 64)
+
+
+def test_judging_sdists(tmp_path: Path) -> None:
+    maturin = '[build-system]\nrequires = ["maturin>=1,<2"]\nbuild-backend = "maturin"\n'
+    rust = _sdist(tmp_path, "fastthing", {"pyproject.toml": maturin, "src/lib.rs": ""})
+    assert sdist.judge(rust).kind == "rust"
+    nested = _sdist(tmp_path, "cryptish", {"setup.py": "", "src/rust/Cargo.toml": ""})
+    assert sdist.judge(nested).kind == "rust"
+    fortran = _sdist(tmp_path, "sci", {"setup.py": "", "lib/solver.f90": "", "lib/glue.c": ""})
+    assert sdist.judge(fortran).kind == "fortran"
+    pure = _sdist(tmp_path, "plain", {"setup.py": "", "plain/__init__.py": "", "tests/t.c": ""})
+    assert sdist.judge(pure).kind == "pure"
+    cython_req = '[build-system]\nrequires = ["setuptools", "Cython>=3"]\n'
+    c = _sdist(tmp_path, "speedy", {"pyproject.toml": cython_req, "speedy/_x.pyx": ""})
+    judged = sdist.judge(c)
+    assert (judged.kind, judged.cython) == ("c", True)
+
+
+def test_sdist_hash_mismatch_is_refused(tmp_path: Path) -> None:
+    made = _sdist(tmp_path, "thing", {"setup.py": "", "thing.c": ""})
+    wanted = spec.parse(f"{made.path} --hash=sha256:{HEX}")
+    with pytest.raises(ApepyError, match="does not match its pinned hash"):
+        sdist.obtain(wanted, offline=True, log=tmp_path / "log")
+
+
+EXT_C = """
+#include <Python.h>
+int helper_shared_name(void) { return 41; }
+static PyObject *answer(PyObject *self, PyObject *args) {
+    return PyLong_FromLong(helper_shared_name() + 1);
+}
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL}};
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "_speedups", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&def); }
+"""
+
+
+def _wrapper_env(tmp_path: Path, include_from: Path, include_to: Path) -> dict[str, str]:
+    """The wrapper installed as cc exactly as package.build installs it."""
+    tc = toolchains.get("host")
+    work = tmp_path / "work"
+    bin_dir = work / "bin"
+    (work / "links").mkdir(parents=True)
+    bin_dir.mkdir()
+    config = package.write_wrapper(bin_dir, work / "links", tc, include_from, (include_to,))
+    return {**os.environ, **package.wrapper_env(bin_dir, config)}
+
+
+def test_wrapper_swaps_includes_and_records_the_shared_link(tmp_path: Path) -> None:
+    # The build Python's include dir has a pyconfig.h that must NOT be used; the
+    # target's has a marker define. Compiling fails unless the wrapper swapped them.
+    import sysconfig
+
+    real_include = Path(sysconfig.get_paths()["include"])
+    decoy = tmp_path / "buildpy-include"
+    decoy.mkdir()
+    (decoy / "Python.h").write_text('#error "the build Python\'s headers were used"\n')
+    target = tmp_path / "target-include"
+    target.mkdir()
+    (target / "Python.h").write_text(
+        f'#define APEPY_TARGET 1\n#include "{real_include}/Python.h"\n'
+    )
+    env = _wrapper_env(tmp_path, decoy, target)
+    src = tmp_path / "speedups.c"
+    src.write_text(EXT_C + "\n#ifndef APEPY_TARGET\n#error no target\n#endif\n")
+    obj = tmp_path / "speedups.o"
+    subprocess.run(
+        ["cc", "-fPIC", "-c", str(src), "-I", str(decoy), "-o", str(obj)],
+        env=env,
+        check=True,
+        cwd=tmp_path,
+    )
+    out = tmp_path / "_speedups.cpython-313-x86_64-linux-gnu.so"
+    subprocess.run(
+        ["cc", "-shared", str(obj), "-lm", "-o", str(out)], env=env, check=True, cwd=tmp_path
+    )
+    assert out.read_bytes()[:4] == b"\x7fELF"
+    records = package.read_records(tmp_path / "work" / "links")
+    assert len(records) == 1
+    record = records[0]
+    assert record.output == str(out)
+    assert record.libs == ("m",)
+    assert len(record.objects) == 1 and Path(record.objects[0]).read_bytes() == obj.read_bytes()
+    # A test program the build compiles and runs passes straight through.
+    probe = tmp_path / "probe.c"
+    probe.write_text("int main(void) { return 7; }\n")
+    subprocess.run(["cc", str(probe), "-o", str(tmp_path / "probe")], env=env, check=True)
+    assert subprocess.run([str(tmp_path / "probe")]).returncode == 7
+    assert len(package.read_records(tmp_path / "work" / "links")) == 1
+
+
+def test_partial_link_keeps_only_the_renamed_init(tmp_path: Path) -> None:
+    import sysconfig
+
+    tc = toolchains.get("host")
+    include = sysconfig.get_paths()["include"]
+    objs = []
+    for n, extra in enumerate(("", "int vendored_copy(void) { return 1; }\n")):
+        src = tmp_path / f"part{n}.c"
+        src.write_text((EXT_C if n == 0 else "") + extra)
+        objs.append(tmp_path / f"part{n}.o")
+        subprocess.run(
+            ["cc", "-fPIC", "-I", include, "-c", str(src), "-o", str(objs[-1])], check=True
+        )
+    archive = tmp_path / "libvendored.a"
+    subprocess.run(["ar", "rcs", str(archive), str(objs[1])], check=True)
+    record = package.LinkRecord(
+        output="x.so",
+        sha256="",
+        cxx=False,
+        objects=(str(objs[0]),),
+        archives=((str(archive), True),),
+        libs=("m",),
+        libdirs=(),
+        shared_inputs=(),
+        sources=(),
+    )
+    module = package.Module("simplejson._speedups", "simplejson/_speedups.so", record)
+    linked = link.partial_link(module, tc, tmp_path / "out" / "m.o", tmp_path / "log")
+    assert linked.init_symbol == link.init_symbol("simplejson._speedups")
+    assert linked.init_symbol != link.init_symbol("markupsafe._speedups")
+    nm = subprocess.run(
+        ["nm", "-P", "-g", "--defined-only", str(linked.object)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    globals_ = {line.split()[0] for line in nm.splitlines()}
+    assert globals_ == {linked.init_symbol}
+    every = subprocess.run(["nm", "-P", str(linked.object)], capture_output=True, text=True).stdout
+    # The whole archive went in, and its symbols are private now.
+    assert "vendored_copy t" in every.replace("T", "t") and "helper_shared_name" in every
+
+
+def test_partial_link_without_init_names_what_it_found(tmp_path: Path) -> None:
+    src = tmp_path / "x.c"
+    src.write_text("int PyInit_other(void) { return 0; }\n")
+    obj = tmp_path / "x.o"
+    subprocess.run(["cc", "-c", str(src), "-o", str(obj)], check=True)
+    record = package.LinkRecord("x.so", "", False, (str(obj),), (), (), (), (), ())
+    module = package.Module("pkg._fast", "pkg/_fast.so", record)
+    with pytest.raises(ApepyError, match=r"no PyInit__fast \(they define PyInit_other\)"):
+        link.partial_link(module, toolchains.get("host"), tmp_path / "o" / "x.o", tmp_path / "log")
+
+
+@pytest.mark.parametrize(
+    ("wheel_path", "dotted"),
+    [
+        ("markupsafe/_speedups.cpython-313-x86_64-linux-gnu.so", "markupsafe._speedups"),
+        ("_cffi_backend.cpython-313-x86_64-linux-gnu.so", "_cffi_backend"),
+        ("yaml/_yaml.abi3.so", "yaml._yaml"),
+    ],
+)
+def test_dotted_names(wheel_path: str, dotted: str) -> None:
+    assert package.dotted_name(wheel_path) == dotted
+
+
+def test_record_json_shape(tmp_path: Path) -> None:
+    folder = tmp_path / "link-1"
+    folder.mkdir()
+    (folder / "record.json").write_text(
+        json.dumps(
+            {
+                "output": "/b/x.so",
+                "sha256": "00",
+                "cxx": True,
+                "objects": ["a.o"],
+                "archives": [{"path": "l.a", "whole": False}],
+                "libs": ["yaml"],
+                "libdirs": [],
+                "shared_inputs": [],
+                "sources": [],
+            }
+        )
+    )
+    (record,) = package.read_records(tmp_path)
+    assert record.cxx and record.archives == (("l.a", False),) and record.libs == ("yaml",)
+
+
+def test_wrapper_for_a_target_without_shared_objects(tmp_path: Path) -> None:
+    """The cosmo path: the link is recorded and a stand-in written instead of a .so."""
+    import dataclasses
+
+    tc = dataclasses.replace(toolchains.get("host"), output_kind="ape")
+    work = tmp_path / "work"
+    (work / "links").mkdir(parents=True)
+    (work / "bin").mkdir()
+    config = package.write_wrapper(work / "bin", work / "links", tc, tmp_path, (tmp_path,))
+    env = {**os.environ, **package.wrapper_env(work / "bin", config)}
+    src = tmp_path / "m.c"
+    src.write_text("int PyInit_m(void) { return 0; }\n")
+    subprocess.run(["cc", "-c", str(src), "-o", str(tmp_path / "m.o")], env=env, check=True)
+    out = tmp_path / "m.so"
+    subprocess.run(["cc", "-shared", str(tmp_path / "m.o"), "-o", str(out)], env=env, check=True)
+    (record,) = package.read_records(work / "links")
+    assert out.read_bytes()[:4] != b"\x7fELF"
+    assert "apepy-link-record" in json.loads(out.read_text())
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == record.sha256

@@ -1,0 +1,280 @@
+"""Third-party C extensions compiled into the interpreter from their sdists, for real.
+
+One interpreter gets markupsafe and simplejson (both define PyInit__speedups),
+greenlet (C++) and PyYAML (Cython, linked against the system's libyaml); each is
+imported as a built-in and exercised. Then one more package (a small local sdist,
+unique per run) is added and only that package is built. CPython 3.11.2 gets
+markupsafe too: its importer needs apepy's backport to find built-in submodules.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import local_release, run_apepy
+
+from apepy import manifest, sources
+
+pytestmark = pytest.mark.build
+
+# Pinned like a user's lock file: a changed sdist on the index fails the test.
+PINS = {
+    "markupsafe": "markupsafe==3.0.4 --hash=sha256:2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6",
+    "simplejson": "simplejson==4.3.0 --hash=sha256:ffe34ab51a0d37e6d1c661a5672df00d2d5e18804e38eac07abffb83fa5ec3d7",
+    "greenlet": "greenlet==3.5.6 --hash=sha256:8e67c43bdfc88d5fee6db0d3e40175b362fc95fb85f0412d233b9b203c53a575",
+    "pyyaml": "pyyaml==6.0.4 --hash=sha256:e24bf71af8a432d7808fabff134d38dfe16d3cbb41f2873bb4b1e42422de0a1a",
+}
+
+SMOKE = """
+import sys, json
+import markupsafe, markupsafe._speedups
+import simplejson, simplejson._speedups, simplejson.encoder
+import greenlet, greenlet._greenlet
+import yaml
+out = {}
+out['builtins'] = sorted(m for m in sys.builtin_module_names if '.' in m)
+out['escape'] = str(markupsafe.escape('<b>&</b>'))
+out['markupsafe_native'] = markupsafe._escape_inner.__module__
+out['simplejson_c'] = simplejson.encoder.c_make_encoder is not None
+out['simplejson'] = simplejson.dumps({'a': [1, 2.5, None]}, sort_keys=True)
+def child(x):
+    y = main.switch(x * 2)
+    return y + 1
+main = greenlet.getcurrent()
+g = greenlet.greenlet(child)
+first = g.switch(20)
+out['greenlet'] = [first, g.switch(41)]
+out['yaml'] = yaml.load('a: [1, 2]\\nb: {c: d}\\n', Loader=yaml.CSafeLoader)
+out['yaml_c'] = yaml.__with_libyaml__
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def _with(*names: str) -> list[str]:
+    return [arg for name in names for arg in ("--with", PINS[name])]
+
+
+@pytest.fixture(scope="session")
+def ext_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
+    out = tmp_path_factory.mktemp("ext") / "python"
+    version = release.version
+    result = run_apepy(
+        "build",
+        "--python",
+        version,
+        *_with("markupsafe", "simplejson", "greenlet", "pyyaml"),
+        "-o",
+        out,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"apepy build --with ... failed:\n{result.stderr}")
+    return out
+
+
+def test_extensions_are_built_in_and_work(ext_python: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(ext_python), "-c", SMOKE], capture_output=True, text=True, cwd=tmp_path, env={}
+    )
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    # greenlet's test-suite extensions are not linked in.
+    assert got["builtins"] == [
+        "greenlet._greenlet",
+        "markupsafe._speedups",
+        "simplejson._speedups",
+        "yaml._yaml",
+    ]
+    assert got["escape"] == "&lt;b&gt;&amp;&lt;/b&gt;"
+    # markupsafe picked its C escape (from the built-in), not the pure fallback.
+    assert got["markupsafe_native"] == "markupsafe._speedups"
+    assert got["simplejson_c"] is True
+    assert got["simplejson"] == '{"a": [1, 2.5, null]}'
+    assert got["greenlet"] == [40, 42]
+    assert got["yaml"] == {"a": [1, 2], "b": {"c": "d"}}
+    assert got["yaml_c"] is True
+    ldd = subprocess.run(["ldd", str(ext_python)], capture_output=True, text=True)
+    assert "not a dynamic executable" in ldd.stdout + ldd.stderr
+
+
+def test_manifest_and_info_list_what_is_compiled_in(ext_python: Path) -> None:
+    found = manifest.read(ext_python)
+    assert found is not None
+    dists = {d["name"]: d for d in found.extras["distributions"]}  # type: ignore[union-attr]
+    assert sorted(dists) == ["greenlet", "markupsafe", "pyyaml", "simplejson"]
+    for name, dist in dists.items():
+        version, sha = re.fullmatch(r"\S+==(\S+) --hash=sha256:(\w+)", PINS[name]).groups()  # type: ignore[union-attr]
+        assert (dist["version"], dist["sdist_sha256"]) == (version, sha)
+    assert dists["pyyaml"]["modules"] == ["yaml._yaml"]
+    assert "markupsafe._speedups" in found.builtin_modules
+    shown = run_apepy("info", ext_python)
+    assert shown.returncode == 0
+    assert "markupsafe 3.0.4" in shown.stdout and "yaml._yaml" in shown.stdout
+    # Package metadata of the compiled-in distributions is there for importlib.metadata.
+    meta = subprocess.run(
+        [str(ext_python), "-c", "import importlib.metadata as m; print(m.version('PyYAML'))"],
+        capture_output=True,
+        text=True,
+        env={},
+    )
+    assert meta.stdout.strip() == "6.0.4", meta.stderr
+
+
+PROBE_C = """
+#include <Python.h>
+/* A generic global name, as many packages have; it must stay private. */
+const char *version_string = "%(token)s";
+static PyObject *token(PyObject *self, PyObject *args) { return PyUnicode_FromString(version_string); }
+static PyMethodDef methods[] = {{"token", token, METH_NOARGS, NULL}, {NULL}};
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "probe._speedups", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&def); }
+"""
+
+
+def make_probe_sdist(folder: Path, token: str) -> Path:
+    """A small setuptools package with a third `_speedups`, unique per run (never cached)."""
+    files = {
+        "pyproject.toml": '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "apepy-probe"\nversion = "1.0"\n',
+        "setup.py": "from setuptools import setup, Extension\n"
+        "setup(packages=['probe'], ext_modules=[Extension('probe._speedups', ['probe/_speedups.c'])])\n",
+        "probe/__init__.py": "from probe._speedups import token\n",
+        "probe/_speedups.c": PROBE_C % {"token": token},
+        "PKG-INFO": "Metadata-Version: 2.1\nName: apepy-probe\nVersion: 1.0\n",
+    }
+    path = folder / "apepy_probe-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"apepy_probe-1.0/{rel}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_adding_one_extension_builds_only_that_one(
+    ext_python: Path, tmp_path: Path, release: sources.Release
+) -> None:
+    token = f"probe-{time.time_ns()}"
+    probe = make_probe_sdist(tmp_path, token)
+    out = tmp_path / "python"
+    started = time.monotonic()
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        *_with("markupsafe", "simplejson", "greenlet", "pyyaml"),
+        "--with",
+        probe,
+        "-o",
+        out,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    log = result.stderr
+    for name in ("markupsafe", "simplejson", "greenlet", "pyyaml"):
+        assert re.search(rf"{name} \S+: built in before, from the cache", log), log
+    assert re.search(r"extension apepy-probe 1\.0: probe\._speedups", log), log
+    assert "compile CPython" not in log, "CPython was recompiled"
+    assert "build-python" not in log, "the build Python was rebuilt"
+    run = subprocess.run(
+        [
+            str(out),
+            "-c",
+            "import probe, markupsafe._speedups as m, simplejson._speedups as s; "
+            "print(probe.token(), probe._speedups.__spec__.origin, m.__name__, s.__name__)",
+        ],
+        capture_output=True,
+        text=True,
+        env={},
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [
+        token,
+        "built-in",
+        "markupsafe._speedups",
+        "simplejson._speedups",
+    ]
+    # The generic global stayed private to its module.
+    nm = subprocess.run(["nm", str(out)], capture_output=True, text=True).stdout
+    assert not any(line.split()[-2:] == ["D", "version_string"] for line in nm.splitlines())
+    print(f"adding one extension to a cached interpreter: {elapsed:.1f} s")
+
+
+def test_bundle_counts_compiled_in_packages_as_installed(ext_python: Path, tmp_path: Path) -> None:
+    script = tmp_path / "page.py"
+    script.write_text(
+        "# /// script\n# dependencies = ['markupsafe']\n# ///\n"
+        "import markupsafe, markupsafe._speedups, sys\n"
+        "print(markupsafe.escape('<x>'), markupsafe._speedups.__spec__.origin)\n"
+    )
+    out = tmp_path / "page"
+    result = run_apepy("bundle", script, "--base", ext_python, "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "provided by the base interpreter" in result.stderr
+    # The base's copy is the only one: the bundle adds no second markupsafe.
+    listing = run_apepy("ls", out).stdout
+    assert "Lib/site-packages/markupsafe/__init__.pyc" in listing
+    assert "markupsafe" not in "".join(
+        line for line in listing.splitlines() if not line.startswith("Lib/site-packages/markupsafe")
+    )
+    run = subprocess.run([str(out)], capture_output=True, text=True, env={}, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["&lt;x&gt;", "built-in"]
+
+
+@pytest.mark.parametrize(
+    ("package", "expected"),
+    [
+        ("bcrypt==4.2.1", "written in Rust"),
+        ("six==1.17.0", "pure Python, so it needs no --with"),
+    ],
+)
+def test_refusals_come_before_any_long_work(
+    package: str, expected: str, tmp_path: Path, release: sources.Release
+) -> None:
+    out = tmp_path / "python"
+    started = time.monotonic()
+    result = run_apepy("build", "--python", release.version, "--with", package, "-o", out)
+    assert result.returncode == 1
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert "configure" not in result.stderr and "build-python" not in result.stderr
+    assert not out.exists()
+    assert time.monotonic() - started < 120
+
+
+def test_tampered_pin_is_refused(tmp_path: Path, release: sources.Release) -> None:
+    pin = PINS["markupsafe"][:-4] + "0000"
+    out = tmp_path / "python"
+    result = run_apepy("build", "--python", release.version, "--with", pin, "-o", out)
+    assert result.returncode == 1
+    assert "does not match its pinned hash" in result.stderr
+    assert not out.exists()
+
+
+def test_311_finds_built_in_submodules(tmp_path: Path) -> None:
+    release = local_release("3.11")
+    if release is None:
+        pytest.fail("no CPython 3.11 tarball in the source cache: run scripts/setup")
+    out = tmp_path / "python311"
+    result = run_apepy("build", "--python", release.version, *_with("markupsafe"), "-o", out)
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run(
+        [
+            str(out),
+            "-c",
+            "import markupsafe, markupsafe._speedups as s; print(s, markupsafe.escape('<'))",
+        ],
+        capture_output=True,
+        text=True,
+        env={},
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["<module", "'markupsafe._speedups'", "(built-in)>", "&lt;"]
