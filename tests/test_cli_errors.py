@@ -70,9 +70,14 @@ def test_missing_static_library_names_the_debian_package(
     assert not (tmp_path / "python").exists()
 
 
-def test_cosmo_toolchain_is_refused_clearly(tmp_path: Path) -> None:
-    result = run_apepy("build", "--toolchain", "cosmo", "-o", tmp_path / "python")
-    assert_clean_failure(result, "cosmo toolchain")
+def test_cosmo_without_cosmocc_offline_says_where_to_get_it(
+    tmp_path: Path, isolated_cache: Path
+) -> None:
+    result = run_apepy(
+        "build", "--toolchain", "cosmo", "--offline", "-o", tmp_path / "python", env={"COSMOCC": ""}
+    )
+    assert_clean_failure(result, "cosmocc 4.0.2 is not in the cache")
+    assert "--cosmocc DIR" in result.stderr and "cosmocc-4.0.2.zip" in result.stderr
 
 
 def test_info_on_a_file_without_a_zip(tmp_path: Path) -> None:

@@ -278,3 +278,24 @@ def test_311_finds_built_in_submodules(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["<module", "'markupsafe._speedups'", "(built-in)>", "&lt;"]
+
+
+def test_tool_apepy_extensions_build_the_base(ext_python: Path, tmp_path: Path) -> None:
+    """[tool.apepy] extensions: the bundle's own base gets them compiled in (no --base)."""
+    app = tmp_path / "app"
+    (app / "pageapp").mkdir(parents=True)
+    (app / "pageapp" / "__init__.py").write_text(
+        "import markupsafe._speedups as s\n"
+        "def main():\n    print(s.__spec__.origin, s._escape_inner('<'))\n"
+    )
+    (app / "pyproject.toml").write_text(
+        "[project]\nname = 'pageapp'\nversion = '1'\ndependencies = ['markupsafe']\n"
+        "[project.scripts]\npageapp = 'pageapp:main'\n"
+        f"[tool.apepy]\nextensions = [{PINS['markupsafe']!r}]\n"
+    )
+    out = tmp_path / "pageapp-bin"
+    result = run_apepy("bundle", app, "-o", out)
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run([str(out)], capture_output=True, text=True, env={}, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["built-in", "&lt;"]

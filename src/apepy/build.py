@@ -22,12 +22,14 @@ from apepy.interpreter import compile, stdlib
 from apepy.manifest import ARCNAME, Manifest
 
 _PACKAGE = Path(apepy.__file__).parent
-# Source files whose change must invalidate each cache level.
+# Source files whose change must invalidate each cache level (plus the selected
+# toolchain's own module: editing the cosmo toolchain does not rebuild host trees).
 _CORE_CODE = (
     "interpreter/compile.py",
     "interpreter/modules.py",
     "interpreter/patches.py",
-    "toolchains",
+    "interpreter/c",
+    "toolchains/__init__.py",
 )
 _PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
 SITE = "Lib/site-packages/"
@@ -49,6 +51,8 @@ class BuildRequest:
     exclude: frozenset[str] = frozenset()
     offline: bool = False
     extensions: tuple[ExtensionSpec, ...] = ()
+    arch: str | None = None
+    cosmocc: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,13 @@ def _code_digest(paths: tuple[str, ...]) -> str:
             digest.update(file.relative_to(_PACKAGE).as_posix().encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()
+
+
+def _core_code(name: str, toolchain: toolchains.Toolchain) -> tuple[str, ...]:
+    # C libraries built from source (deps.py) go into the tree only for toolchains
+    # that use the sysroot.
+    extra = ("deps.py",) if toolchain.libraries_from == "sysroot" else ()
+    return (*_CORE_CODE, f"toolchains/{name}.py", *extra)
 
 
 def _key(data: dict[str, object]) -> str:
@@ -103,7 +114,9 @@ class Interpreter:
 
 def ensure_interpreter(request: BuildRequest) -> Interpreter:
     """Return the cached interpreter for these inputs, building it first if needed."""
-    toolchain = toolchains.get(request.toolchain)
+    toolchain = toolchains.get(
+        request.toolchain, arch=request.arch, cosmocc=request.cosmocc, offline=request.offline
+    )
     source = sources.obtain(
         request.python,
         request.source,
@@ -120,7 +133,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     core_key = _key(
         {
             "apepy": apepy.__version__,
-            "code": _code_digest(_CORE_CODE),
+            "code": _code_digest(_core_code(request.toolchain, toolchain)),
             "source": source.sha256,
             "version": source.version,
             "toolchain": toolchain.identity(),
@@ -155,6 +168,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 jobs=request.jobs,
                 exclude=request.exclude,
                 epoch=epoch,
+                offline=request.offline,
             )
             built = extensions.build_all(
                 prepared,

@@ -58,7 +58,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "--toolchain",
         default="host",
         choices=["host", "cosmo"],
-        help="compiler to build with (default: host)",
+        help="compiler to build with (default: host); cosmo makes an Actually Portable Executable",
+    )
+    build.add_argument(
+        "--arch",
+        choices=["fat", "x86_64", "aarch64"],
+        help="cosmo only: fat (x86_64 + aarch64 in one file, the default) or one architecture",
+    )
+    build.add_argument(
+        "--cosmocc",
+        type=Path,
+        metavar="DIR",
+        help="an unpacked cosmocc release (default: $COSMOCC, cosmocc on PATH, or download the pinned one)",
     )
     build.add_argument(
         "-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel compile jobs"
@@ -189,6 +200,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("file", type=Path)
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the toolchains, tools and sources apepy would use, and say what is missing",
+    )
+    doctor.add_argument("--cosmocc", type=Path, metavar="DIR", help="an unpacked cosmocc to check")
     cache_cmd = sub.add_parser("cache", help="show or clear apepy's cache")
     cache_cmd.add_argument(
         "action", choices=["path", "clean"], help="path: print its location; clean: delete it"
@@ -211,6 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_info(args)
         if args.command == "cache":
             return _cmd_cache(args)
+        if args.command == "doctor":
+            from apepy import doctor
+
+            return doctor.run(args.cosmocc)
         if args.command in ("ls", "cat", "add", "rm", "verify"):
             from apepy import storecli
 
@@ -256,6 +276,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
             exclude=frozenset(args.exclude_module),
             offline=args.offline,
             extensions=tuple(spec.merge(wanted)),
+            arch=args.arch,
+            cosmocc=args.cosmocc,
         )
     )
     manifest = result.manifest

@@ -42,6 +42,7 @@ def build_core(
     jobs: int,
     exclude: frozenset[str],
     epoch: int,
+    offline: bool = False,
 ) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -56,7 +57,14 @@ def build_core(
         root.mkdir()
         try:
             core = _build(
-                source, toolchain, root=root, log=log, jobs=jobs, exclude=exclude, epoch=epoch
+                source,
+                toolchain,
+                root=root,
+                log=log,
+                jobs=jobs,
+                exclude=exclude,
+                epoch=epoch,
+                offline=offline,
             )
         except BaseException:
             # A failed tree is useless to the next run and can be large.
@@ -100,8 +108,10 @@ def _build(
     jobs: int,
     exclude: frozenset[str],
     epoch: int,
+    offline: bool,
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
+    sysroot = _sysroot(toolchain, jobs=jobs, offline=offline)
     skipped = exclude | missing_optional | frozenset(modules.NOT_STATIC)
 
     with ui.phase("unpack", f"CPython {source.version} source"):
@@ -111,7 +121,7 @@ def _build(
     with ui.phase(
         "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"
     ) as st:
-        _configure(tree, source.version, toolchain, log, st)
+        _configure(tree, source.version, toolchain, log, st, sysroot)
         states = modules.configured_states(tree / "Makefile")
         _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
         expected = _write_setup_local(tree, source.version, states, skipped)
@@ -197,8 +207,24 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
     return optional
 
 
+def _sysroot(toolchain: Toolchain, *, jobs: int, offline: bool) -> Path | None:
+    """Build the C libraries from source for toolchains without system libraries."""
+    if toolchain.libraries_from != "sysroot":
+        return None
+    from apepy import deps
+
+    for lib in deps.LIBRARIES.values():
+        deps.build(lib, toolchain, jobs=jobs, offline=offline)
+    return deps.sysroot(toolchain)
+
+
 def _configure(
-    tree: Path, version: str, toolchain: Toolchain, log: Path, st: ui.PhaseStatus
+    tree: Path,
+    version: str,
+    toolchain: Toolchain,
+    log: Path,
+    st: ui.PhaseStatus,
+    sysroot: Path | None = None,
 ) -> None:
     env = dict(toolchain.configure_env)
     series = ".".join(version.split(".")[:2])
@@ -210,8 +236,17 @@ def _configure(
     env["RANLIB"] = toolchain.ranlib
     # No -g: the output is stripped anyway, and the cached tree stays small.
     env["OPT"] = "-DNDEBUG -O3 -Wall"
-    env["CFLAGS"] = " ".join([*toolchain.cflags, f"-ffile-prefix-map={tree}=."])
-    env["LDFLAGS"] = " ".join(toolchain.ldflags)
+    cflags = [*toolchain.cflags, f"-ffile-prefix-map={tree}=."]
+    ldflags = list(toolchain.ldflags)
+    if sysroot is not None:
+        # Checked only with cosmocc: configure finds the libraries built from
+        # source through pkg-config's files and the sysroot's include/lib.
+        cflags += [f"-I{sysroot / 'include'}", f"-I{sysroot / 'include' / 'ncursesw'}"]
+        ldflags += [f"-L{sysroot / 'lib'}"]
+        env["PKG_CONFIG_LIBDIR"] = f"{sysroot / 'lib' / 'pkgconfig'}"
+        env["PKG_CONFIG"] = "pkg-config --static"
+    env["CFLAGS"] = " ".join(cflags)
+    env["LDFLAGS"] = " ".join(ldflags)
     args = [
         "./configure",
         "--disable-shared",

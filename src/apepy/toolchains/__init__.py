@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from apepy.errors import ApepyError
 
@@ -51,14 +52,25 @@ class Toolchain:
 NAMES = ("host", "cosmo")
 
 
-def get(name: str) -> Toolchain:
+def get(
+    name: str, *, arch: str | None = None, cosmocc: Path | None = None, offline: bool = False
+) -> Toolchain:
+    """The named toolchain, found and checked; ``arch`` and ``cosmocc`` apply to cosmo."""
     if name == "host":
+        import platform
+
         from apepy.toolchains import host
 
+        if arch not in (None, platform.machine()):
+            raise ApepyError(
+                f"the host toolchain builds for this machine ({platform.machine()}), not {arch}",
+                hint="drop --arch, or build a portable file with --toolchain cosmo --arch " + arch,
+            )
+        if cosmocc is not None:
+            raise ApepyError("--cosmocc applies to --toolchain cosmo only")
         return host.detect()
     if name == "cosmo":
-        raise ApepyError(
-            "the cosmo toolchain is not available in this version of apepy",
-            hint="build with the host toolchain (--toolchain host) for now",
-        )
+        from apepy.toolchains import cosmo
+
+        return cosmo.detect(arch or "fat", cosmocc, offline=offline)
     raise ApepyError(f"unknown toolchain {name!r}", hint=f"choose one of: {', '.join(NAMES)}")

@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __COSMOPOLITAN__
+#include <cosmo.h>
+#endif
 
 #define APEPY_EOCD_SCAN (22 + 65535)
 #define APEPY_MAX_CD (64u * 1024u * 1024u)
@@ -120,7 +123,14 @@ done:
 static void apepy_load_args(int *argc, char ***argv)
 {
     char self[PATH_MAX];
+#ifdef __COSMOPOLITAN__
+    /* Checked only with cosmocc: the libc knows its own executable on every OS
+     * (there is no /proc/self/exe on macOS, Windows or the BSDs). */
+    const char *path = GetProgramExecutableName();
+    (void)self;
+#else
     const char *path = realpath("/proc/self/exe", self) ? self : (*argv)[0];
+#endif
     if (path == NULL) {
         return;
     }

@@ -1,0 +1,66 @@
+"""`apepy doctor`: what apepy would use on this machine, and what is missing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from rich.markup import escape
+
+from apepy import cache, deps, sources, ui
+from apepy.errors import ApepyError
+from apepy.toolchains import cosmo, host
+
+
+def _row(ok: bool | None, what: str, detail: str) -> None:
+    mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]-[/]"}[ok]
+    ui.info(f"{mark} {what}: {escape(detail)}")
+
+
+def run(cosmocc: Path | None) -> int:
+    host_ok = True
+    try:
+        tc = host.detect()
+        _row(True, "host toolchain", f"{tc.cc} ({tc.compiler_version}), static linking works")
+        for name, found in (("objcopy", tc.objcopy), ("nm", tc.nm)):
+            _row(
+                bool(found), name, found or "missing: apt-get install binutils (needed for --with)"
+            )
+    except ApepyError as exc:
+        host_ok = False
+        _row(False, "host toolchain", f"{exc.message} ({exc.hint})")
+    try:
+        root, version = cosmo.locate(cosmocc, offline=True)
+        _row(True, "cosmocc", f"{version} at {root}")
+    except ApepyError as exc:
+        _row(None, "cosmocc", f"{exc.message}; {exc.hint}")
+    for arch in ("aarch64", "x86_64"):
+        try:
+            runner = cosmo.qemu_for(arch)
+            _row(
+                True,
+                f"--arch {arch}",
+                f"test programs run {'under ' + runner if runner else 'natively'}",
+            )
+        except ApepyError as exc:
+            _row(None, f"--arch {arch}", f"{exc.message} ({exc.hint})")
+    tarballs = sorted(
+        r.version for r in sources.RELEASES if (cache.cache_dir("sources") / r.filename).is_file()
+    )
+    _row(
+        bool(tarballs) or None,
+        "CPython sources in the cache",
+        ", ".join(tarballs) or "none (apepy build downloads them; offline: --source FILE)",
+    )
+    store = cache.cache_dir("sources", "deps")
+    libs = [lib for lib in deps.LIBRARIES.values() if (store / lib.filename).is_file()]
+    absent = [lib.name for lib in deps.LIBRARIES.values() if lib not in libs]
+    _row(
+        not absent or None,
+        "C library sources (cosmo toolchain)",
+        f"{len(libs)} of {len(deps.LIBRARIES)} in {store}"
+        + (f"; missing: {', '.join(absent)} (downloaded when needed)" if absent else ""),
+    )
+    free = shutil.disk_usage(cache.cache_root()).free
+    _row(free > 2_000_000_000, "cache", f"{cache.cache_root()} ({free / 1e9:.1f} GB free)")
+    return 0 if host_ok else 1
