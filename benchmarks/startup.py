@@ -68,6 +68,17 @@ def single_file(version: str) -> Path:
     return out
 
 
+CPU = HERE / "cpu"
+
+
+def cpu_once(exe: Path, script: Path, cwd: Path) -> float:
+    """The seconds a CPU-bound script measures itself (start-up excluded)."""
+    out = subprocess.run(
+        [str(exe), str(script)], cwd=cwd, env={}, check=True, capture_output=True, text=True
+    )
+    return float(out.stdout.split()[-1])
+
+
 def time_once(exe: Path, args: list[str], cwd: Path) -> float:
     start = time.perf_counter()
     subprocess.run([str(exe), *args], cwd=cwd, env={}, check=True, stdout=subprocess.DEVNULL)
@@ -110,6 +121,13 @@ def main() -> int:
                 for name, exe in variants.items():
                     samples[case][name].append(time_once(exe, case_args, Path(empty)))
 
+        cpu: dict[str, dict[str, list[float]]] = {}
+        for script in sorted(CPU.glob("*.py")):
+            cpu[script.stem] = {v: [] for v in variants}
+            for _ in range(args.runs):
+                for name, exe in variants.items():
+                    cpu[script.stem][name].append(cpu_once(exe, script, Path(empty)))
+
     report: dict[str, object] = {
         "python": release.version,
         "runs": args.runs,
@@ -127,6 +145,18 @@ def main() -> int:
         print(
             f"{case:45s} ordinary {medians['ordinary']:7.2f} ms  single-file {medians['single-file']:7.2f} ms"
             f"  ratio {medians['single-file'] / medians['ordinary']:.3f}"
+        )
+    report["cpu"] = {}
+    for bench, per_variant in cpu.items():
+        medians = {name: statistics.median(values) * 1000 for name, values in per_variant.items()}
+        speed = medians["ordinary"] / medians["single-file"]
+        report["cpu"][bench] = {  # type: ignore[index]
+            "median_ms": {k: round(v, 2) for k, v in medians.items()},
+            "speed_single_over_ordinary": round(speed, 3),
+        }
+        print(
+            f"cpu {bench:41s} ordinary {medians['ordinary']:7.2f} ms  single-file "
+            f"{medians['single-file']:7.2f} ms  speed {speed:.3f}"
         )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "startup.json").write_text(json.dumps(report, indent=2) + "\n")

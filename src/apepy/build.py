@@ -29,6 +29,7 @@ _CORE_CODE = (
     "interpreter/modules.py",
     "interpreter/patches.py",
     "interpreter/c",
+    "interpreter/frozen",
     "toolchains/__init__.py",
 )
 _PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
@@ -306,14 +307,21 @@ def _verify(binary: Path, core: compile.Core, dotted: list[str]) -> None:
 
 
 def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
-    # Each built-in is initialised on its own, without importing its package:
-    # a package may import optional dependencies the interpreter does not carry.
+    # Each built-in is initialised on its own, without importing its package. A
+    # module that imports another distribution at init (aiohttp needs multidict)
+    # is fine: that one comes with the app. Any other failure is a broken build.
     code = (
-        "import sys\nfrom importlib.machinery import BuiltinImporter, ModuleSpec\n"
+        "import json, sys\nfrom importlib.machinery import BuiltinImporter, ModuleSpec\n"
         "from importlib.util import module_from_spec\n"
+        "out = {}\n"
         "for name in sys.argv[1:]:\n"
-        "    spec = ModuleSpec(name, BuiltinImporter, origin='built-in')\n"
-        "    BuiltinImporter.exec_module(module_from_spec(spec))\n"
+        "    try:\n"
+        "        BuiltinImporter.exec_module(module_from_spec(ModuleSpec(name, BuiltinImporter, origin='built-in')))\n"
+        "    except ModuleNotFoundError as exc:\n"
+        "        out[name] = ['missing', str(exc.name)]\n"
+        "    except BaseException as exc:\n"
+        "        out[name] = ['error', f'{type(exc).__name__}: {exc}']\n"
+        "print(json.dumps(out))\n"
     )
     result = subprocess.run(
         [str(binary), "-I", "-S", "-c", code, *dotted],
@@ -322,9 +330,19 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
         cwd=cwd,
         env={},
     )
-    if result.returncode != 0:
+    try:
+        outcome: dict[str, list[str]] = json.loads(result.stdout)
+    except ValueError:
+        outcome = {"(all)": ["error", result.stderr.strip()[-2000:]]}
+    broken = {name: why for name, (kind, why) in outcome.items() if kind == "error"}
+    if result.returncode != 0 or broken:
         raise ApepyError(
             "an extension compiled into the interpreter does not initialise",
-            details=result.stderr.strip()[-2000:],
+            details="\n".join(f"{name}: {why}" for name, why in broken.items())
+            or result.stderr.strip()[-2000:],
             hint="see the error above; leave that package out (drop its --with) and report it",
         )
+    for name, (_, missing) in sorted(outcome.items()):
+        own = name.split(".")[0]
+        if missing.split(".")[0] != own:
+            ui.info(f"{name} imports {missing} when it starts: the app must bring it along")

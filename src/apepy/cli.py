@@ -133,6 +133,26 @@ def _build_parser() -> argparse.ArgumentParser:
         help="unpack this package to a per-content cache dir on first start (for code that needs real files)",
     )
     bundle.add_argument(
+        "--prune",
+        action="store_true",
+        default=None,
+        help="keep only the stdlib modules the app can import (static import graph + --keep)",
+    )
+    bundle.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="with --prune: keep this stdlib module too (imported dynamically); repeatable",
+    )
+    bundle.add_argument(
+        "--keep-from",
+        type=Path,
+        metavar="FILE",
+        help="with --prune: keep the modules listed in FILE, e.g. recorded by running the bundle "
+        "once with APEPY_RECORD_IMPORTS=FILE",
+    )
+    bundle.add_argument(
         "--allow-environment",
         action="store_true",
         default=None,
@@ -314,6 +334,9 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
             extract=tuple(args.extract),
             allow_environment=args.allow_environment,
             link_dir=args.link,
+            prune=args.prune,
+            keep=tuple(args.keep),
+            keep_from=args.keep_from,
             index=IndexOptions(
                 find_links=tuple(args.find_links),
                 index_url=args.index_url,

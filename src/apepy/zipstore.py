@@ -8,6 +8,7 @@ Unix modes in ``external_attr``; explicit directory entries; fixed timestamps.
 from __future__ import annotations
 
 import itertools
+import marshal
 import os
 import stat
 import struct
@@ -337,20 +338,31 @@ def rewrite(
     """
     with open(archive.path, "rb") as handle:
         data = handle.read()
-    new_entries = list(add)
+    new_entries = [e for e in add if e.name != INDEX_ARCNAME]
+    names = [m.name for m in archive.members if keep(m)] + [e.name for e in new_entries]
+    # apepy's own executables carry an index for their importer; other files are
+    # left as they were (apart from what the user asked to change).
+    indexed = MANIFEST_ARCNAME in names
     when = date_time(epoch if epoch is not None else _epoch_from_env())
+    spans: dict[str, tuple[int, int, int]] = {}
+    comment = b""
     with open(dest, "wb") as out:
         out.write(data[: archive.start])
         records: list[bytes] = []
         for member in archive.members:
-            if not keep(member):
+            if not keep(member) or member.name == INDEX_ARCNAME:
                 continue
             offset = out.tell()
             out.write(data[member.header_offset : member.end])
+            spans[member.name] = (offset, member.end - member.header_offset, member.method)
             patched = bytearray(member.central_record)
             struct.pack_into("<L", patched, 42, offset)
             records.append(bytes(patched))
+        if indexed:
+            new_entries.append(Entry(INDEX_ARCNAME, b"", compress=False))
         for entry in new_entries:
+            if entry.name == INDEX_ARCNAME:
+                entry, comment = _index_entry(spans, out.tell(), len(records) + 1)
             info = _zipinfo(entry, when)
             payload = entry.data
             body = payload
@@ -362,10 +374,16 @@ def rewrite(
             info.file_size = len(payload)
             offset = out.tell()
             info.header_offset = offset
-            out.write(info.FileHeader())
+            header = info.FileHeader()
+            out.write(header)
             out.write(body)
+            spans[entry.name] = (offset, len(header) + len(body), info.compress_type)
             records.append(_central_record(info))
         cd_offset = out.tell()
+        if indexed:
+            final_comment = comment
+        else:
+            final_comment = b"" if archive.comment.startswith(INDEX_MAGIC) else archive.comment
         for record in records:
             out.write(record)
         cd_size = out.tell() - cd_offset
@@ -380,10 +398,46 @@ def rewrite(
                 len(records),
                 cd_size,
                 cd_offset,
-                len(archive.comment),
+                len(final_comment),
             )
         )
-        out.write(archive.comment)
+        out.write(final_comment)
+
+
+INDEX_ARCNAME = ".apepy/index"
+MANIFEST_ARCNAME = ".apepy/manifest.json"
+INDEX_MAGIC = b"APEPYIX1"
+
+
+def _index_entry(
+    spans: dict[str, tuple[int, int, int]], header_offset: int, count: int
+) -> tuple[Entry, bytes]:
+    """The importer's index, written as the last member, and the comment that finds it.
+
+    It maps each member to (local header offset, header + data length, method) and
+    records where the central directory will start, so the importer can tell an
+    index that no longer matches the archive. Everything is in insertion order so
+    the bytes are reproducible.
+    """
+    dirs: dict[str, None] = {}
+    for name in spans:
+        parts = name.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            dirs["/".join(parts[:depth]) + "/"] = None
+    name_len = len(INDEX_ARCNAME.encode())
+    cd_offset = 0
+    payload = b""
+    # The index holds the offset of the central directory, which follows the index
+    # itself: iterate until the length stops moving (marshal ints vary in size).
+    for _ in range(4):
+        payload = marshal.dumps({"cd": (cd_offset, count), "members": spans, "dirs": dirs}, 4)
+        new_cd = header_offset + 30 + name_len + len(payload)
+        if new_cd == cd_offset:
+            break
+        cd_offset = new_cd
+    data_offset = header_offset + 30 + name_len
+    comment = INDEX_MAGIC + struct.pack("<QQ", data_offset, len(payload))
+    return Entry(INDEX_ARCNAME, payload, compress=False), comment
 
 
 def _central_record(info: zipfile.ZipInfo) -> bytes:

@@ -117,6 +117,16 @@ def _build(
     with ui.phase("unpack", f"CPython {source.version} source"):
         tree = sources.extract(source, root)
         applied = patches.apply(tree, source.version)
+        patches.regenerate(
+            tree,
+            lambda cmd: procs.run_logged(
+                cmd,
+                cwd=tree,
+                log=log,
+                what="regenerating CPython's frozen module list",
+                hint="see the log; this is a bug in apepy's patch set, please report it",
+            ),
+        )
 
     with ui.phase(
         "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"

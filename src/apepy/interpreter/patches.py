@@ -7,6 +7,8 @@ the version, the file and the edit's name, instead of building something subtly 
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,13 +139,107 @@ DOTTED_BUILTINS_311 = Edit(
     ),
 )
 
-_COMMON = (GETPATH, SSL_CAS, ARGS_HELPER, ARGS_CALL, SITE_METADATA)
-PATCH_SETS: dict[str, tuple[Edit, ...]] = {
-    "3.11": (*_COMMON, DOTTED_BUILTINS_311),
-    "3.12": _COMMON,
-    "3.13": _COMMON,
-    "3.14": _COMMON,
+# The fast importer (interpreter/frozen/_apepy_importer.py) is frozen into the
+# interpreter like os and site, and installed ahead of zipimport in sys.path_hooks
+# right after zipimport's own hook, before the first import from the zip
+# (encodings). If it cannot be imported, start-up goes on with zipimport.
+_IMPORTER_SOURCE = (Path(__file__).parent / "frozen" / "_apepy_importer.py").read_text(
+    encoding="utf-8"
+)
+IMPORTER_FILE = Edit(
+    name="Lib/_apepy_importer.py: the fast importer",
+    path="Lib/_apepy_importer.py",
+    anchor="",
+    replacement=_IMPORTER_SOURCE,
+)
+_FREEZE_ANCHOR = "        'stat',\n        ]),\n"
+_FREEZE_REPLACEMENT = "        'stat',\n        '_apepy_importer',\n        ]),\n"
+FREEZE = Edit(
+    name="freeze_modules: freeze _apepy_importer",
+    path="Tools/build/freeze_modules.py",
+    anchor=_FREEZE_ANCHOR,
+    replacement=_FREEZE_REPLACEMENT,
+)
+FREEZE_311 = Edit(
+    name="freeze_modules: freeze _apepy_importer",
+    path="Tools/scripts/freeze_modules.py",
+    anchor=_FREEZE_ANCHOR,
+    replacement=_FREEZE_REPLACEMENT,
+)
+_INSTALL_HELPER = """\
+/* apepy: the single file's own importer goes first in sys.path_hooks. */
+static void
+apepy_install_importer(void)
+{
+    PyObject *mod = PyImport_ImportModule("_apepy_importer");
+    if (mod == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    PyObject *res = PyObject_CallMethod(mod, "install", NULL);
+    if (res == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(res);
+    Py_DECREF(mod);
 }
+
+"""
+_HELPER_ANCHOR = "static int\ninit_zipimport(PyThreadState *tstate, int verbose)\n"
+IMPORTER_HELPER = Edit(
+    name="import.c: install the fast importer",
+    path="Python/import.c",
+    anchor=_HELPER_ANCHOR,
+    replacement=_INSTALL_HELPER + _HELPER_ANCHOR,
+)
+_CALL_ANCHOR = (
+    '            PySys_WriteStderr("# installed zipimport hook\\n");\n'
+    "        }\n    }\n    Py_DECREF(path_hooks);\n"
+)
+IMPORTER_CALL = Edit(
+    name="import.c: call the importer's install()",
+    path="Python/import.c",
+    anchor=_CALL_ANCHOR,
+    replacement=_CALL_ANCHOR + "    apepy_install_importer();\n",
+)
+_HELPER_ANCHOR_311 = "PyStatus\n_PyImportZip_Init(PyThreadState *tstate)\n"
+IMPORTER_HELPER_311 = Edit(
+    name="import.c: install the fast importer",
+    path="Python/import.c",
+    anchor=_HELPER_ANCHOR_311,
+    replacement=_INSTALL_HELPER + _HELPER_ANCHOR_311,
+)
+_CALL_ANCHOR_311 = (
+    '                PySys_WriteStderr("# installed zipimport hook\\n");\n'
+    "            }\n        }\n    }\n\n    return _PyStatus_OK();\n"
+)
+IMPORTER_CALL_311 = Edit(
+    name="import.c: call the importer's install()",
+    path="Python/import.c",
+    anchor=_CALL_ANCHOR_311,
+    replacement=_CALL_ANCHOR_311.replace(
+        "    return _PyStatus_OK();\n",
+        "    apepy_install_importer();\n    return _PyStatus_OK();\n",
+    ),
+)
+
+_COMMON = (GETPATH, SSL_CAS, ARGS_HELPER, ARGS_CALL, SITE_METADATA, IMPORTER_FILE)
+_IMPORTER = (FREEZE, IMPORTER_HELPER, IMPORTER_CALL)
+PATCH_SETS: dict[str, tuple[Edit, ...]] = {
+    "3.11": (
+        *_COMMON,
+        DOTTED_BUILTINS_311,
+        FREEZE_311,
+        IMPORTER_HELPER_311,
+        IMPORTER_CALL_311,
+    ),
+    "3.12": (*_COMMON, *_IMPORTER),
+    "3.13": (*_COMMON, *_IMPORTER),
+    "3.14": (*_COMMON, *_IMPORTER),
+}
+# Run after the edits: regenerates Makefile.pre.in and Python/frozen.c from the
+# edited freeze list.
+FREEZE_SCRIPTS = ("Tools/build/freeze_modules.py", "Tools/scripts/freeze_modules.py")
 
 
 def patch_set(version: str) -> tuple[Edit, ...]:
@@ -164,6 +260,12 @@ def apply(tree: Path, version: str, edits: tuple[Edit, ...] | None = None) -> li
     planned: dict[Path, str] = {}
     for edit in edits:
         target = tree / edit.path
+        if edit.anchor == "":
+            # A new file.
+            if target.exists() or target in planned:
+                raise _failed(version, edit, f"{edit.path} already exists")
+            planned[target] = edit.replacement
+            continue
         text = planned.get(target)
         if text is None:
             try:
@@ -178,6 +280,14 @@ def apply(tree: Path, version: str, edits: tuple[Edit, ...] | None = None) -> li
     for target, text in planned.items():
         target.write_text(text, encoding="utf-8")
     return [edit.name for edit in edits]
+
+
+def regenerate(tree: Path, run: Callable[[list[str]], None]) -> None:
+    """Run CPython's freeze script, so the build freezes what the edits added."""
+    for script in FREEZE_SCRIPTS:
+        if (tree / script).is_file():
+            run([sys.executable, script])
+            return
 
 
 def _failed(version: str, edit: Edit, why: str) -> ApepyError:

@@ -96,20 +96,35 @@ class ZipMetadataFinder:
             import zipfile
 
             try:
-                with zipfile.ZipFile(archive) as zf:
-                    names = sorted(
-                        {
-                            n[len(inner) :].split("/")[0]
-                            for n in zf.namelist()
-                            if n.startswith(inner)
-                            and n[len(inner) :].split("/")[0].endswith(".dist-info")
-                        }
-                    )
+                listing = _indexed_names(archive)
+                if listing is None:
+                    with zipfile.ZipFile(archive) as zf:
+                        listing = zf.namelist()
+                names = sorted(
+                    {
+                        n[len(inner) :].split("/")[0]
+                        for n in listing
+                        if n.startswith(inner)
+                        and n[len(inner) :].split("/")[0].endswith(".dist-info")
+                    }
+                )
                 result = (archive, inner, names)
             except (OSError, zipfile.BadZipFile):
                 result = None
         _LISTINGS[entry] = result
         return result
+
+
+def _indexed_names(archive):
+    """The member names from the importer's index (no central directory parse)."""
+    try:
+        import _apepy_importer
+    except ImportError:
+        return None
+    store = _apepy_importer._get_store()
+    if store and store.path == archive:
+        return list(store.members)
+    return None
 
 
 def install_metadata_finder():

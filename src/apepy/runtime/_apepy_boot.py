@@ -104,7 +104,20 @@ def _command_name(argv0):
     return name
 
 
+def _record_imports(path):
+    """At exit, write the names of every module the run imported (for --prune --keep-from)."""
+    import atexit
+
+    def write():
+        with open(path, "w", encoding="utf-8") as out:
+            out.write("".join(name + "\n" for name in sorted(sys.modules)))
+
+    atexit.register(write)
+
+
 def main():
+    if os.environ.get("APEPY_RECORD_IMPORTS"):
+        _record_imports(os.environ["APEPY_RECORD_IMPORTS"])
     archive = _archive()
     config = _config(archive)
     # Children started through sys.executable get the plain interpreter: .args is

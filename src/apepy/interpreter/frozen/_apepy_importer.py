@@ -1,0 +1,228 @@
+"""apepy's importer for the zip inside the executable (frozen into the interpreter).
+
+Installed first in sys.path_hooks during start-up, ahead of zipimport. It serves
+every sys.path entry inside the executable (``<exe>/Lib``, ``<exe>/Lib/site-packages``,
+a package's directory) from an index apepy writes into the zip when it builds or
+bundles the file: one marshal'd dict of member → (header offset, length, method),
+found through the archive comment. So start-up reads no central directory, and
+each module is one positioned read of an open file plus ``marshal.loads``.
+
+Anything it cannot vouch for (no index, an index that does not match the
+archive, a member whose local header disagrees) is left to zipimport.
+Only modules that are frozen or built in may be imported here.
+"""
+
+import _io
+import _thread
+import marshal
+import sys
+from _frozen_importlib import ModuleSpec
+from _frozen_importlib_external import MAGIC_NUMBER, decode_source
+
+_COMMENT = b"APEPYIX1"
+_EOCD_SIG = b"PK\x05\x06"
+_LFH_SIG = b"PK\x03\x04"
+
+_store = None  # the Store for this executable, False once found unusable
+
+
+class Store:
+    """The executable's zip, read through apepy's index."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file = _io.FileIO(path, "r")
+        self.lock = _thread.allocate_lock()
+        size = self.file.seek(0, 2)
+        tail_len = min(size, 22 + 64)
+        self.file.seek(size - tail_len)
+        tail = self.file.read(tail_len)
+        at = tail.rfind(_EOCD_SIG)
+        if at < 0 or tail_len - at < 22:
+            raise ImportError("no zip end record")
+        cd_count = int.from_bytes(tail[at + 10 : at + 12], "little")
+        cd_offset = int.from_bytes(tail[at + 16 : at + 20], "little")
+        comment_len = int.from_bytes(tail[at + 20 : at + 22], "little")
+        comment = tail[at + 22 : at + 22 + comment_len]
+        if len(comment) != 24 or not comment.startswith(_COMMENT):
+            raise ImportError("no apepy index")
+        offset = int.from_bytes(comment[8:16], "little")
+        length = int.from_bytes(comment[16:24], "little")
+        index = marshal.loads(self._read(offset, length))
+        if index.get("cd") != (cd_offset, cd_count):
+            raise ImportError("the apepy index does not match this archive")
+        self.members = index["members"]
+        self.dirs = index["dirs"]
+
+    def _read(self, offset, length):
+        with self.lock:
+            self.file.seek(offset)
+            data = self.file.read(length)
+        if len(data) != length:
+            raise ImportError("truncated read")
+        return data
+
+    def read(self, name):
+        """A member's bytes, or None if the index has no such member."""
+        entry = self.members.get(name)
+        if entry is None:
+            return None
+        offset, length, method = entry
+        raw = self._read(offset, length)
+        name_len = int.from_bytes(raw[26:28], "little")
+        extra_len = int.from_bytes(raw[28:30], "little")
+        if raw[:4] != _LFH_SIG or raw[30 : 30 + name_len] != name.encode("utf-8"):
+            raise ImportError(f"apepy index out of date at {name!r}")
+        body = raw[30 + name_len + extra_len :]
+        if method == 8:
+            import zlib
+
+            return zlib.decompress(body, -15)
+        return body
+
+
+def _get_store():
+    global _store
+    if _store is None:
+        try:
+            _store = Store(sys.prefix)
+        except (OSError, ImportError, ValueError, EOFError, TypeError, KeyError):
+            _store = False
+    return _store
+
+
+def hook(path):
+    """sys.path_hooks entry: a finder for ``<exe>`` and any directory inside it."""
+    store = _get_store()
+    if not store or not isinstance(path, str):
+        raise ImportError("not handled by apepy")
+    root = store.path
+    if path == root:
+        prefix = ""
+    elif path.startswith(root) and path[len(root)] in "/\\":
+        prefix = path[len(root) + 1 :].replace("\\", "/").rstrip("/") + "/"
+        if prefix not in store.dirs:
+            raise ImportError("not a directory of the archive")
+    else:
+        raise ImportError("not inside this executable")
+    return Finder(store, path, prefix)
+
+
+class Finder:
+    def __init__(self, store, path, prefix):
+        self.store = store
+        self.path = path.rstrip("/\\")
+        self.prefix = prefix
+
+    def __repr__(self):
+        return f"<apepy importer for {self.path!r}>"
+
+    def find_spec(self, fullname, target=None):
+        tail = fullname.rpartition(".")[2]
+        base = self.prefix + tail
+        members = self.store.members
+        location = self.path + "/" + tail
+        for suffix, is_package in (
+            ("/__init__.pyc", True),
+            ("/__init__.py", True),
+            (".pyc", False),
+            (".py", False),
+        ):
+            if base + suffix in members:
+                origin = location + (suffix[:-1] if suffix.endswith("c") else suffix)
+                loader = Loader(self.store, self.path, fullname, base + suffix, origin, is_package)
+                spec = ModuleSpec(fullname, loader, origin=origin, is_package=is_package)
+                spec.has_location = True
+                if is_package:
+                    spec.submodule_search_locations = [location]
+                return spec
+        if base + "/" in self.store.dirs:
+            # A namespace package portion (a directory without __init__).
+            spec = ModuleSpec(fullname, None, is_package=True)
+            spec.submodule_search_locations = [location]
+            return spec
+        return None
+
+    def invalidate_caches(self):
+        pass
+
+    def iter_modules(self, prefix=""):
+        """For pkgutil: the modules and packages directly in this directory."""
+        seen = set()
+        start = len(self.prefix)
+        for name in sorted(self.store.members):
+            if not name.startswith(self.prefix):
+                continue
+            rest = name[start:]
+            head, sep, tail = rest.partition("/")
+            if sep:
+                if tail in ("__init__.py", "__init__.pyc") and head not in seen:
+                    seen.add(head)
+                    yield prefix + head, True
+            elif rest.endswith((".py", ".pyc")):
+                mod = rest.rpartition(".")[0]
+                if mod != "__init__" and mod not in seen:
+                    seen.add(mod)
+                    yield prefix + mod, False
+
+
+class Loader:
+    def __init__(self, store, directory, fullname, member, origin, is_package):
+        self.store = store
+        self.directory = directory
+        self.name = fullname
+        self.member = member
+        self.origin = origin
+        self.package = is_package
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        code = self.get_code(module.__name__)
+        exec(code, module.__dict__)
+
+    def is_package(self, fullname):
+        return self.package
+
+    def get_filename(self, fullname):
+        return self.origin
+
+    def get_code(self, fullname):
+        if self.member.endswith(".pyc"):
+            data = self.store.read(self.member)
+            if data is not None and data[:4] == MAGIC_NUMBER:
+                return marshal.loads(memoryview(data)[16:])
+        source = self.get_source(fullname)
+        if source is None:
+            raise ImportError(f"cannot load {fullname} from {self.store.path}", name=fullname)
+        return compile(source, self.origin, "exec", dont_inherit=True)
+
+    def get_source(self, fullname):
+        member = self.member[:-1] if self.member.endswith(".pyc") else self.member
+        data = self.store.read(member)
+        return None if data is None else decode_source(data)
+
+    def get_data(self, path):
+        root = self.store.path
+        if path.startswith(root) and path[len(root) : len(root) + 1] in ("/", "\\"):
+            data = self.store.read(path[len(root) + 1 :].replace("\\", "/"))
+            if data is not None:
+                return data
+        with _io.FileIO(path, "r") as handle:
+            return handle.read()
+
+    def get_resource_reader(self, fullname):
+        # importlib.resources: zipimport's reader, made for the directory that
+        # holds the package (as zipimport itself would have found it).
+        if not self.package:
+            return None
+        import zipimport
+
+        return zipimport.zipimporter(self.directory + "/").get_resource_reader(fullname)
+
+
+def install():
+    """Put the hook first in sys.path_hooks (zipimport stays as the fallback)."""
+    if hook not in sys.path_hooks:
+        sys.path_hooks.insert(0, hook)

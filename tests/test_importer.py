@@ -1,0 +1,146 @@
+"""apepy's frozen importer and its index, and pruning, on real builds and bundles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import run_apepy
+from test_bundle import make_project
+from wheelmaker import make_wheel
+
+from apepy import zipstore
+
+pytestmark = pytest.mark.build
+
+
+def run(
+    exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, cwd=cwd, env=env or {}, timeout=120
+    )
+
+
+def test_stdlib_is_served_by_the_index(built_python: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys, json, email.mime.text, pkgutil, importlib.resources\n"
+        "finders = {k: type(v).__name__ for k, v in sys.path_importer_cache.items()}\n"
+        "print(json.dumps({'lib': finders[sys.prefix + '/Lib'], 'hook': sys.path_hooks[0].__module__,"
+        " 'json_pkg': sorted(m.name for m in pkgutil.iter_modules(json.__path__)),"
+        " 'file': email.mime.text.__file__}))\n"
+    )
+    result = run(built_python, "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["lib"] == "Finder" and got["hook"] == "_apepy_importer"
+    assert got["json_pkg"] == ["decoder", "encoder", "scanner", "tool"]
+    assert got["file"] == f"{built_python}/Lib/email/mime/text.py"
+    archive = zipstore.read_archive(built_python)
+    assert archive.comment.startswith(zipstore.INDEX_MAGIC)
+    assert archive.members[-1].name == zipstore.INDEX_ARCNAME
+
+
+def test_an_index_that_no_longer_matches_falls_back_to_zipimport(
+    built_python: Path, tmp_path: Path
+) -> None:
+    """Another tool appends to the zip (the central directory moves): zipimport takes over."""
+    exe = tmp_path / "python"
+    shutil.copy2(built_python, exe)
+    with zipfile.ZipFile(exe, "a") as zf:
+        zf.writestr("Lib/added_later.py", "VALUE = 42\n")
+    code = "import sys, json, added_later; print(type(sys.path_importer_cache[sys.prefix + '/Lib']).__name__, added_later.VALUE)"
+    result = run(exe, "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["zipimporter", "42"]
+    # apepy's own store tools rewrite the index: the fast path is back.
+    assert run_apepy("rm", exe, "Lib/added_later.py").returncode == 0
+    assert run_apepy("verify", exe).returncode == 0
+    result = run(
+        exe,
+        "-c",
+        "import sys, json; print(type(sys.path_importer_cache[sys.prefix + '/Lib']).__name__)",
+        cwd=tmp_path,
+    )
+    assert result.stdout.strip() == "Finder", result.stderr
+
+
+def test_bundled_code_tracebacks_namespaces_and_data(built_python: Path, tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    make_wheel(
+        links,
+        "nsdemo",
+        "1.0",
+        {
+            "nsdemo/parts/one.py": b"X = 'namespace portion'\n",
+            "nsdemo/data.txt": b"data beside the module\n",
+        },
+    )
+    code = (
+        "import pkgutil, nsdemo.parts.one as one\n"
+        "def fail():\n"
+        "    raise ValueError('the line above this is shown')\n"
+        "def main():\n"
+        "    print(one.X)\n"
+        "    print(one.__spec__.loader.get_data(one.__file__.rsplit('/', 2)[0] + '/data.txt').decode(), end='')\n"
+        "    print(sorted(m.name for m in pkgutil.iter_modules(one.__spec__.parent and __import__('nsdemo.parts').parts.__path__)))\n"
+        "    fail()\n"
+    )
+    project = make_project(tmp_path / "p", ["nsdemo"], code=code)
+    out = tmp_path / "out"
+    result = run_apepy(
+        "bundle", project, "-o", out, "--base", built_python, "--no-index", "--find-links", links
+    )
+    assert result.returncode == 0, result.stderr
+    ran = run(out, cwd=tmp_path)
+    assert ran.returncode == 1
+    assert ran.stdout.splitlines() == ["namespace portion", "data beside the module", "['one']"]
+    # The traceback quotes the bundled source line.
+    assert "raise ValueError('the line above this is shown')" in ran.stderr
+    assert 'File "Lib/site-packages/demo_app.py", line 3, in fail' in ran.stderr
+
+
+def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> None:
+    code = (
+        "import importlib, json, sys\n"
+        "def main():\n"
+        "    name = sys.argv[1] if len(sys.argv) > 1 else 'json'\n"
+        "    mod = importlib.import_module(name)\n"
+        "    print(mod.__name__, json.dumps([1]))\n"
+    )
+    project = make_project(tmp_path / "p", [], code=code)
+    full = tmp_path / "full"
+    pruned = tmp_path / "pruned"
+    assert run_apepy("bundle", project, "-o", full, "--base", built_python).returncode == 0
+    result = run_apepy("bundle", project, "-o", pruned, "--base", built_python, "--prune")
+    assert result.returncode == 0, result.stderr
+    assert "pruned the standard library" in result.stderr
+    assert pruned.stat().st_size < full.stat().st_size - 3_000_000
+    names = {m.name for m in zipstore.read_archive(pruned).members}
+    assert "Lib/json/__init__.pyc" in names and "Lib/sqlite3/__init__.pyc" not in names
+    assert "Lib/asyncio/" not in names  # no empty directory left to look like a namespace
+    assert run(pruned, cwd=tmp_path).stdout.split() == ["json", "[1]"]
+    # Only a dynamic import names sqlite3: gone, unless kept or recorded.
+    missing = run(pruned, "sqlite3", cwd=tmp_path)
+    assert missing.returncode == 1 and "No module named 'sqlite3'" in missing.stderr
+    record = tmp_path / "imports.txt"
+    assert (
+        run(full, "sqlite3", cwd=tmp_path, env={"APEPY_RECORD_IMPORTS": str(record)}).returncode
+        == 0
+    )
+    assert "sqlite3" in record.read_text().split()
+    result = run_apepy(
+        "bundle", project, "-o", pruned, "--base", built_python, "--prune", "--keep-from", record
+    )
+    assert result.returncode == 0, result.stderr
+    assert run(pruned, "sqlite3", cwd=tmp_path).stdout.split() == ["sqlite3", "[1]"]
+    result = run_apepy(
+        "bundle", project, "-o", pruned, "--base", built_python, "--prune", "--keep", "wave"
+    )
+    assert result.returncode == 0, result.stderr
+    assert run(pruned, "wave", cwd=tmp_path).stdout.split() == ["wave", "[1]"]
