@@ -36,6 +36,33 @@ _PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", 
 SITE = "Lib/site-packages/"
 
 
+# --minimal: the smallest interpreter that still does HTTPS, compression, json,
+# asyncio and the rest of the everyday stdlib. Left out: C modules for databases,
+# terminals, the REPL's line editing, CJK codecs, ctypes; and the stdlib packages
+# that only serve them or interactive use.
+MINIMAL_EXCLUDE = frozenset(
+    {
+        "_sqlite3",
+        "_ctypes",
+        "readline",
+        "_curses",
+        "_curses_panel",
+        "_dbm",
+        "_gdbm",
+        "_decimal",  # _pydecimal takes over
+        "_multibytecodec",
+        "_codecs_cn",
+        "_codecs_hk",
+        "_codecs_iso2022",
+        "_codecs_jp",
+        "_codecs_kr",
+        "_codecs_tw",
+    }
+)
+MINIMAL_STDLIB = frozenset(
+    {"sqlite3", "curses", "dbm", "ctypes", "unittest", "pydoc_data", "_pyrepl", "doctest.py"}
+)
+
 # Packing holds the stripped binary, the compiled stdlib and the result (~30 MB
 # each on 3.13) side by side.
 _PACK_SPACE = 120_000_000
@@ -54,6 +81,8 @@ class BuildRequest:
     extensions: tuple[ExtensionSpec, ...] = ()
     arch: str | None = None
     cosmocc: Path | None = None
+    minimal: bool = False
+    optimize: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +157,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     if release is not None and not release.tested:
         ui.warn(f"CPython {source.version} is pinned but not built by apepy's own tests yet")
     epoch = source_date_epoch(source)
+    exclude = request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset())
     log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     # Sdists are fetched and judged first: a Rust package is refused in seconds.
     prepared = extensions.prepare(list(request.extensions), offline=request.offline, log=log)
@@ -138,7 +168,8 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             "source": source.sha256,
             "version": source.version,
             "toolchain": toolchain.identity(),
-            "exclude": sorted(request.exclude),
+            "exclude": sorted(exclude),
+            "optimize": request.optimize,
             "epoch": epoch,
         }
     )
@@ -147,6 +178,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
         "code": _code_digest(_PACK_CODE),
         "epoch": epoch,
         "certifi": certifi.__version__,
+        "minimal": request.minimal,
     }
     if prepared:
         inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
@@ -167,9 +199,10 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 root=cache.cache_dir("cpython") / core_key,
                 log=log,
                 jobs=request.jobs,
-                exclude=request.exclude,
+                exclude=exclude,
                 epoch=epoch,
                 offline=request.offline,
+                optimize=request.optimize,
             )
             built = extensions.build_all(
                 prepared,
@@ -182,7 +215,17 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             )
             cache.ensure_free_space(entry.parent, _PACK_SPACE, "packing the interpreter")
             try:
-                _pack(core, toolchain, source, entry, key=key, epoch=epoch, log=log, built=built)
+                _pack(
+                    core,
+                    toolchain,
+                    source,
+                    entry,
+                    key=key,
+                    epoch=epoch,
+                    log=log,
+                    built=built,
+                    minimal=request.minimal,
+                )
             except OSError as exc:
                 raise cache.describe_os_error(
                     exc, f"the interpreter in the cache ({entry})"
@@ -212,13 +255,16 @@ def _pack(
     epoch: int,
     log: Path,
     built: list[extensions.Extension],
+    minimal: bool = False,
 ) -> None:
     with cache.atomic_directory(entry) as tmp:
         with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
-            entries = stdlib.collect(core, tmp / "staging", log)
+            entries = stdlib.collect(
+                core, tmp / "staging", log, drop=MINIMAL_STDLIB if minimal else frozenset()
+            )
             st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
         linked = core.python
-        extras: dict[str, object] = {}
+        extras: dict[str, object] = {"minimal": True} if minimal else {}
         dotted: list[str] = []
         if built:
             linked = tmp / "staging" / "python-linked"

@@ -61,6 +61,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="compiler to build with (default: host); cosmo makes an Actually Portable Executable",
     )
     build.add_argument(
+        "--optimize",
+        action="store_true",
+        help="profile-guided and link-time optimisation (PGO + LTO): several times longer to build",
+    )
+    build.add_argument(
+        "--minimal",
+        action="store_true",
+        help="the smallest interpreter: no sqlite3, ctypes, curses/readline, dbm, CJK codecs, "
+        "_decimal (pure fallback), unittest, pydoc data",
+    )
+    build.add_argument(
         "--arch",
         choices=["fat", "x86_64", "aarch64"],
         help="cosmo only: fat (x86_64 + aarch64 in one file, the default) or one architecture",
@@ -298,6 +309,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
             extensions=tuple(spec.merge(wanted)),
             arch=args.arch,
             cosmocc=args.cosmocc,
+            minimal=args.minimal,
+            optimize=args.optimize,
         )
     )
     manifest = result.manifest

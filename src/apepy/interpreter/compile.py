@@ -43,6 +43,7 @@ def build_core(
     exclude: frozenset[str],
     epoch: int,
     offline: bool = False,
+    optimize: bool = False,
 ) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,7 @@ def build_core(
                 exclude=exclude,
                 epoch=epoch,
                 offline=offline,
+                optimize=optimize,
             )
         except BaseException:
             # A failed tree is useless to the next run and can be large.
@@ -109,6 +111,7 @@ def _build(
     exclude: frozenset[str],
     epoch: int,
     offline: bool,
+    optimize: bool = False,
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
     sysroot = _sysroot(toolchain, jobs=jobs, offline=offline)
@@ -131,12 +134,13 @@ def _build(
     with ui.phase(
         "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"
     ) as st:
-        _configure(tree, source.version, toolchain, log, st, sysroot)
+        _configure(tree, source.version, toolchain, log, st, sysroot, optimize=optimize)
         states = modules.configured_states(tree / "Makefile")
         _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
         expected = _write_setup_local(tree, source.version, states, skipped)
 
-    with ui.phase("compile", f"CPython {source.version} with make -j{jobs}") as st:
+    what = "PGO + LTO build (runs the PGO task)" if optimize else f"make -j{jobs}"
+    with ui.phase("compile", f"CPython {source.version}: {what}") as st:
         count = 0
 
         def progress(line: str) -> None:
@@ -235,6 +239,8 @@ def _configure(
     log: Path,
     st: ui.PhaseStatus,
     sysroot: Path | None = None,
+    *,
+    optimize: bool = False,
 ) -> None:
     env = dict(toolchain.configure_env)
     series = ".".join(version.split(".")[:2])
@@ -263,6 +269,9 @@ def _configure(
         "--disable-test-modules",
         "--with-ensurepip=no",
         *toolchain.configure_args,
+        # --optimize: profile-guided (make runs the PGO task, a subset of the test
+        # suite, between two builds) and link-time optimisation. Several times slower.
+        *(["--enable-optimizations", "--with-lto"] if optimize else []),
         *(f"{k}={v}" for k, v in sorted(toolchain.configure_cache.items())),
     ]
     procs.run_logged(

@@ -33,13 +33,15 @@ EXCLUDED_DIRS = frozenset({"test", "tests", "idle_test", "__pycache__"})
 CA_ARCNAME = "Lib/_apepy_data/cacert.pem"
 
 
-def _wanted(rel: Path) -> bool:
-    if rel.parts[0] in EXCLUDED_TOP:
+def _wanted(rel: Path, drop: frozenset[str] = frozenset()) -> bool:
+    if rel.parts[0] in EXCLUDED_TOP or rel.parts[0] in drop:
         return False
     return not any(part in EXCLUDED_DIRS for part in rel.parts[:-1])
 
 
-def collect(core: Core, staging: Path, log: Path) -> list[Entry]:
+def collect(
+    core: Core, staging: Path, log: Path, drop: frozenset[str] = frozenset()
+) -> list[Entry]:
     """Compile the stdlib into ``staging`` and return its zip entries under ``Lib/``."""
     lib = core.tree / "Lib"
     sources: list[tuple[Path, str]] = []
@@ -48,7 +50,7 @@ def collect(core: Core, staging: Path, log: Path) -> list[Entry]:
         if not path.is_file():
             continue
         rel = path.relative_to(lib)
-        if not _wanted(rel):
+        if not _wanted(rel, drop):
             continue
         if path.suffix == ".py":
             sources.append((path, rel.as_posix()))
