@@ -75,7 +75,13 @@ def test_judging_sdists(tmp_path: Path) -> None:
     maturin = '[build-system]\nrequires = ["maturin>=1,<2"]\nbuild-backend = "maturin"\n'
     rust = _sdist(tmp_path, "fastthing", {"pyproject.toml": maturin, "src/lib.rs": ""})
     assert sdist.judge(rust).kind == "rust"
-    nested = _sdist(tmp_path, "cryptish", {"setup.py": "", "src/rust/Cargo.toml": ""})
+    nested = _sdist(tmp_path, "cryptish", {"setup.py": "", "Cargo.toml": "", "src/lib.rs": ""})
+    vendored = _sdist(
+        tmp_path,
+        "numpyish",
+        {"meson.build": "", "vendored/test cases/rust/Cargo.toml": "", "x.c": ""},
+    )
+    assert sdist.judge(vendored).kind == "c"
     assert sdist.judge(nested).kind == "rust"
     fortran = _sdist(tmp_path, "sci", {"setup.py": "", "lib/solver.f90": "", "lib/glue.c": ""})
     assert sdist.judge(fortran).kind == "fortran"

@@ -57,6 +57,11 @@ def test_an_index_that_no_longer_matches_falls_back_to_zipimport(
     result = run(exe, "-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["zipimporter", "42"]
+    checked = run_apepy("verify", exe)
+    assert (
+        "import index is out of date (the central directory moved)"
+        in checked.stdout + checked.stderr
+    )
     # apepy's own store tools rewrite the index: the fast path is back.
     assert run_apepy("rm", exe, "Lib/added_later.py").returncode == 0
     assert run_apepy("verify", exe).returncode == 0

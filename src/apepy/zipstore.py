@@ -320,7 +320,35 @@ def verify(archive: Archive) -> tuple[list[str], list[str]]:
         except ZipStoreError as exc:
             problems.append(exc.message.split(": ", 1)[-1])
     problems.extend(f"member {name!r} appears {n} times" for name, n in seen.items() if n > 1)
+    if archive.comment.startswith(INDEX_MAGIC):
+        stale = _check_index(archive, data)
+        if stale:
+            warnings.append(
+                f"apepy's import index is out of date ({stale}): the interpreter falls back to "
+                "zipimport; any apepy store command (add, rm) rewrites it"
+            )
     return problems, warnings
+
+
+def _check_index(archive: Archive, data: bytes) -> str | None:
+    """Why the importer index does not describe this archive, or None if it does."""
+    try:
+        offset, length = struct.unpack_from("<QQ", archive.comment, len(INDEX_MAGIC))
+        index = marshal.loads(data[offset : offset + length])
+        if index["cd"] != (archive.cd_offset, len(archive.members)):
+            return "the central directory moved"
+        by_name = {m.name: m for m in archive.members}
+        for name, (header, size, method) in index["members"].items():
+            member = by_name.get(name)
+            if member is None or (header, size, method) != (
+                member.header_offset,
+                member.end - member.header_offset,
+                member.method,
+            ):
+                return f"member {name!r} differs"
+    except (ValueError, KeyError, TypeError, EOFError, struct.error):
+        return "it does not parse"
+    return None
 
 
 def rewrite(

@@ -49,7 +49,7 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
     """One relocatable object for ``module`` with only its (renamed) init function global."""
     record = module.link
     package = module.dotted
-    unsupported = [*record.shared_inputs, *record.sources]
+    unsupported = [*(p for p in record.shared_inputs if _static_twin(p) is None), *record.sources]
     if unsupported:
         raise ApepyError(
             f"{package}: its link uses {', '.join(unsupported)}, which apepy cannot link statically",
@@ -91,7 +91,43 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
         capture_output=True,
     )
     cxx = record.cxx or any(s.startswith(_CXX_HINTS) for s in undefined)
-    return LinkedModule(package, out, symbol, record.libs, record.libdirs, cxx)
+    # A system shared library named by path (pyzmq links .../libzmq.so): its static
+    # twin in the same directory, by name.
+    twins = [t for t in (_static_twin(p) for p in record.shared_inputs) if t is not None]
+    return LinkedModule(package, out, symbol, (*record.libs, *twins), record.libdirs, cxx)
+
+
+def _static_twin(path: str) -> str | None:
+    """``zmq`` for ``/usr/lib/.../libzmq.so`` when ``libzmq.a`` is beside it."""
+    p = Path(path)
+    name = p.name.split(".so")[0]
+    if not p.is_absolute() or not name.startswith("lib") or not str(p).startswith("/usr/"):
+        return None
+    return name[3:] if (p.parent / f"{name}.a").is_file() else None
+
+
+def static_closure(libs: list[str]) -> list[str]:
+    """Each library followed by what its static archive needs, from pkg-config.
+
+    A static libxcb needs libXau and libXdmcp; nothing in the extension's own link
+    line says so. pkg-config's --static answer does, when the library ships a .pc.
+    """
+    out: list[str] = []
+    for lib in libs:
+        flags = [f"-l{lib}"]
+        for module in (lib, f"lib{lib}"):
+            found = subprocess.run(
+                ["pkg-config", "--static", "--libs-only-l", module],
+                capture_output=True,
+                text=True,
+            )
+            if found.returncode == 0 and f"-l{lib}" in found.stdout.split():
+                flags = found.stdout.split()
+                break
+        for flag in flags:
+            if flag not in out:
+                out.append(flag)
+    return out
 
 
 def _binutils(toolchain: Toolchain) -> tuple[str, str]:
@@ -137,24 +173,39 @@ def relink(tree: Path, modules: list[LinkedModule], out: Path, work: Path, log: 
     at = link_cmd.index(str(config_o)) + 1
     extra_objects = [str(m.object) for m in modules]
     libdirs = sorted({f"-L{d}" for m in modules for d in m.libdirs})
-    libs: list[str] = []
+    names: list[str] = []
     for m in modules:
         for lib in m.libs:
-            if f"-l{lib}" not in libs:
-                libs.append(f"-l{lib}")
-    tail = [*libdirs, *libs]
+            if lib not in names:
+                names.append(lib)
+    tail = [*libdirs, *static_closure(names)]
     if any(m.cxx for m in modules):
         tail += ["-lstdc++"]
     tail += ["-lm", "-lpthread"]
     link_cmd = link_cmd[:at] + extra_objects + link_cmd[at:] + tail
-    procs.run_logged(
-        link_cmd,
-        cwd=tree,
-        log=log,
-        what="linking the interpreter with its extensions",
-        hint="an undefined reference names a C library an extension needs: install its static "
-        "library (the -dev package), or leave that extension out",
-    )
+    try:
+        procs.run_logged(
+            link_cmd,
+            cwd=tree,
+            log=log,
+            what="linking the interpreter with its extensions",
+            hint="an undefined reference names a C library an extension needs: install its "
+            "static library (the -dev package), or leave that extension out",
+        )
+    except ApepyError as exc:
+        missing = sorted(set(re.findall(r"cannot find -l(\S+?):", exc.details or "")))
+        if not missing:
+            raise
+        users = sorted({m.dotted for m in modules if set(m.libs) & set(missing)})
+        raise ApepyError(
+            f"{', '.join(users)} link{'s' if len(users) == 1 else ''} against "
+            + ", ".join(f"lib{name}" for name in missing)
+            + ", whose static library (.a) is not installed",
+            hint="install the -dev package that ships lib"
+            + f"{missing[0]}.a (some distributions ship only the shared library; then that "
+            "library has to be built from source), or leave the package out",
+            details=exc.details,
+        ) from exc
 
 
 def _config_source(tree: Path, modules: list[LinkedModule]) -> str:

@@ -135,6 +135,16 @@ def _pip_download(spec: ExtensionSpec, log: Path) -> Path:
     if result.returncode != 0 or len(files) != 1:
         shutil.rmtree(dest, ignore_errors=True)
         tail = "\n".join(result.stderr.strip().splitlines()[-6:])
+        if re.search(r"maturin|setuptools[-_]rust|[Cc]argo|rustc", result.stdout + result.stderr):
+            # pip reads an sdist's metadata before saving it; for a Rust package
+            # that step itself needs cargo.
+            raise ApepyError(
+                f"{spec.requirement} cannot be compiled in: its extension is written in Rust "
+                "(maturin / setuptools-rust), which apepy's C compiler wrapper cannot link into "
+                "the interpreter",
+                hint=f"drop --with {spec.requirement}",
+                details=tail,
+            )
         if "No matching distribution" in result.stderr:
             raise ApepyError(
                 f"no sdist of {spec.requirement} on the package index",
@@ -183,8 +193,10 @@ def judge(sdist: Sdist) -> Judgement:
         system = data.get("build-system", {})
         requires = [str(r).lower() for r in system.get("requires", [])]
         backend = str(system.get("build-backend", ""))
+    # A Cargo.toml at the top counts; deeper ones are often vendored test data
+    # (numpy carries meson's Rust test cases).
     rust = [r for r in requires if any(re.match(rf"{b}\b", r) for b in _RUST_BACKENDS)] or [
-        n for n in names if PurePosixPath(n).name == "Cargo.toml"
+        n for n in names if n == "Cargo.toml"
     ]
     if rust or backend.startswith("maturin"):
         return Judgement(

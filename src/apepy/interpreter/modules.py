@@ -94,7 +94,11 @@ LEGACY_311: dict[str, str] = {
 
 # 3.11's configure probes some libraries with their flags before conftest.c, so a
 # static libsqlite3.a misses libm; LIBS comes after and satisfies them.
-CONFIGURE_ENV_BY_SERIES: dict[str, dict[str, str]] = {"3.11": {"LIBS": "-lm -lz"}}
+CONFIGURE_ENV_BY_SERIES: dict[str, dict[str, str]] = {
+    # 3.11's configure takes flock from libbsd when libbsd-dev is installed; the
+    # static libbsd.a then needs libmd, which nothing adds. glibc has flock.
+    "3.11": {"LIBS": "-lm -lz", "ac_cv_lib_bsd_flock": "no"},
+}
 
 
 def debian_packages(modules: set[str] | frozenset[str]) -> list[str]:

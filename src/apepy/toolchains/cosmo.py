@@ -264,6 +264,8 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
             "--disable-loadable-sqlite-extensions",
             "--without-system-expat",
             "--with-lto=no",
+            # libedit (BSD) from the sysroot, not GNU readline (GPLv3): see deps.py.
+            "--with-readline=editline",
         ),
         configure_env={"MODULE_BUILDTYPE": "static", "LINKFORSHARED": " "},
         configure_cache={},
