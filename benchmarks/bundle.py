@@ -147,11 +147,15 @@ def main() -> int:
         apepy("bundle", str(APP), "--base", str(base), "-o", str(hello))
         warm.append(time.perf_counter() - start)
 
+    pruned = WORK / "hello-pruned"
+    apepy("bundle", str(APP), "--base", str(base), "-o", str(pruned), "--prune")
+
     venv = venv_with_flask(ordinary, WORK / "venv-flask")
 
     variants: dict[str, tuple[list[str], Path, dict[str, str]]] = {}
     home = Path(tempfile.mkdtemp())
     variants["single-file bundle"] = ([str(hello)], home, {"HOME": str(home)})
+    variants["single-file bundle --prune"] = ([str(pruned)], home, {"HOME": str(home)})
     variants["venv (ordinary build)"] = (
         [str(venv / "bin" / "python"), "-m", "flask_hello.app"],
         APP,
@@ -163,7 +167,10 @@ def main() -> int:
         "runs": args.runs,
         "date": time.strftime("%Y-%m-%d"),
         "warm_bundle_seconds_median": round(statistics.median(warm), 2),
-        "sizes_bytes": {"single-file bundle": hello.stat().st_size},
+        "sizes_bytes": {
+            "single-file bundle": hello.stat().st_size,
+            "single-file bundle --prune": pruned.stat().st_size,
+        },
     }
 
     if not args.no_pyinstaller:

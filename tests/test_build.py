@@ -261,3 +261,22 @@ def test_full_cache_filesystem_while_packing(
     assert "Traceback" not in result.stderr
     assert [n for n in result.stdout.split() if not n.endswith(".lock")] == []
     assert not (tmp_path / "python").exists()
+
+
+def test_a_damaged_cache_entry_is_made_again(
+    built_python: Path, tmp_path: Path, release: sources.Release
+) -> None:
+    from apepy import manifest
+    from apepy.cache import cache_root
+
+    found = manifest.read(built_python)
+    assert found is not None
+    cached = cache_root() / "interpreters" / found.build_key / "python"
+    data = cached.read_bytes()
+    cached.write_bytes(data[: len(data) // 2])  # truncated behind apepy's back
+    out = tmp_path / "again"
+    result = run_apepy("build", "--python", release.version, "-o", out, "--offline")
+    assert result.returncode == 0, result.stderr
+    assert "is damaged; building it again" in result.stderr
+    assert out.read_bytes() == data
+    assert run_clean(out, "-c", "print(6 * 7)", cwd=tmp_path).stdout.strip() == "42"

@@ -116,3 +116,87 @@ def test_killed_build_leaves_no_output_and_the_next_run_succeeds(
     run = subprocess.run([str(out), "-c", "print(6 * 7)"], capture_output=True, text=True, env={})
     assert run.stdout == "42\n"
     assert left is None or left == out.read_bytes()
+
+
+FLASK_HELLO = REPO / "examples" / "flask-hello"
+# Where `apepy bundle` is killed: a delay after a phase has reported itself done, or
+# after the start. Observed: "resolve" lands before the resolution is renamed into
+# the cache, "install" in the .pyc compile, "compile" before the output's temporary
+# file exists, "compile"+0.1 s while it is being written, 0.5 s while pip runs.
+BUNDLE_KILL_POINTS: list[tuple[str | None, float]] = [
+    ("✓ resolve", 0.0),
+    ("✓ install", 0.0),
+    ("✓ compile", 0.0),
+    ("✓ compile", 0.1),
+    (None, 0.5),
+]
+
+
+def _wait_for_group(pgid: int, timeout: float) -> None:
+    """Let the children of a killed run (pip) finish on their own, as they would."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(pgid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("after", "delay"),
+    BUNDLE_KILL_POINTS,
+    ids=[f"{(a or 'start').replace('✓ ', '')}+{d}s" for a, d in BUNDLE_KILL_POINTS],
+)
+def test_killed_bundle_leaves_no_output_and_the_next_run_succeeds(
+    tmp_path: Path, built_python: Path, after: str | None, delay: float
+) -> None:
+    """kill -9 at several points of `apepy bundle` (resolution not cached): nothing at the
+    target, and the next run succeeds and removes what the killed one left behind."""
+    cache = fresh_cache(tmp_path)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "hello"
+    args: list[str | os.PathLike[str]] = ["bundle", FLASK_HELLO, "--base", built_python, "-o", out]
+    env = dict(os.environ, APEPY_CACHE_DIR=str(cache), COLUMNS="200", TMPDIR=str(scratch))
+    proc = subprocess.Popen(
+        apepy_cmd(*args),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    if after is not None:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith(after):
+                break
+        else:
+            pytest.fail(f"the bundle never printed {after!r}:\n{''.join(seen)}")
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    left = out.read_bytes() if out.exists() else None
+    _wait_for_group(proc.pid, timeout=120)
+
+    again = subprocess.run(apepy_cmd(*args), cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    # Never a half-written file: nothing, or (had it finished) the whole of it.
+    if after is not None:
+        assert left is None, "killed before packing could finish, yet the output exists"
+    assert left is None or left == out.read_bytes()
+    run = subprocess.run(
+        [str(out), "--help"], capture_output=True, text=True, env={"HOME": str(tmp_path)}
+    )
+    assert "Serve the flask-hello demo" in run.stdout, run.stderr
+    # What the killed run left (its .part beside the output, its work directory, a
+    # half-resolved cache entry) is gone after the next run.
+    assert sorted(p.name for p in tmp_path.glob(".hello.*")) == []
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    wheels = cache / "wheels"
+    assert [p.name for p in wheels.iterdir() if ".tmp-" in p.name] == []

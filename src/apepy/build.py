@@ -15,7 +15,7 @@ from pathlib import Path
 import certifi
 
 import apepy
-from apepy import cache, extensions, pyc, sources, toolchains, ui, zipstore
+from apepy import cache, extensions, hashing, pyc, sources, toolchains, ui, zipstore
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, stdlib
@@ -188,7 +188,11 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     executable = entry / "python"
     cached = True
     with cache.locked(entry.with_name(key + ".lock")):
-        if not executable.is_file():
+        if not _entry_intact(entry):
+            # Absent, or damaged since it was made (truncated, edited): made again.
+            if entry.exists():
+                ui.warn(f"the cached interpreter {entry} is damaged; building it again")
+                shutil.rmtree(entry)
             cached = False
             ui.info(
                 f"building CPython {source.version} with the {toolchain.name} toolchain (log: {log})"
@@ -303,6 +307,17 @@ def _pack(
             _verify(binary, core, dotted)
         shutil.rmtree(tmp / "staging")
         (tmp / "manifest.json").write_bytes(manifest.to_json())
+        (tmp / "python.sha256").write_text(hashing.sha256_file(binary))
+
+
+def _entry_intact(entry: Path) -> bool:
+    """A finished cache entry: the file, its manifest, and the file's recorded hash."""
+    try:
+        Manifest.from_json((entry / "manifest.json").read_bytes())
+        recorded = (entry / "python.sha256").read_text().strip()
+        return hashing.sha256_file(entry / "python") == recorded
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _site_entries(
@@ -353,16 +368,15 @@ def _verify(binary: Path, core: compile.Core, dotted: list[str]) -> None:
 
 
 def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
-    # Each built-in is initialised on its own, without importing its package. A
-    # module that imports another distribution at init (aiohttp needs multidict)
-    # is fine: that one comes with the app. Any other failure is a broken build.
+    # Each module is imported as an app would. One that imports another
+    # distribution when it starts (aiohttp needs multidict) is fine: that one comes
+    # with the app. Any other failure is a broken build.
     code = (
-        "import json, sys\nfrom importlib.machinery import BuiltinImporter, ModuleSpec\n"
-        "from importlib.util import module_from_spec\n"
+        "import importlib, json, sys\n"
         "out = {}\n"
         "for name in sys.argv[1:]:\n"
         "    try:\n"
-        "        BuiltinImporter.exec_module(module_from_spec(ModuleSpec(name, BuiltinImporter, origin='built-in')))\n"
+        "        importlib.import_module(name)\n"
         "    except ModuleNotFoundError as exc:\n"
         "        out[name] = ['missing', str(exc.name)]\n"
         "    except BaseException as exc:\n"
@@ -370,7 +384,7 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
         "print(json.dumps(out))\n"
     )
     result = subprocess.run(
-        [str(binary), "-I", "-S", "-c", code, *dotted],
+        [str(binary), "-I", "-c", code, *dotted],
         capture_output=True,
         text=True,
         cwd=cwd,

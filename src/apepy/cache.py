@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -63,8 +65,29 @@ def check_output_path(dest: Path) -> None:
         )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ApepyError(
-            f"output directory {parent} is not writable",
+            f"output directory {parent} {_unwritable(parent)}",
             hint="choose another -o path or fix the directory's permissions",
+        )
+
+
+def _unwritable(directory: Path) -> str:
+    """Why ``directory`` cannot be written: its filesystem, or its permissions."""
+    try:
+        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return "is not writable: it is on a read-only filesystem" if read_only else "is not writable"
+
+
+def check_rewrite(path: Path) -> None:
+    """Fail early if ``path`` cannot be replaced by a new copy written beside it."""
+    parent = path.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ApepyError(
+            f"cannot change {path}: its directory {_unwritable(parent)} "
+            "(apepy writes a new copy beside the file and renames it into place)",
+            hint="copy the file to a writable directory and change the copy there, "
+            "or fix the directory's permissions",
         )
 
 
@@ -96,14 +119,54 @@ def describe_os_error(exc: OSError, what: str) -> ApepyError:
     return ApepyError(f"cannot write {what}: {exc.strerror or exc}")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(directory: Path, pattern: re.Pattern[str]) -> None:
+    """Delete what killed apepy runs left in ``directory``: names that match ``pattern``,
+    whose ``pid`` group names a process that no longer runs."""
+    try:
+        children = list(directory.iterdir())
+    except OSError:
+        return
+    for child in children:
+        found = pattern.fullmatch(child.name)
+        if found is None or _alive(int(found.group("pid"))):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                child.unlink()
+
+
+def _temp_pattern(dest: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(dest.name)}\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.part")
+
+
 @contextlib.contextmanager
 def atomic_output(dest: Path, mode: int = 0o644) -> Iterator[Path]:
     """Yield a temporary path next to ``dest``; rename it into place only on success.
 
     A failure, Ctrl-C or full disk leaves ``dest`` as it was (absent or the old file).
+    A run killed outright leaves only its ``.NAME.PID.*.part`` file, which the next
+    write to ``dest`` removes.
     """
     check_output_path(dest)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    sweep_stale(dest.parent, _temp_pattern(dest))
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}.", suffix=".part"
+        )
+    except OSError as exc:
+        raise describe_os_error(exc, str(dest)) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -124,9 +187,12 @@ def atomic_directory(dest: Path) -> Iterator[Path]:
     """Yield a temporary directory next to ``dest``; rename it to ``dest`` on success.
 
     Used for cache entries: a killed process leaves only a ``.tmp-*`` sibling that
-    no reader trusts, never a half-filled entry.
+    no reader trusts, never a half-filled entry. Callers hold the entry's lock, so
+    any such sibling found here is left over from a killed run and is removed.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(f".{glob.escape(dest.name)}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
     try:
         yield tmp

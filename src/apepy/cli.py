@@ -375,7 +375,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     path: Path = args.file
     if not path.is_file():
-        raise ApepyError(f"{path} does not exist or is not a file")
+        raise ApepyError(
+            f"{path} does not exist or is not a file",
+            hint="give the path of an executable apepy built or bundled (or any file with a zip)",
+        )
     found = manifest_mod.read(path)
     if found is None:
         return storecli.describe(path, as_json=args.json)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,24 +19,55 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from apepy import ui
+from apepy import cache, ui
 from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
 
 TIMEOUT = 30
+# A transfer that breaks off is resumed from where it stopped, this many times in one run.
+ATTEMPTS = 4
+_RETRY_PAUSE = 0.5
 
 
 class NetworkError(Exception):
     """The download could not reach its server; callers turn this into advice."""
 
 
+class BrokenOff(NetworkError):
+    """The server answered but the transfer stopped early; ``.part`` keeps what arrived,
+    and the next attempt resumes from there."""
+
+
 def fetch(url: str, dest: Path, sha256: str) -> None:
     """Download ``url`` to ``dest``; ``dest`` exists afterwards only if its hash matched.
 
-    A partial download is kept as ``dest.part`` and resumed with a Range request.
+    A partial download is kept as ``dest.part`` and resumed with a Range request,
+    both within this call (a connection that drops is retried) and by a later run.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            _transfer(url, part)
+            break
+        except BrokenOff:
+            if attempt == ATTEMPTS:
+                raise
+            ui.warn(f"the download of {dest.name} broke off; resuming it")
+            time.sleep(_RETRY_PAUSE)
+
+    actual = sha256_file(part)
+    if actual != sha256:
+        part.unlink()
+        raise ApepyError(
+            f"checksum mismatch for {url}: got sha256 {actual}, expected {sha256}",
+            hint="the download is corrupt or was tampered with; nothing was kept, run again",
+        )
+    os.replace(part, dest)
+
+
+def _transfer(url: str, part: Path) -> None:
+    """Bring ``part`` up to the whole of ``url``, resuming from its current size."""
     offset = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "apepy"})
     if offset:
@@ -44,36 +78,44 @@ def fetch(url: str, dest: Path, sha256: str) -> None:
         if exc.code == 416 and offset:
             # The partial file is already complete (or bogus); start over.
             part.unlink()
-            return fetch(url, dest, sha256)
+            return _transfer(url, part)
         raise NetworkError(f"HTTP {exc.code} from {url}") from exc
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise NetworkError(f"{url}: {getattr(exc, 'reason', exc)}") from exc
 
     with response:
-        resumed = offset and response.status == 206
+        resumed = offset and response.status == 206 and _range_start(response) == offset
         if not resumed:
             offset = 0
         total = response.headers.get("Content-Length")
-        size = int(total) + offset if total and total.isdigit() else None
-        mode = "ab" if resumed else "wb"
+        expected = int(total) if total and total.isdigit() else None
+        size = expected + offset if expected is not None else None
+        received = 0
         try:
-            with open(part, mode) as out, _progress() as progress:
-                task = progress.add_task(dest.name, total=size, completed=offset)
-                while chunk := response.read(1 << 16):
+            with open(part, "ab" if resumed else "wb") as out, _progress() as progress:
+                task = progress.add_task(part.name[: -len(".part")], total=size, completed=offset)
+                while chunk := _read(response, url):
                     out.write(chunk)
+                    received += len(chunk)
                     progress.advance(task, len(chunk))
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            raise NetworkError(f"download of {url} broke off: {exc}") from exc
-
-    actual = sha256_file(part)
-    if actual != sha256:
-        part.unlink()
-        raise ApepyError(
-            f"checksum mismatch for {url}: got sha256 {actual}, expected {sha256}",
-            hint="the download is corrupt or was tampered with; nothing was kept, run again",
-        )
-    os.replace(part, dest)
+        except OSError as exc:
+            raise cache.describe_os_error(exc, str(part)) from exc
+    # http.client ends a body cut short by the server without an error: count the bytes.
+    if expected is not None and received < expected:
+        raise BrokenOff(f"download of {url} broke off after {offset + received} of {size} bytes")
     return None
+
+
+def _read(response: http.client.HTTPResponse, url: str) -> bytes:
+    try:
+        return response.read(1 << 16)
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        raise BrokenOff(f"download of {url} broke off: {exc}") from exc
+
+
+def _range_start(response: http.client.HTTPResponse) -> int | None:
+    found = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+    return int(found.group(1)) if found else None
 
 
 def _progress() -> Progress:

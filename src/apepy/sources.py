@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from apepy import download
 from apepy.cache import cache_dir
@@ -138,27 +139,35 @@ class Source:
 
 
 def version_in_tarball(path: Path) -> str:
-    """Read the version from the tarball's top directory and ``Include/patchlevel.h``."""
+    """Read the version from the tarball's top directory and ``Include/patchlevel.h``.
+
+    Sizes are checked on the way, so a decompression bomb is refused before it is
+    read through; unsafe member names are refused when the tarball is unpacked.
+    """
+    text: str | None = None
     try:
         with tarfile.open(path) as tar:
-            member = tar.next()
-            if member is None:
+            top: str | None = None
+            for member in _checked_members(tar, path, names=False):
+                top = top or member.name.split("/")[0]
+                if text is None and member.name == f"{top}/Include/patchlevel.h":
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        text = handle.read(1 << 20).decode("utf-8", "replace")
+            if top is None:
                 raise ApepyError(f"{path} is an empty tar archive", hint=_SOURCE_HINT)
-            top = member.name.split("/")[0]
-            patchlevel = tar.extractfile(f"{top}/Include/patchlevel.h")
-            if patchlevel is None:
-                raise KeyError(top)
-            text = patchlevel.read().decode("utf-8", "replace")
-    except KeyError as exc:
-        raise ApepyError(
-            f"{path} does not look like a CPython source tarball (no Include/patchlevel.h)",
-            hint=_SOURCE_HINT,
-        ) from exc
+    except UnsafeTarball as exc:
+        raise _refusal(path, exc) from exc
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         raise ApepyError(
             f"{path} is not a readable tarball ({exc})",
             hint="the file is truncated or not a .tar.xz/.tgz; download it again",
         ) from exc
+    if text is None:
+        raise ApepyError(
+            f"{path} does not look like a CPython source tarball (no Include/patchlevel.h)",
+            hint=_SOURCE_HINT,
+        )
     found = re.search(r'#define\s+PY_VERSION\s+"([^"]+)"', text)
     if not found:
         raise ApepyError(f"no PY_VERSION in {path}'s Include/patchlevel.h", hint=_SOURCE_HINT)
@@ -218,9 +227,23 @@ def obtain(
 
     target = source_cache() / release.filename
     if offline:
+        damaged = [c for c in _candidates(source_cache(), release) if c.is_file()]
+        if damaged:
+            raise ApepyError(
+                f"the cached CPython {release.version} source {damaged[0]} does not match its "
+                f"pinned sha256 {release.sha256}: it is damaged",
+                hint=f"pass the release tarball with --source {release.filename} (it replaces the "
+                "damaged copy), or run without --offline to download it again",
+            )
         raise _offline_error(release, target)
     try:
         download.fetch(release.url, target, release.sha256)
+    except download.BrokenOff as exc:
+        raise ApepyError(
+            f"the download of CPython {release.version} source broke off ({exc})",
+            hint="run the same command again: the download resumes where it stopped "
+            f"(the part so far is kept in {target.parent})",
+        ) from exc
     except download.NetworkError as exc:
         raise _offline_error(release, target, reason=str(exc)) from exc
     return Source(target, release.version, release.sha256, pinned=True)
@@ -249,7 +272,10 @@ def _accept_file(path: Path, spec: str | None, *, allow_unpinned: bool) -> Sourc
     release = pinned(version)
     if release is not None and release.sha256 == digest:
         cached = source_cache() / release.filename
-        if not cached.exists():
+        # A damaged copy in the cache is replaced by the good one.
+        if cached.resolve() != path.resolve() and (
+            not cached.is_file() or sha256_of(cached) != digest
+        ):
             _copy_into_cache(path, cached)
         return Source(path, version, digest, pinned=True)
     if release is not None:
@@ -289,21 +315,19 @@ def _copy_into_cache(path: Path, cached: Path) -> None:
 def extract(source: Source, dest: Path) -> Path:
     """Unpack the tarball into ``dest`` and return the source tree.
 
-    Members that would land outside ``dest`` (absolute paths, ``..``, links out)
-    are refused by tarfile's ``data`` filter.
+    Members that would land outside ``dest`` (absolute paths, ``..``, links out),
+    special files, and archives that expand far beyond their size are refused
+    before they are written; tarfile's ``data`` filter checks again where it exists.
     """
     try:
         with tarfile.open(source.path) as tar:
+            members = _checked_members(tar, source.path)
             if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, filter="data")
+                tar.extractall(dest, members=members, filter="data")
             else:  # Python 3.11.0-3.11.3 have no extraction filters
-                _check_members(tar)
-                tar.extractall(dest)
-    except tarfile.FilterError as exc:
-        raise ApepyError(
-            f"refusing to unpack {source.path}: {exc}",
-            hint="the tarball has unsafe members; use an official release tarball",
-        ) from exc
+                tar.extractall(dest, members=members)
+    except (UnsafeTarball, tarfile.FilterError) as exc:
+        raise _refusal(source.path, exc) from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise ApepyError(
             f"cannot unpack {source.path}: {exc}",
@@ -315,15 +339,80 @@ def extract(source: Source, dest: Path) -> Path:
     return trees[0]
 
 
-def _check_members(tar: tarfile.TarFile) -> None:
-    for member in tar.getmembers():
-        name = member.name
-        if name.startswith("/") or ".." in Path(name).parts:
-            raise tarfile.FilterError(f"member {name!r} points outside the destination")
-        if (member.issym() or member.islnk()) and (
-            member.linkname.startswith("/") or ".." in Path(member.linkname).parts
-        ):
-            raise tarfile.FilterError(f"link {name!r} points outside the destination")
+# A CPython release unpacks to about 5 times its compressed size (~120 MB); far more
+# than that is a decompression bomb. Small archives may expand more (tests, patches).
+MAX_UNPACKED = 2_000_000_000
+MAX_RATIO = 50
+_RATIO_FLOOR = 64_000_000
+
+
+_UNSAFE_HINT = "the tarball has unsafe members; use an official release tarball"
+
+
+class UnsafeTarball(Exception):
+    """A member that would escape the destination, a special file, or a bomb."""
+
+    def __init__(self, message: str, hint: str = _UNSAFE_HINT) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _refusal(path: Path, exc: Exception) -> ApepyError:
+    return ApepyError(f"refusing to unpack {path}: {exc}", hint=getattr(exc, "hint", _UNSAFE_HINT))
+
+
+def _checked_members(
+    tar: tarfile.TarFile, path: Path, *, names: bool = True
+) -> Iterator[tarfile.TarInfo]:
+    """The members of ``tar`` in order, each checked (names too, unless ``names`` is False)
+    before it is used.
+
+    Sizes come from each member's header, which is read before its data: a bomb is
+    refused without decompressing it.
+    """
+    compressed = max(path.stat().st_size, 1)
+    total = 0
+    for member in tar:
+        if names:
+            _check_member(member)
+        total += member.size
+        if total > MAX_UNPACKED or (total > _RATIO_FLOOR and total > MAX_RATIO * compressed):
+            raise UnsafeTarball(
+                f"it expands to more than {total / 1e6:.0f} MB from {compressed / 1e6:.1f} MB "
+                f"(at member {member.name!r}), a decompression bomb",
+                hint="an official CPython release tarball unpacks to about 5 times its size; "
+                "use one of those",
+            )
+        yield member
+
+
+def _inside(name: str) -> bool:
+    clean = posixpath.normpath(name)
+    return not (
+        name.startswith("/")
+        or clean == ".."
+        or clean.startswith("../")
+        or PureWindowsPath(name).drive
+    )
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    name = member.name
+    if not _inside(name):
+        raise UnsafeTarball(f"member {name!r} points outside the destination")
+    if member.issym():
+        target = posixpath.join(posixpath.dirname(name), member.linkname)
+        if member.linkname.startswith("/") or not _inside(target):
+            raise UnsafeTarball(
+                f"symlink {name!r} -> {member.linkname!r} points outside the destination"
+            )
+    elif member.islnk():
+        if not _inside(member.linkname):
+            raise UnsafeTarball(
+                f"hard link {name!r} -> {member.linkname!r} points outside the destination"
+            )
+    elif not (member.isfile() or member.isdir()):
+        raise UnsafeTarball(f"member {name!r} is a device, FIFO or other special file")
 
 
 def release_epoch(path: Path) -> int:

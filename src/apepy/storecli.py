@@ -16,6 +16,19 @@ from apepy import ape, cache, ui, zipstore
 from apepy.errors import ApepyError
 
 
+def _archive(path: Path) -> zipstore.Archive:
+    """The file's zip store; every failure names a fix."""
+    try:
+        return zipstore.read_archive(path)
+    except zipstore.ZipStoreError as exc:
+        if exc.hint:
+            raise
+        raise zipstore.ZipStoreError(
+            exc.message,
+            hint="name an existing executable with an appended zip, such as one apepy built",
+        ) from exc
+
+
 def print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -72,7 +85,7 @@ def bundle_rows(path: Path) -> list[tuple[str, str]]:
 
 
 def describe(path: Path, *, as_json: bool) -> int:
-    archive = zipstore.read_archive(path)
+    archive = _archive(path)
     files = [m for m in archive.members if not m.is_dir]
     summary = {
         "file": str(path),
@@ -100,7 +113,7 @@ def describe(path: Path, *, as_json: bool) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    archive = zipstore.read_archive(args.file)
+    archive = _archive(args.file)
     for m in archive.members:
         if args.long:
             method = {0: "stored", 8: "deflate"}.get(m.method, str(m.method))
@@ -116,7 +129,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_cat(args: argparse.Namespace) -> int:
-    archive = zipstore.read_archive(args.file)
+    archive = _archive(args.file)
     member = archive.get(args.member)
     if member is None or member.is_dir:
         raise ApepyError(
@@ -133,7 +146,7 @@ def _collect(paths: list[Path], at: str, store: bool) -> list[zipstore.Entry]:
     entries: list[zipstore.Entry] = []
     for path in paths:
         if not path.exists():
-            raise ApepyError(f"{path} does not exist")
+            raise ApepyError(f"{path} does not exist", hint="name files or directories that exist")
         base = path.resolve()
         files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
         root = base.parent
@@ -151,13 +164,14 @@ def _write(
     add: list[zipstore.Entry] | None = None,
 ) -> None:
     target: Path = archive.path
+    cache.check_rewrite(target)
     mode = target.stat().st_mode & 0o7777
     with cache.atomic_output(target, mode=mode) as tmp:
         zipstore.rewrite(archive, tmp, keep=keep, add=add or [])
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    archive = zipstore.read_archive(args.file)
+    archive = _archive(args.file)
     entries = _collect(args.paths, args.at, args.store)
     new_names = {e.name for e in entries}
     existing = {m.name for m in archive.members}
@@ -172,7 +186,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    archive = zipstore.read_archive(args.file)
+    archive = _archive(args.file)
 
     def matches(member: zipstore.Member) -> bool:
         return any(fnmatch.fnmatchcase(member.name, p) or member.name == p for p in args.patterns)
@@ -190,7 +204,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    archive = zipstore.read_archive(args.file)
+    archive = _archive(args.file)
     problems, warnings = zipstore.verify(archive)
     for warning in warnings:
         ui.warn(warning)

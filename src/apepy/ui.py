@@ -21,7 +21,7 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/] {escape(message)}")
+    console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -52,8 +52,9 @@ class PhaseStatus:
 
 def report_error(error: ApepyError) -> None:
     # Messages quote user input ("[tool.apepy]", paths): never read them as markup.
-    console.print(f"[bold red]error:[/] {escape(error.message)}")
+    # Not wrapped by rich either: a path or command broken over lines cannot be copied.
+    console.print(f"[bold red]error:[/] {escape(error.message)}", soft_wrap=True)
     if error.details:
-        console.print(error.details, markup=False)
+        console.print(error.details, markup=False, soft_wrap=True)
     if error.hint:
-        console.print(f"[bold]hint:[/] {escape(error.hint)}")
+        console.print(f"[bold]hint:[/] {escape(error.hint)}", soft_wrap=True)

@@ -6,6 +6,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -14,12 +15,13 @@ from pathlib import Path
 
 from apepy import cache, pyc, ui, zipstore
 from apepy.bundle import base as base_mod
-from apepy.bundle import install, project, wheels
+from apepy.bundle import install, project, prune, wheels
 from apepy.errors import ApepyError
 from apepy.runtime import RUNTIME_DIR
 
 SITE = "Lib/site-packages/"
 CONFIG = ".apepy/bundle.json"
+_WORK_DIR = re.compile(r"apepy-bundle-(?P<pid>\d+)-[A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class BundleRequest:
     link_dir: Path | None = None
     index: wheels.IndexOptions = field(default_factory=wheels.IndexOptions)
     offline: bool = False
+    prune: bool | None = None
+    keep: tuple[str, ...] = ()
+    keep_from: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -65,17 +70,23 @@ def bundle(request: BundleRequest) -> BundleResult:
         raise ApepyError(
             "the output path is the base interpreter itself", hint="choose another -o path"
         )
+    if request.link_dir is not None and not proj.scripts:
+        # Checked before any work: failing after the output is written would leave it behind.
+        raise _link_without_scripts()
     entry = _entry(request, proj)
     allow_env = bool(_option(request.allow_environment, proj, "allow-environment"))
     index = _index_options(request.index, proj)
 
     log = cache.cache_dir("logs") / f"bundle-{proj.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    with tempfile.TemporaryDirectory(prefix="apepy-bundle-") as tmp:
+    # A run killed outright leaves its work directory; the next run removes it.
+    cache.sweep_stale(Path(tempfile.gettempdir()), _WORK_DIR)
+    with tempfile.TemporaryDirectory(prefix=f"apepy-bundle-{os.getpid()}-") as tmp:
         work = Path(tmp)
         site = work / "site-packages"
         found = wheels.resolve(proj.dependencies, base, index, log)
         with ui.phase("install", f"{len(found)} wheels with installer") as st:
-            dists = install.install_wheels(found, site, base, log)
+            staged = wheels.stage(found, work / "wheels")
+            dists = install.install_wheels(staged, site, base, log)
             st.done_text = f"installed {len(dists)} distributions"
         app_names = _copy_app(proj, site)
         _check_entry(entry, proj, site)
@@ -103,8 +114,11 @@ def bundle(request: BundleRequest) -> BundleResult:
             zipstore.Entry(CONFIG, json.dumps(config, indent=1, sort_keys=True).encode())
         )
         entries.append(zipstore.Entry(".args", _args_text(allow_env).encode(), compress=False))
+        dropped = (
+            _prune(request, proj, base, site) if _option(request.prune, proj, "prune") else set()
+        )
         new_names = {e.name for e in entries}
-        existing = {m.name for m in base.archive.members}
+        existing = {m.name for m in base.archive.members if m.name not in dropped}
         entries += [d for d in zipstore.directory_entries(new_names) if d.name not in existing]
         entries.sort(key=lambda e: e.name)
         with (
@@ -112,10 +126,39 @@ def bundle(request: BundleRequest) -> BundleResult:
             cache.atomic_output(output, mode=0o755) as target,
         ):
             zipstore.rewrite(
-                base.archive, target, keep=lambda m: m.name not in new_names, add=entries
+                base.archive,
+                target,
+                keep=lambda m: m.name not in new_names and m.name not in dropped,
+                add=entries,
             )
     links = _make_links(request.link_dir, output, proj) if request.link_dir else []
     return BundleResult(output, base, dists, time.monotonic() - started, links)
+
+
+def _prune(
+    request: BundleRequest, proj: project.Project, base: base_mod.Base, site: Path
+) -> set[str]:
+    """The base's stdlib members the app cannot import (and directories left empty)."""
+    listed = proj.tool.get("keep", [])
+    assert isinstance(listed, list)
+    keep = [*request.keep, *map(str, listed)]
+    if request.keep_from is not None:
+        keep += prune.read_keep_file(request.keep_from)
+    with ui.phase("prune", "the standard library to what the app imports") as st:
+        sizes = {m.name: m.compressed_size for m in base.archive.members}
+        planned = prune.plan(sizes, base.path, site, [], keep)
+        dropped = set(planned.dropped_members)
+        remaining = [n for n in sizes if n not in dropped and not n.endswith("/")]
+        for name in sizes:
+            # A directory with nothing left would look like a namespace package.
+            empty = not any(r.startswith(name) for r in remaining)
+            if name.endswith("/") and name.startswith(prune.LIB) and empty:
+                dropped.add(name)
+        st.done_text = (
+            f"pruned the standard library: kept {len(planned.kept)} modules, dropped "
+            f"{len(planned.dropped_members)} files ({planned.dropped_bytes / 1e6:.1f} MB)"
+        )
+    return dropped
 
 
 def _resolve_base(
@@ -124,11 +167,18 @@ def _resolve_base(
     if path is not None:
         return base_mod.inspect(path)
     from apepy.build import BuildRequest, ensure_interpreter
+    from apepy.extensions import spec
 
     python = request.python or proj.tool.get("python")
+    wanted = proj.tool.get("extensions", [])
+    assert isinstance(wanted, list)
+    # [tool.apepy] extensions: the base is built with those packages compiled in.
     interpreter = ensure_interpreter(
         BuildRequest(
-            output=Path("unused"), python=str(python) if python else None, offline=request.offline
+            output=Path("unused"),
+            python=str(python) if python else None,
+            offline=request.offline,
+            extensions=tuple(spec.merge([spec.parse(str(text)) for text in wanted])),
         )
     )
     ui.info(f"base: {interpreter.path} ({'from the cache' if interpreter.cached else 'built'})")
@@ -150,7 +200,10 @@ def _entry(request: BundleRequest, proj: project.Project) -> dict[str, str] | No
     entry = _option(request.entry, proj, "entry")
     module = _option(request.module, proj, "module")
     if entry and module:
-        raise ApepyError("give either --entry or -m, not both")
+        raise ApepyError(
+            "give either --entry or -m, not both",
+            hint="drop one of them (they may also come from [tool.apepy] entry / module)",
+        )
     if entry:
         if ":" not in str(entry):
             raise ApepyError(
@@ -199,7 +252,8 @@ def _copy_app(proj: project.Project, site: Path) -> list[str]:
         dist_info = site / f"{proj.dist_name}-{proj.version}.dist-info"
         if dist_info.exists():
             raise ApepyError(
-                f"a dependency installs {dist_info.name}, which is the project's own name"
+                f"a dependency installs {dist_info.name}, which is the project's own name",
+                hint="rename the project, or drop the dependency that has the same name",
             )
         dist_info.mkdir()
         metadata = ["Metadata-Version: 2.1", f"Name: {proj.name}", f"Version: {proj.version}"]
@@ -295,7 +349,10 @@ def _extracts(
         prefix = f"{SITE}{name}/"
         members = [e for e in entries if e.name.startswith(prefix)]
         if not members:
-            raise ApepyError(f"--extract {name}: no package of that name in the bundle")
+            raise ApepyError(
+                f"--extract {name}: no package of that name in the bundle",
+                hint="name a top-level package by its import name (the app's own or a dependency's)",
+            )
         digest = hashlib.sha256()
         for member in members:
             digest.update(member.name.encode() + b"\0" + hashlib.sha256(member.data).digest())
@@ -309,9 +366,16 @@ def _args_text(allow_env: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _link_without_scripts() -> ApepyError:
+    return ApepyError(
+        "--link needs [project.scripts]: the bundle has no named commands",
+        hint="add [project.scripts] to pyproject.toml, or drop --link",
+    )
+
+
 def _make_links(directory: Path, output: Path, proj: project.Project) -> list[Path]:
     if not proj.scripts:
-        raise ApepyError("--link needs [project.scripts]: the bundle has no named commands")
+        raise _link_without_scripts()
     directory.mkdir(parents=True, exist_ok=True)
     links = []
     for name in sorted(proj.scripts):

@@ -80,7 +80,10 @@ def inspect(path: Path) -> Base:
             timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ApepyError(f"base {path} does not run here: {exc}") from exc
+        raise ApepyError(
+            f"base {path} does not run here: {exc}",
+            hint="use an interpreter made by `apepy build`, or a Cosmopolitan python.com",
+        ) from exc
     if result.returncode != 0:
         raise ApepyError(
             f"base {path} does not run as a Python interpreter",
@@ -90,9 +93,15 @@ def inspect(path: Path) -> Base:
     try:
         info = json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError) as exc:
-        raise ApepyError(f"base {path} answered its probe with something that is not JSON") from exc
+        raise ApepyError(
+            f"base {path} answered its probe with something that is not JSON",
+            hint="use an interpreter made by `apepy build`, or a Cosmopolitan python.com",
+        ) from exc
     if info["impl"] != "cpython":
-        raise ApepyError(f"base {path} is {info['impl']}, not CPython")
+        raise ApepyError(
+            f"base {path} is {info['impl']}, not CPython",
+            hint="use an interpreter made by `apepy build`, or a Cosmopolitan python.com",
+        )
     try:
         found = manifest_mod.read(path)
     except ApepyError:

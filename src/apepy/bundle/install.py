@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
     installed: list[Installed] = []
     provided = _provided_by_base(base)
     for wheel in wheels:
+        _check_readable(wheel)
         with WheelFile.open(wheel) as source:
             name = canonicalize_name(source.distribution)
             if name in provided:
@@ -55,7 +57,8 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
             except (ValueError, InstallerError) as exc:
                 raise ApepyError(
                     f"wheel {wheel.name} fails its RECORD check: {exc}",
-                    hint="the wheel is corrupt or was tampered with; delete it from the cache and run again",
+                    hint="the wheel is corrupt or was tampered with at its source; fetch it from a "
+                    "trustworthy index (run again with --refresh to download it again)",
                 ) from exc
             files = [
                 row[0] for row in parse_record_file(source.read_dist_info("RECORD").splitlines())
@@ -64,7 +67,8 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
                 if path.startswith("/") or ".." in path.split("/"):
                     raise ApepyError(
                         f"wheel {wheel.name} has an unsafe member {path!r}",
-                        hint="refusing to install it",
+                        hint="the wheel is malformed or malicious and is not installed; drop the "
+                        "dependency or get the package from a trustworthy index",
                     )
                 if path in owners:
                     raise ApepyError(
@@ -78,7 +82,10 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
             try:
                 install(source, destination, additional_metadata={"INSTALLER": b"apepy\n"})
             except (InstallerError, FileExistsError, ValueError) as exc:
-                raise ApepyError(f"cannot install {wheel.name}: {exc}") from exc
+                raise ApepyError(
+                    f"cannot install {wheel.name}: {exc}",
+                    hint="the wheel is malformed; use another version of the package",
+                ) from exc
             metadata = parse_metadata_file(source.read_dist_info("METADATA"))
             installed.append(
                 Installed(
@@ -90,6 +97,25 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
             )
     shutil.rmtree(scratch, ignore_errors=True)
     return [_handle_extensions(dist, site, base, log) for dist in installed]
+
+
+def _check_readable(wheel: Path) -> None:
+    """A wheel is a zip archive whose members all read back (their CRCs match)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise _unreadable(wheel, str(exc)) from exc
+    if damaged is not None:
+        raise _unreadable(wheel, f"member {damaged} is damaged")
+
+
+def _unreadable(wheel: Path, why: str) -> ApepyError:
+    return ApepyError(
+        f"wheel {wheel.name} is not a readable zip archive ({why})",
+        hint="the file is damaged or not a wheel; fetch it from a trustworthy index "
+        "(run again with --refresh to download it again)",
+    )
 
 
 def _provided_by_base(base: Base) -> set[str]:

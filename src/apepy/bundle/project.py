@@ -43,6 +43,9 @@ TOOL_KEYS: dict[str, type] = {
     "find-links": list,
     "index-url": str,
     "no-index": bool,
+    "extensions": list,
+    "prune": bool,
+    "keep": list,
 }
 
 
@@ -98,7 +101,10 @@ def _parse_requirements(lines: list[str], where: str) -> list[str]:
         try:
             Requirement(line)
         except InvalidRequirement as exc:
-            raise ApepyError(f"{where}: invalid requirement {line!r} ({exc})") from exc
+            raise ApepyError(
+                f"{where}: invalid requirement {line!r} ({exc})",
+                hint="write requirements as PEP 508 specifiers, e.g. flask>=3.0",
+            ) from exc
         requirements.append(line)
     return requirements
 
@@ -121,7 +127,10 @@ def _tool_options(data: dict[str, object], where: str) -> dict[str, object]:
     tool = data.get("tool", {})
     options = tool.get("apepy", {}) if isinstance(tool, dict) else {}
     if not isinstance(options, dict):
-        raise ApepyError(f"{where}: [tool.apepy] must be a table")
+        raise ApepyError(
+            f"{where}: [tool.apepy] must be a table",
+            hint="write it as [tool.apepy] with key = value lines",
+        )
     for key, value in options.items():
         expected = TOOL_KEYS.get(key)
         if expected is None:
@@ -130,7 +139,10 @@ def _tool_options(data: dict[str, object], where: str) -> dict[str, object]:
                 hint=f"known keys: {', '.join(sorted(TOOL_KEYS))}",
             )
         if not isinstance(value, expected):
-            raise ApepyError(f"{where}: [tool.apepy] {key} must be a {expected.__name__}")
+            raise ApepyError(
+                f"{where}: [tool.apepy] {key} must be a {expected.__name__}",
+                hint="the keys take the same values as the command-line flags of the same names",
+            )
     return dict(options)
 
 
@@ -150,14 +162,24 @@ def _from_directory(root: Path) -> Project:
         )
     deps = project.get("dependencies", [])
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise ApepyError(f"{where}: [project] dependencies must be a list of strings")
+        raise ApepyError(
+            f"{where}: [project] dependencies must be a list of strings",
+            hint='e.g. dependencies = ["flask>=3.0"]',
+        )
     scripts = project.get("scripts", {})
     if not isinstance(scripts, dict):
-        raise ApepyError(f"{where}: [project.scripts] must be a table")
+        raise ApepyError(
+            f"{where}: [project.scripts] must be a table",
+            hint='e.g. [project.scripts] then mytool = "mypkg.cli:main"',
+        )
     tool = _tool_options(data, where)
     code = _find_code(root, tool.get("packages"))  # type: ignore[arg-type]
     if not code and not deps:
-        raise ApepyError(f"{root} is an empty project: no importable code and no dependencies")
+        raise ApepyError(
+            f"{root} is an empty project: no importable code and no dependencies",
+            hint="put a package (a directory with __init__.py) or a module next to pyproject.toml "
+            "or in src/, or list dependencies",
+        )
     return Project(
         name=str(project["name"]),
         version=str(project.get("version", "0")),
@@ -205,7 +227,10 @@ def script_metadata(text: str, where: str) -> dict[str, object]:
     """The ``script`` block of PEP 723 inline metadata (empty if there is none)."""
     blocks = [m for m in _PEP723.finditer(text) if m.group("type") == "script"]
     if len(blocks) > 1:
-        raise ApepyError(f"{where} has more than one '# /// script' block")
+        raise ApepyError(
+            f"{where} has more than one '# /// script' block",
+            hint="merge them into one block (PEP 723)",
+        )
     if not blocks:
         return {}
     content = "".join(
@@ -220,7 +245,10 @@ def _from_script(path: Path) -> Project:
     meta = script_metadata(path.read_text(encoding="utf-8"), where)
     deps = meta.get("dependencies", [])
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise ApepyError(f"{where}: 'dependencies' in the script block must be a list of strings")
+        raise ApepyError(
+            f"{where}: 'dependencies' in the script block must be a list of strings",
+            hint='e.g. # dependencies = ["requests>=2"]',
+        )
     return Project(
         name=path.stem,
         version="0",

@@ -1,7 +1,9 @@
 """Resolving dependencies to wheels for the base: the only place apepy runs pip.
 
 A resolution is cached by its inputs (requirements, the base's tags, index
-options), so a warm bundle does no network I/O at all.
+options), so a warm bundle does no network I/O at all. The cache entry records the
+sha256 of each wheel as it was downloaded; a wheel is checked against it when it
+is taken out of the cache to be installed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from pathlib import Path
 from apepy import cache, ui
 from apepy.bundle.base import Base
 from apepy.errors import ApepyError
+from apepy.hashing import sha256_file
+
+RESOLVED = "resolved.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_REFRESH_HINT = (
+    "run again with --refresh to download the wheels again (or clear the cache: apepy cache clean)"
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,15 @@ class IndexOptions:
         return args
 
 
-def resolve(requirements: list[str], base: Base, index: IndexOptions, log: Path) -> list[Path]:
+@dataclass(frozen=True)
+class Wheel:
+    """A wheel in the cache and the sha256 it had when pip downloaded it."""
+
+    path: Path
+    sha256: str
+
+
+def resolve(requirements: list[str], base: Base, index: IndexOptions, log: Path) -> list[Wheel]:
     """Wheels for ``requirements`` and everything they need, for the base's version and tags."""
     if not requirements:
         return []
@@ -55,22 +72,67 @@ def resolve(requirements: list[str], base: Base, index: IndexOptions, log: Path)
         json.dumps({"req": sorted(requirements), "tags": tags, "index": index.pip_args()}).encode()
     ).hexdigest()[:24]
     entry = cache.cache_dir("wheels") / key
-    done = entry / "resolved.json"
+    done = entry / RESOLVED
     with cache.locked(entry.with_name(key + ".lock")):
         if done.is_file() and not index.refresh:
-            names = json.loads(done.read_text())
-            wheels = [entry / n for n in names]
-            if all(w.is_file() for w in wheels):
-                ui.info(f"dependencies: {len(wheels)} wheels from the cache (no network)")
-                return wheels
+            recorded = _recorded(done)
+            if recorded is not None and all((entry / n).is_file() for n in recorded):
+                ui.info(f"dependencies: {len(recorded)} wheels from the cache (no network)")
+                return [Wheel(entry / n, digest) for n, digest in sorted(recorded.items())]
         with cache.atomic_directory(entry) as tmp:
             with ui.phase(
                 "resolve", f"{len(requirements)} requirements with pip for {base.describe()}"
             ):
                 _pip_download(requirements, tags, index, tmp, log)
-            names = sorted(p.name for p in tmp.glob("*.whl"))
-            (tmp / "resolved.json").write_text(json.dumps(names))
-    return [entry / n for n in names]
+            recorded = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.whl"))}
+            (tmp / RESOLVED).write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    return [Wheel(entry / n, digest) for n, digest in sorted(recorded.items())]
+
+
+def _recorded(done: Path) -> dict[str, str] | None:
+    """The wheels and hashes of a cached resolution; None for an entry without hashes."""
+    try:
+        data = json.loads(done.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _damaged(done, str(exc)) from exc
+    if isinstance(data, list) and all(isinstance(n, str) for n in data):
+        return None  # written before apepy recorded hashes: resolve again
+    if not isinstance(data, dict):
+        raise _damaged(done, "not a table of wheels")
+    for name, digest in data.items():
+        if "/" in name or not name.endswith(".whl") or not isinstance(digest, str):
+            raise _damaged(done, f"bad entry {name!r}")
+        if not _SHA256.fullmatch(digest):
+            raise _damaged(done, f"bad sha256 for {name}")
+    return data
+
+
+def _damaged(done: Path, why: str) -> ApepyError:
+    return ApepyError(f"the cached resolution {done} is damaged ({why})", hint=_REFRESH_HINT)
+
+
+def stage(wheels: list[Wheel], dest: Path) -> list[Path]:
+    """Copy the wheels out of the cache into ``dest``, each checked against its recorded sha256.
+
+    The copies are what gets installed, so a wheel cannot change between the check
+    and the install.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    staged = []
+    for wheel in wheels:
+        data = wheel.path.read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != wheel.sha256:
+            raise ApepyError(
+                f"the cached wheel {wheel.path.name} does not match the sha256 recorded when "
+                "it was downloaded; it was changed or damaged in the cache",
+                hint=_REFRESH_HINT,
+                details=f"recorded {wheel.sha256}\nfound    {actual}\nfile     {wheel.path}",
+            )
+        copy = dest / wheel.path.name
+        copy.write_bytes(data)
+        staged.append(copy)
+    return staged
 
 
 def _pip_download(
@@ -100,6 +162,13 @@ def _pip_download(
     text = result.stderr
     missing = re.search(r"No matching distribution found for (\S+)", text)
     tail = "\n".join(text.strip().splitlines()[-8:])
+    invalid = re.search(r"Wheel '[^']*' located at (\S+) is invalid", text)
+    if invalid:
+        raise ApepyError(
+            f"the wheel {invalid.group(1)} is invalid: pip cannot read it",
+            hint="the file is damaged or not a wheel; replace it with the package's real wheel",
+            details=tail + f"\n\nfull log: {log}",
+        )
     if missing:
         raise ApepyError(
             f"no wheel of {missing.group(1)} fits the base",

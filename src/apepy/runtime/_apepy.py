@@ -42,6 +42,7 @@ def bundled_cas():
 
 
 _LISTINGS = {}
+_ZIPFILES = {}
 
 
 def _normalize(name):
@@ -61,6 +62,7 @@ class ZipMetadataFinder:
     @classmethod
     def invalidate_caches(cls):
         _LISTINGS.clear()
+        _ZIPFILES.clear()
 
     @classmethod
     def find_distributions(cls, context=None):
@@ -78,7 +80,12 @@ class ZipMetadataFinder:
                 if wanted is None or _normalize(dist_info.split("-")[0]) == wanted:
                     import zipfile
 
-                    yield PathDistribution(zipfile.Path(archive, at=inner + dist_info + "/"))
+                    # One ZipFile per archive: zipfile.Path(name) would read the
+                    # central directory again on every importlib.metadata call.
+                    handle = _ZIPFILES.get(archive)
+                    if handle is None:
+                        handle = _ZIPFILES[archive] = zipfile.ZipFile(archive)
+                    yield PathDistribution(zipfile.Path(handle, at=inner + dist_info + "/"))
 
     @classmethod
     def _split(cls, entry):
