@@ -148,7 +148,7 @@ def run_one(name: str, work: Path) -> dict[str, object]:
         [str(out), "-c", check, *modules],
         capture_output=True,
         text=True,
-        env={},
+        env=env,
         cwd=work,
         timeout=120,
     )

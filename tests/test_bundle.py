@@ -158,6 +158,25 @@ def test_isolation_from_hostile_environment(flask_bundle: Path, tmp_path: Path) 
     assert "Serve the flask-hello demo" in result.stdout
 
 
+def test_user_arguments_cannot_become_interpreter_options(
+    flask_bundle: Path, tmp_path: Path
+) -> None:
+    """`.args` puts the user's arguments after `-I -m _apepy_boot`: they reach the app's
+    argv and never the interpreter, so `-c`, `-m`, `-E`/`-X` cannot change what runs."""
+    marker = tmp_path / "injected"
+    for args in (
+        ["-c", f"open({str(marker)!r}, 'w')"],
+        ["-m", "json.tool"],
+        ["-E", "-X", "importtime", "-i"],
+    ):
+        result = run_clean(flask_bundle, *args, cwd=tmp_path, env={"HOME": str(tmp_path)})
+        # The app's own argument parser rejects them (usage, exit 2): they were its argv.
+        assert result.returncode == 2, (args, result.stderr)
+        assert "usage:" in result.stderr and "unrecognized arguments" in result.stderr
+        assert "import time:" not in result.stderr
+    assert not marker.exists()
+
+
 def test_busybox_dispatch_and_links(tmp_path: Path, built_python: Path) -> None:
     out = tmp_path / "greeter"
     links = tmp_path / "bin"
