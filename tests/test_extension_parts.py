@@ -4,14 +4,13 @@ compiler wrapper driving the real gcc, and the partial link + rename with binuti
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
+from wheelmaker import make_sdist
 
 from apepy import toolchains
 from apepy.errors import ApepyError
@@ -61,14 +60,7 @@ def test_same_package_twice_differently() -> None:
 
 
 def _sdist(tmp_path: Path, name: str, files: dict[str, str]) -> sdist.Sdist:
-    path = tmp_path / f"{name}-1.0.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{name}-1.0/{rel}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return sdist.Sdist(name, "1.0", path, "0" * 64)
+    return sdist.Sdist(name, "1.0", make_sdist(tmp_path, f"{name}-1.0", files), "0" * 64)
 
 
 def test_judging_sdists(tmp_path: Path) -> None:

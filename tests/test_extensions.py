@@ -9,16 +9,15 @@ markupsafe too: its importer needs apepy's backport to find built-in submodules.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 from conftest import local_release, run_apepy
+from wheelmaker import make_sdist
 
 from apepy import manifest, sources
 
@@ -148,14 +147,7 @@ def make_probe_sdist(folder: Path, token: str) -> Path:
         "probe/_speedups.c": PROBE_C % {"token": token},
         "PKG-INFO": "Metadata-Version: 2.1\nName: apepy-probe\nVersion: 1.0\n",
     }
-    path = folder / "apepy_probe-1.0.tar.gz"
-    with tarfile.open(path, "w:gz") as archive:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"apepy_probe-1.0/{rel}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
+    return make_sdist(folder, "apepy_probe-1.0", files)
 
 
 def test_adding_one_extension_builds_only_that_one(

@@ -42,3 +42,18 @@ def make_wheel(
         for path, data in contents.items():
             archive.writestr(path, data)
     return wheel
+
+
+def make_sdist(directory: Path, stem: str, files: dict[str, str]) -> Path:
+    """Write ``{stem}.tar.gz`` whose members sit under ``{stem}/``, as sdists are laid out."""
+    import io
+    import tarfile
+
+    path = directory / f"{stem}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{stem}/{rel}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path

@@ -32,16 +32,21 @@ class Installed:
     dropped_extensions: tuple[str, ...] = ()
 
 
-def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> list[Installed]:
-    site.mkdir(parents=True, exist_ok=True)
-    scratch = site.parent / "wheel-extras"
-    scheme = {
+def site_scheme(site: Path, scratch: Path) -> dict[str, str]:
+    """An installer scheme that puts a wheel's code in ``site`` and the rest aside."""
+    return {
         "purelib": str(site),
         "platlib": str(site),
         "headers": str(scratch / "headers"),
         "scripts": str(scratch / "scripts"),
         "data": str(scratch / "data"),
     }
+
+
+def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> list[Installed]:
+    site.mkdir(parents=True, exist_ok=True)
+    scratch = site.parent / "wheel-extras"
+    scheme = site_scheme(site, scratch)
     owners: dict[str, str] = {}
     installed: list[Installed] = []
     provided = _provided_by_base(base)

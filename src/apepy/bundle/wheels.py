@@ -11,12 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import cache, ui
+from apepy import cache, pip, ui
 from apepy.bundle.base import Base
 from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
@@ -138,25 +136,7 @@ def stage(wheels: list[Wheel], dest: Path) -> list[Path]:
 def _pip_download(
     requirements: list[str], tags: list[str], index: IndexOptions, dest: Path, log: Path
 ) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--progress-bar",
-        "off",
-        "-d",
-        str(dest),
-        *tags,
-        *index.pip_args(),
-        *requirements,
-    ]
-    with open(log, "a", encoding="utf-8") as sink:
-        sink.write("$ " + " ".join(cmd) + "\n")
-        result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        sink.write(result.stdout + result.stderr)
+    result = pip.download([*tags, *index.pip_args(), *requirements], dest, log)
     if result.returncode == 0:
         return
     text = result.stderr

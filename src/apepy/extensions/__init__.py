@@ -21,6 +21,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
 from apepy import cache, sources, ui
+from apepy.bundle.install import site_scheme
 from apepy.errors import ApepyError
 from apepy.extensions import hostpython, link, package, sdist
 from apepy.extensions.sdist import Judgement, Sdist
@@ -232,13 +233,7 @@ def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
     """Install each wheel into ``site`` without its compiled modules; return the files."""
     site.mkdir(parents=True, exist_ok=True)
     scratch = site.parent / "ext-extras"
-    scheme = {
-        "purelib": str(site),
-        "platlib": str(site),
-        "headers": str(scratch / "headers"),
-        "scripts": str(scratch / "scripts"),
-        "data": str(scratch / "data"),
-    }
+    scheme = site_scheme(site, scratch)
     for ext in built:
         with WheelFile.open(ext.wheel) as wheel:
             destination = SchemeDictionaryDestination(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 import tomllib
@@ -20,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from apepy import cache, hashing, ui
+from apepy import cache, hashing, pip, ui
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
 
@@ -109,28 +107,9 @@ def _verified(spec: ExtensionSpec, path: Path, version: str) -> Sdist:
 
 def _pip_download(spec: ExtensionSpec, log: Path) -> Path:
     dest = Path(tempfile.mkdtemp(prefix="apepy-sdist-"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--progress-bar",
-        "off",
-        "--no-deps",
-        # The sdist of this package only; its build requirements (which pip
-        # installs to read the metadata) may come as wheels.
-        "--no-binary",
-        spec.name,
-        "-d",
-        str(dest),
-        spec.requirement,
-    ]
-    with open(log, "a", encoding="utf-8") as sink:
-        sink.write("$ " + " ".join(cmd) + "\n")
-        result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        sink.write(result.stdout + result.stderr)
+    # The sdist of this package only; its build requirements (which pip installs
+    # to read the metadata) may come as wheels.
+    result = pip.download(["--no-deps", "--no-binary", spec.name, spec.requirement], dest, log)
     files = [p for p in dest.iterdir() if p.is_file()]
     if result.returncode != 0 or len(files) != 1:
         shutil.rmtree(dest, ignore_errors=True)
