@@ -205,11 +205,16 @@ def _write(rows: dict[str, dict[str, object]], base_size: int) -> None:
     lines = [
         "# Third-party C extensions compiled in",
         "",
-        f"`benchmarks/extensions.py` builds each package into its own CPython {PYTHON} interpreter "
-        "with the host toolchain (`apepy build --with PKG`), imports every extension module as a "
-        "built-in from an empty environment and runs a one-line smoke check. Times are for a warm "
-        "CPython and build-Python cache (the package's own build plus the re-link); size added is "
-        f"against the same interpreter without extensions ({base_size / 1e6:.1f} MB).",
+        f"`benchmarks/extensions.py` (`scripts/extension-matrix`) builds each package into its own "
+        f"CPython {PYTHON} interpreter with the host toolchain (`apepy build --with PKG`), imports "
+        "every extension module as a built-in from an empty environment and runs a one-line smoke "
+        "check (pure-Python dependencies of the check on PYTHONPATH; packages that need other "
+        "C-extension packages of the list are built in together). Time is the wall time of that "
+        "`apepy build` on a 2-core machine shared with other builds: the first sdist download "
+        "(pip reads the package's metadata, which for meson-python packages runs meson), the "
+        "package's own build and the re-link, and in a few rows a rebuild of the cached CPython "
+        "tree that happened to fall in that run. Size added is against the same interpreter "
+        f"without extensions ({base_size / 1e6:.1f} MB).",
         "",
         f"Built: {counts['built']} · refused: {counts['refused']} · failed: {counts['failed']} of {len(ordered)}.",
         "",

@@ -137,7 +137,9 @@ def _build(
         _configure(tree, source.version, toolchain, log, st, sysroot, optimize=optimize)
         states = modules.configured_states(tree / "Makefile")
         _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
-        expected = _write_setup_local(tree, source.version, states, skipped)
+        expected = _write_setup_local(
+            tree, source.version, states, skipped, sysroot=sysroot is not None
+        )
 
     what = "PGO + LTO build (runs the PGO task)" if optimize else f"make -j{jobs}"
     with ui.phase("compile", f"CPython {source.version}: {what}") as st:
@@ -307,7 +309,12 @@ def _check_required(
 
 
 def _write_setup_local(
-    tree: Path, version: str, states: dict[str, str], skipped: frozenset[str]
+    tree: Path,
+    version: str,
+    states: dict[str, str],
+    skipped: frozenset[str],
+    *,
+    sysroot: bool = False,
 ) -> list[str]:
     """Write Modules/Setup.local; return the modules the build must contain."""
     lines = ["# written by apepy", "*static*"]
@@ -333,7 +340,8 @@ def _write_setup_local(
             elif line.split()[0] not in skipped:
                 lines.append(line)
         lines.append("*static*")
-        for name, line in modules.LEGACY_311.items():
+        legacy = modules.LEGACY_311_SYSROOT if sysroot else modules.LEGACY_311
+        for name, line in legacy.items():
             if name not in skipped and states.get(name) not in ("disabled", "n/a"):
                 lines.append(line)
                 expected.add(name)

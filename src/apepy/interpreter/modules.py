@@ -90,6 +90,17 @@ LEGACY_311: dict[str, str] = {
     "-I/usr/include/ncursesw -lpanelw -lncursesw -ltinfo",
     "_dbm": "_dbm _dbmmodule.c -DUSE_GDBM_COMPAT -lgdbm_compat -lgdbm",
 }
+# The same for a toolchain whose libraries come from apepy's sysroot (cosmo):
+# libedit instead of GNU readline, and ncurses' headers from the sysroot (its
+# include/ncursesw is on CFLAGS), never the build host's /usr/include.
+# Checked only with cosmocc.
+LEGACY_311_SYSROOT: dict[str, str] = {
+    **LEGACY_311,
+    "readline": "readline readline.c -DWITH_EDITLINE -ledit -lncursesw",
+    "_curses": "_curses _cursesmodule.c -DHAVE_NCURSESW -D_XOPEN_SOURCE_EXTENDED -lncursesw",
+    "_curses_panel": "_curses_panel _curses_panel.c -DHAVE_NCURSESW -D_XOPEN_SOURCE_EXTENDED "
+    "-lpanelw -lncursesw",
+}
 
 
 # 3.11's configure probes some libraries with their flags before conftest.c, so a
