@@ -248,6 +248,10 @@ def _configure(
     series = ".".join(version.split(".")[:2])
     env.update(modules.CONFIGURE_ENV_BY_SERIES.get(series, {}))
     env["CC"] = toolchain.cc
+    if optimize:
+        # configure picks its PGO and LTO flags by the compiler's file name
+        # (*gcc*, *clang*); the usual `cc` is a link to one of them.
+        env["CC"] = os.path.realpath(toolchain.cc)
     if toolchain.cxx:
         env["CXX"] = toolchain.cxx
     env["AR"] = toolchain.ar
