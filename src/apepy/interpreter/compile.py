@@ -135,6 +135,8 @@ def _build(
         "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"
     ) as st:
         _configure(tree, source.version, toolchain, log, st, sysroot, optimize=optimize)
+        if optimize:
+            _check_optimized(tree / "Makefile", log)
         states = modules.configured_states(tree / "Makefile")
         _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
         expected = _write_setup_local(
@@ -289,6 +291,26 @@ def _configure(
         hint="configure could not set up the build; the log's last lines name the missing piece",
         on_line=lambda line: st.update(line.strip()[:70]) if line.startswith("checking") else None,
     )
+
+
+def _check_optimized(makefile: Path, log: Path) -> None:
+    """--optimize must not quietly build an ordinary interpreter."""
+    text = makefile.read_text(encoding="utf-8", errors="replace")
+    missing = [
+        var
+        for var in ("PGO_PROF_USE_FLAG", "LTOFLAGS")
+        if not any(
+            line.startswith(var + "=") and line.split("=", 1)[1].strip()
+            for line in text.splitlines()
+        )
+    ]
+    if missing:
+        raise ApepyError(
+            f"configure did not enable {' and '.join(missing)} for this compiler",
+            hint="--optimize needs GCC or Clang (and llvm-profdata for Clang); "
+            "build without --optimize",
+            details=f"full log: {log}",
+        )
 
 
 def _check_required(
