@@ -295,15 +295,18 @@ def _configure(
 
 def _check_optimized(makefile: Path, log: Path) -> None:
     """--optimize must not quietly build an ordinary interpreter."""
-    text = makefile.read_text(encoding="utf-8", errors="replace")
-    missing = [
-        var
-        for var in ("PGO_PROF_USE_FLAG", "LTOFLAGS")
-        if not any(
-            line.startswith(var + "=") and line.split("=", 1)[1].strip()
-            for line in text.splitlines()
-        )
-    ]
+    values = dict(
+        line.split("=", 1)
+        for line in makefile.read_text(encoding="utf-8", errors="replace").splitlines()
+        if "=" in line and not line.startswith(("#", "\t"))
+    )
+    missing = []
+    if not values.get("PGO_PROF_USE_FLAG", "").strip():
+        missing.append("PGO")
+    if "-flto" not in values.get("CONFIGURE_CFLAGS_NODIST", "") + values.get(
+        "CONFIGURE_LDFLAGS_NODIST", ""
+    ):
+        missing.append("LTO")
     if missing:
         raise ApepyError(
             f"configure did not enable {' and '.join(missing)} for this compiler",
