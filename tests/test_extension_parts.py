@@ -265,3 +265,20 @@ def test_wrapper_for_a_target_without_shared_objects(tmp_path: Path) -> None:
     assert out.read_bytes()[:4] != b"\x7fELF"
     assert "apepy-link-record" in json.loads(out.read_text())
     assert hashlib.sha256(out.read_bytes()).hexdigest() == record.sha256
+
+
+def test_static_closure_from_pkg_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A library's static dependencies come from its .pc file, found by another name too,
+    and a library needed twice ends up after everything that needs it."""
+    pc = tmp_path / "pc"
+    pc.mkdir()
+    (pc / "fancy2.pc").write_text(
+        "Name: fancy\nDescription: d\nVersion: 1\nLibs: -lfancy\nLibs.private: -lz -lpng16\n"
+    )
+    (pc / "libpng16.pc").write_text(
+        "Name: png\nDescription: d\nVersion: 1\nLibs: -lpng16\nLibs.private: -lz -lm\n"
+    )
+    monkeypatch.setenv("PKG_CONFIG_PATH", str(pc))
+    monkeypatch.setenv("PKG_CONFIG_LIBDIR", str(pc))
+    closure = link.static_closure(["fancy", "png16", "nothing-known"])
+    assert closure == ["-lfancy", "-lpng16", "-lz", "-lm", "-lnothing-known"]

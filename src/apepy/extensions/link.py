@@ -113,21 +113,42 @@ def static_closure(libs: list[str]) -> list[str]:
     line says so. pkg-config's --static answer does, when the library ships a .pc.
     """
     out: list[str] = []
+    known: list[str] | None = None
     for lib in libs:
         flags = [f"-l{lib}"]
-        for module in (lib, f"lib{lib}"):
-            found = subprocess.run(
-                ["pkg-config", "--static", "--libs-only-l", module],
-                capture_output=True,
-                text=True,
-            )
-            if found.returncode == 0 and f"-l{lib}" in found.stdout.split():
-                flags = found.stdout.split()
-                break
+        candidates = [lib, f"lib{lib}"]
+        module = _pc_module(lib, candidates)
+        if module is None:
+            # The .pc is often named otherwise (freetype → freetype2, xml2 → libxml-2.0).
+            if known is None:
+                listed = _pkg_config("--list-all")
+                known = [line.split()[0] for line in listed.splitlines() if line.split()]
+            module = _pc_module(lib, sorted(m for m in known if lib in m.lower()))
+        if module is not None:
+            flags = _pkg_config("--static", "--libs-only-l", module).split()
         for flag in flags:
-            if flag not in out:
-                out.append(flag)
+            # A static link resolves left to right: a library named again moves to
+            # the end, after everything that needs it.
+            if flag in out:
+                out.remove(flag)
+            out.append(flag)
     return out
+
+
+def _pkg_config(*args: str) -> str:
+    try:
+        found = subprocess.run(["pkg-config", *args], capture_output=True, text=True)
+    except OSError:
+        return ""
+    return found.stdout if found.returncode == 0 else ""
+
+
+def _pc_module(lib: str, candidates: list[str]) -> str | None:
+    """The first pkg-config module whose own libraries include ``-l<lib>``."""
+    for module in candidates:
+        if f"-l{lib}" in _pkg_config("--libs-only-l", module).split():
+            return module
+    return None
 
 
 def _binutils(toolchain: Toolchain) -> tuple[str, str]:
@@ -196,7 +217,9 @@ def relink(tree: Path, modules: list[LinkedModule], out: Path, work: Path, log: 
         missing = sorted(set(re.findall(r"cannot find -l(\S+?):", exc.details or "")))
         if not missing:
             raise
-        users = sorted({m.dotted for m in modules if set(m.libs) & set(missing)})
+        users = sorted({m.dotted for m in modules if set(m.libs) & set(missing)}) or sorted(
+            m.dotted for m in modules if m.libs
+        )
         raise ApepyError(
             f"{', '.join(users)} link{'s' if len(users) == 1 else ''} against "
             + ", ".join(f"lib{name}" for name in missing)
