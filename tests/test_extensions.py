@@ -29,6 +29,8 @@ PINS = {
     "simplejson": "simplejson==4.3.0 --hash=sha256:ffe34ab51a0d37e6d1c661a5672df00d2d5e18804e38eac07abffb83fa5ec3d7",
     "greenlet": "greenlet==3.5.6 --hash=sha256:8e67c43bdfc88d5fee6db0d3e40175b362fc95fb85f0412d233b9b203c53a575",
     "pyyaml": "pyyaml==6.0.4 --hash=sha256:e24bf71af8a432d7808fabff134d38dfe16d3cbb41f2873bb4b1e42422de0a1a",
+    # Carries its own copy of libyaml, while PyYAML links the system's: both must link.
+    "ruamel-yaml-clib": "ruamel.yaml.clib==0.2.15 --hash=sha256:46e4cc8c43ef6a94885f72512094e482114a8a706d3c555a34ed4b0d20200600",
 }
 
 SMOKE = """
@@ -39,6 +41,7 @@ import greenlet, greenlet._greenlet
 import yaml
 out = {}
 out['builtins'] = sorted(m for m in sys.builtin_module_names if '.' in m)
+out['ruamel'] = '_ruamel_yaml' in sys.builtin_module_names
 out['escape'] = str(markupsafe.escape('<b>&</b>'))
 out['markupsafe_native'] = markupsafe._escape_inner.__module__
 out['simplejson_c'] = simplejson.encoder.c_make_encoder is not None
@@ -68,7 +71,7 @@ def ext_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Releas
         "build",
         "--python",
         version,
-        *_with("markupsafe", "simplejson", "greenlet", "pyyaml"),
+        *_with("markupsafe", "simplejson", "greenlet", "pyyaml", "ruamel-yaml-clib"),
         "-o",
         out,
     )
@@ -98,6 +101,8 @@ def test_extensions_are_built_in_and_work(ext_python: Path, tmp_path: Path) -> N
     assert got["greenlet"] == [40, 42]
     assert got["yaml"] == {"a": [1, 2], "b": {"c": "d"}}
     assert got["yaml_c"] is True
+    # ruamel.yaml.clib's private libyaml linked beside the system's one PyYAML uses.
+    assert got["ruamel"] is True
     ldd = subprocess.run(["ldd", str(ext_python)], capture_output=True, text=True)
     assert "not a dynamic executable" in ldd.stdout + ldd.stderr
 
@@ -106,7 +111,7 @@ def test_manifest_and_info_list_what_is_compiled_in(ext_python: Path) -> None:
     found = manifest.read(ext_python)
     assert found is not None
     dists = {d["name"]: d for d in found.extras["distributions"]}  # type: ignore[union-attr]
-    assert sorted(dists) == ["greenlet", "markupsafe", "pyyaml", "simplejson"]
+    assert sorted(dists) == ["greenlet", "markupsafe", "pyyaml", "ruamel-yaml-clib", "simplejson"]
     for name, dist in dists.items():
         version, sha = re.fullmatch(r"\S+==(\S+) --hash=sha256:(\w+)", PINS[name]).groups()  # type: ignore[union-attr]
         assert (dist["version"], dist["sdist_sha256"]) == (version, sha)
@@ -161,7 +166,7 @@ def test_adding_one_extension_builds_only_that_one(
         "build",
         "--python",
         release.version,
-        *_with("markupsafe", "simplejson", "greenlet", "pyyaml"),
+        *_with("markupsafe", "simplejson", "greenlet", "pyyaml", "ruamel-yaml-clib"),
         "--with",
         probe,
         "-o",
@@ -170,7 +175,7 @@ def test_adding_one_extension_builds_only_that_one(
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     log = result.stderr
-    for name in ("markupsafe", "simplejson", "greenlet", "pyyaml"):
+    for name in ("markupsafe", "simplejson", "greenlet", "pyyaml", "ruamel-yaml-clib"):
         assert re.search(rf"{name} \S+: built in before, from the cache", log), log
     assert re.search(r"extension apepy-probe 1\.0: probe\._speedups", log), log
     assert "compile CPython" not in log, "CPython was recompiled"
