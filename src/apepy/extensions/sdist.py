@@ -200,8 +200,10 @@ def judge(sdist: Sdist) -> Judgement:
 
 
 def _is_test(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return any(p in ("test", "tests", "testing", "benchmarks", "docs", "examples") for p in parts)
+    # Test suites and examples (numpy vendors meson, whose "test cases" hold
+    # Fortran and Rust projects) say nothing about what the package builds.
+    parts = [p.lower() for p in PurePosixPath(name).parts[:-1]]
+    return any("test" in p or p in ("benchmarks", "docs", "examples") for p in parts)
 
 
 def _listing(path: Path) -> tuple[list[str], str]:
