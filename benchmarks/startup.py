@@ -59,10 +59,21 @@ def ordinary_build(tarball: Path, version: str) -> Path:
     return python
 
 
-def single_file(version: str) -> Path:
-    out = WORK / f"single-{version}"
+def single_file(version: str, *extra: str) -> Path:
+    out = WORK / f"single-{version}{''.join(extra).replace('-', '')}"
     subprocess.run(
-        [sys.executable, "-m", "apepy", "build", "--python", version, "--offline", "-o", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "apepy",
+            "build",
+            "--python",
+            version,
+            "--offline",
+            *extra,
+            "-o",
+            str(out),
+        ],
         check=True,
     )
     return out
@@ -91,6 +102,9 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
+        "--optimize", action="store_true", help="also measure `apepy build --optimize` (PGO + LTO)"
+    )
+    parser.add_argument(
         "--python", default=None, help="exact version (default: newest 3.13 in the source cache)"
     )
     args = parser.parse_args()
@@ -111,6 +125,9 @@ def main() -> int:
         "ordinary": ordinary_build(tarball, release.version),
         "single-file": single_file(release.version),
     }
+    if args.optimize:
+        # PGO + LTO: a build of ~40 min on 2 cores the first time, cached after.
+        variants["single-file --optimize"] = single_file(release.version, "--optimize")
 
     samples: dict[str, dict[str, list[float]]] = {case: {v: [] for v in variants} for case in CASES}
     with tempfile.TemporaryDirectory() as empty:
@@ -133,7 +150,9 @@ def main() -> int:
         "runs": args.runs,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "date": time.strftime("%Y-%m-%d"),
-        "sizes_bytes": {"single-file": variants["single-file"].stat().st_size},
+        "sizes_bytes": {
+            name: exe.stat().st_size for name, exe in variants.items() if name != "ordinary"
+        },
         "cases": {},
     }
     for case, per_variant in samples.items():
@@ -141,6 +160,15 @@ def main() -> int:
         report["cases"][case] = {  # type: ignore[index]
             "median_ms": {k: round(v, 2) for k, v in medians.items()},
             "ratio_single_over_ordinary": round(medians["single-file"] / medians["ordinary"], 3),
+            **(
+                {
+                    "ratio_optimized_over_ordinary": round(
+                        medians["single-file --optimize"] / medians["ordinary"], 3
+                    )
+                }
+                if args.optimize
+                else {}
+            ),
         }
         print(
             f"{case:45s} ordinary {medians['ordinary']:7.2f} ms  single-file {medians['single-file']:7.2f} ms"
@@ -153,6 +181,15 @@ def main() -> int:
         report["cpu"][bench] = {  # type: ignore[index]
             "median_ms": {k: round(v, 2) for k, v in medians.items()},
             "speed_single_over_ordinary": round(speed, 3),
+            **(
+                {
+                    "speed_optimized_over_ordinary": round(
+                        medians["ordinary"] / medians["single-file --optimize"], 3
+                    )
+                }
+                if args.optimize
+                else {}
+            ),
         }
         print(
             f"cpu {bench:41s} ordinary {medians['ordinary']:7.2f} ms  single-file "
