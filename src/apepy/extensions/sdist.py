@@ -203,7 +203,7 @@ def _is_test(name: str) -> bool:
     # Test suites and examples (numpy vendors meson, whose "test cases" hold
     # Fortran and Rust projects) say nothing about what the package builds.
     parts = [p.lower() for p in PurePosixPath(name).parts[:-1]]
-    return any("test" in p or p in ("benchmarks", "docs", "examples") for p in parts)
+    return any("test" in p or p in ("benchmarks", "doc", "docs", "examples") for p in parts)
 
 
 def _listing(path: Path) -> tuple[list[str], str]:
