@@ -75,7 +75,8 @@ PURE_DEPS = {
 }
 
 
-def run_one(name: str, work: Path) -> dict[str, object]:
+def run_one(name: str, work: Path, pin: str = "") -> dict[str, object]:
+    """Build ``name`` in (``pin``: an exact version, so a cached sdist is reused offline)."""
     out = work / f"python-{name}"
     started = time.monotonic()
     extra = [arg for dep in WITH_TOO.get(name, []) for arg in ("--with", dep)]
@@ -86,7 +87,7 @@ def run_one(name: str, work: Path) -> dict[str, object]:
             "--python",
             PYTHON,
             "--with",
-            name,
+            f"{name}=={pin}" if pin else name,
             *extra,
             "-o",
             str(out),
@@ -176,7 +177,7 @@ def run_one(name: str, work: Path) -> dict[str, object]:
 
 
 def main() -> int:
-    names = sys.argv[1:] or list(SMOKE)
+    names = sys.argv[1:] or list(SMOKE)  # NAME or NAME==VERSION
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     rows = {r["package"]: r for r in previous.get("packages", [])}
     with tempfile.TemporaryDirectory(prefix="apepy-matrix-") as tmp:
@@ -187,8 +188,9 @@ def main() -> int:
             capture_output=True,
         )
         base_size = base.stat().st_size
-        for name in names:
-            row = run_one(name, Path(tmp))
+        for arg in names:
+            name, _, pin = arg.partition("==")
+            row = run_one(name, Path(tmp), pin)
             if isinstance(row.get("size"), int):
                 row["added_bytes"] = int(row["size"]) - base_size  # type: ignore[call-overload]
             rows[name] = row
