@@ -282,3 +282,28 @@ def test_static_closure_from_pkg_config(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("PKG_CONFIG_LIBDIR", str(pc))
     closure = link.static_closure(["fancy", "png16", "nothing-known"])
     assert closure == ["-lfancy", "-lpng16", "-lz", "-lm", "-lnothing-known"]
+
+
+def test_sources_given_to_the_shared_link_are_compiled_aside(tmp_path: Path) -> None:
+    """numpy hands assembly files straight to its -shared link: they become objects."""
+    tc = toolchains.get("host")
+    work = tmp_path / "work"
+    (work / "links").mkdir(parents=True)
+    (work / "bin").mkdir()
+    config = package.write_wrapper(work / "bin", work / "links", tc, tmp_path, (tmp_path,))
+    env = {**os.environ, **package.wrapper_env(work / "bin", config)}
+    asm = tmp_path / "answer.s"
+    asm.write_text(".text\n.globl answer\nanswer:\n  movl $42, %eax\n  ret\n")
+    src = tmp_path / "m.c"
+    src.write_text("int answer(void);\nint PyInit_m(void) { return answer(); }\n")
+    subprocess.run(
+        ["cc", "-fPIC", "-c", str(src), "-o", str(tmp_path / "m.o")], env=env, check=True
+    )
+    out = tmp_path / "m.so"
+    subprocess.run(
+        ["cc", "-shared", str(tmp_path / "m.o"), str(asm), "-o", str(out)], env=env, check=True
+    )
+    (record,) = package.read_records(work / "links")
+    assert record.sources == () and len(record.objects) == 2
+    nm = subprocess.run(["nm", record.objects[1]], capture_output=True, text=True).stdout
+    assert "T answer" in nm

@@ -162,6 +162,16 @@ def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: 
 
     folder = tempfile.mkdtemp(prefix="link-", dir=str(config["collect"]))
     kept_objects = [_keep(path, folder, n) for n, path in enumerate(objects)]
+    # Sources handed straight to the link (numpy passes its SVML .s files): compile
+    # each to an object of its own, with the link's preprocessor and code flags.
+    flags = [a for a in args if a.startswith(("-I", "-D", "-U", "-f", "-m", "-O", "-std"))]
+    real = str(config["cxx"] if cxx else config["cc"])
+    for n, source in enumerate(sources):
+        obj = os.path.join(folder, f"src{n:04d}-{os.path.basename(source)}.o")
+        if subprocess.call([real, *flags, "-c", source, "-o", obj]) != 0:
+            return 1
+        kept_objects.append(obj)
+    sources = []
     kept_archives = [
         {"path": _keep(path, folder, n, "lib"), "whole": w} for n, (path, w) in enumerate(archives)
     ]
