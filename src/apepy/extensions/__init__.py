@@ -61,7 +61,7 @@ class Extension:
 def code_digest(*names: str) -> str:
     """The digest of this package's modules that shape a given cached result."""
     digest = hashlib.sha256()
-    for name in names or ("__init__.py", "link.py"):
+    for name in names or ("__init__.py", "ccwrap.py", "package.py", "link.py"):
         digest.update(name.encode())
         digest.update((_PACKAGE_DIR / name).read_bytes())
     return digest.hexdigest()
