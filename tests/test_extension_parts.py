@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -307,3 +308,34 @@ def test_sources_given_to_the_shared_link_are_compiled_aside(tmp_path: Path) -> 
     assert record.sources == () and len(record.objects) == 2
     nm = subprocess.run(["nm", record.objects[1]], capture_output=True, text=True).stdout
     assert "T answer" in nm
+
+
+def test_thin_archives_are_kept_as_real_ones(tmp_path: Path) -> None:
+    """meson links helper libraries as thin archives whose members die with the build."""
+    tc = toolchains.get("host")
+    work = tmp_path / "work"
+    (work / "links").mkdir(parents=True)
+    (work / "bin").mkdir()
+    config = package.write_wrapper(work / "bin", work / "links", tc, tmp_path, (tmp_path,))
+    env = {**os.environ, **package.wrapper_env(work / "bin", config)}
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "helper.c").write_text("int helper(void) { return 41; }\n")
+    (build / "m.c").write_text("int helper(void);\nint PyInit_m(void) { return helper() + 1; }\n")
+    for name in ("helper", "m"):
+        subprocess.run(
+            ["cc", "-fPIC", "-c", f"{name}.c", "-o", f"{name}.o"], cwd=build, env=env, check=True
+        )
+    subprocess.run(["ar", "csrT", "libhelper.a", "helper.o"], cwd=build, check=True)
+    subprocess.run(
+        ["cc", "-shared", "m.o", "libhelper.a", "-o", "m.so"], cwd=build, env=env, check=True
+    )
+    shutil.rmtree(build)  # as pip does
+    (record,) = package.read_records(work / "links")
+    ((archive, _whole),) = record.archives
+    assert Path(archive).read_bytes().startswith(b"!<arch>\n")
+    linked = link.partial_link(
+        package.Module("pkg.m", "pkg/m.so", record), tc, tmp_path / "o" / "m.o", tmp_path / "log"
+    )
+    every = subprocess.run(["nm", str(linked.object)], capture_output=True, text=True).stdout
+    assert " t helper" in every

@@ -240,7 +240,17 @@ def _has_shared(directory: str, lib: str) -> bool:
 
 def _keep(path: str, folder: str, n: int, kind: str = "obj") -> str:
     target = os.path.join(folder, f"{kind}{n:04d}-{os.path.basename(path)}")
-    shutil.copyfile(path, target)
+    with open(path, "rb") as handle:
+        thin = handle.read(8) == b"!<thin>\n"
+    if not thin:
+        shutil.copyfile(path, target)
+        return target
+    # A thin archive (meson's `ar csrDT`) only names its members, which stay in the
+    # build tree that pip deletes: keep a real archive of the same objects.
+    base = os.path.dirname(os.path.abspath(path))
+    listed = subprocess.run(["ar", "t", path], capture_output=True, text=True, check=True)
+    members = [m if os.path.isabs(m) else os.path.join(base, m) for m in listed.stdout.split()]
+    subprocess.run(["ar", "rcs", target, *members], check=True)
     return target
 
 
