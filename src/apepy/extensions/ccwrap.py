@@ -246,12 +246,27 @@ def _keep(path: str, folder: str, n: int, kind: str = "obj") -> str:
         shutil.copyfile(path, target)
         return target
     # A thin archive (meson's `ar csrDT`) only names its members, which stay in the
-    # build tree that pip deletes: keep a real archive of the same objects.
+    # build tree that pip deletes: keep a real archive of the same objects. Thin
+    # archives nested in it are flattened. If that fails, the copy is kept as it is
+    # and the partial link reports the missing members later: never fail the build.
+    try:
+        members = _thin_members(path)
+        subprocess.run(["ar", "rcs", target, *members], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        shutil.copyfile(path, target)
+    return target
+
+
+def _thin_members(path: str) -> list[str]:
     base = os.path.dirname(os.path.abspath(path))
     listed = subprocess.run(["ar", "t", path], capture_output=True, text=True, check=True)
-    members = [m if os.path.isabs(m) else os.path.join(base, m) for m in listed.stdout.split()]
-    subprocess.run(["ar", "rcs", target, *members], check=True)
-    return target
+    members: list[str] = []
+    for name in listed.stdout.split():
+        member = name if os.path.isabs(name) else os.path.join(base, name)
+        with open(member, "rb") as handle:
+            nested = handle.read(8) == b"!<thin>\n"
+        members.extend(_thin_members(member) if nested else [member])
+    return members
 
 
 if __name__ == "__main__":
