@@ -115,6 +115,27 @@ def venv_with_flask(ordinary: Path, venv: Path, *extra: str) -> Path:
     return venv
 
 
+def interpreters() -> tuple[str, Path, Path] | None:
+    """(version, the ordinary build's python, the single-file base), or None with a message."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import local_release
+
+    release = local_release("3.13")
+    if release is None:
+        print("no CPython tarball in the source cache: run scripts/setup", file=sys.stderr)
+        return None
+    ordinary = WORK / f"ordinary-{release.version}" / "bin" / "python3.13"
+    if not ordinary.exists():
+        print(
+            "run benchmarks/startup.py first: it builds the ordinary interpreter", file=sys.stderr
+        )
+        return None
+    WORK.mkdir(exist_ok=True)
+    base = WORK / f"single-{release.version}"
+    apepy("build", "--python", release.version, "--offline", "-o", str(base))
+    return release.version, ordinary, base
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -122,22 +143,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--no-pyinstaller", action="store_true")
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO / "tests"))
-    from conftest import local_release
-
-    release = local_release("3.13")
-    if release is None:
-        print("no CPython tarball in the source cache: run scripts/setup", file=sys.stderr)
+    found = interpreters()
+    if found is None:
         return 1
-    ordinary = WORK / f"ordinary-{release.version}" / "bin" / "python3.13"
-    if not ordinary.exists():
-        print(
-            "run benchmarks/startup.py first: it builds the ordinary interpreter", file=sys.stderr
-        )
-        return 1
-    WORK.mkdir(exist_ok=True)
-    base = WORK / f"single-{release.version}"
-    apepy("build", "--python", release.version, "--offline", "-o", str(base))
+    version, ordinary, base = found
 
     hello = WORK / "hello"
     apepy("bundle", str(APP), "--base", str(base), "-o", str(hello))  # cold or warm, not timed
@@ -163,7 +172,7 @@ def main() -> int:
     )
 
     report: dict[str, object] = {
-        "python": release.version,
+        "python": version,
         "runs": args.runs,
         "date": time.strftime("%Y-%m-%d"),
         "warm_bundle_seconds_median": round(statistics.median(warm), 2),

@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bundle import APP, RESULTS, WORK, apepy, free_port, venv_with_flask
+from bundle import APP, RESULTS, WORK, apepy, free_port, interpreters, venv_with_flask
 
 # wrk's Lua hooks: count non-2xx answers in every thread, then print one JSON line.
 REPORT_LUA = """
@@ -132,22 +132,10 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: run scripts/setup (apt-get install wrk)", file=sys.stderr)
         return 1
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from conftest import local_release
-
-    release = local_release("3.13")
-    if release is None:
-        print("no CPython tarball in the source cache: run scripts/setup", file=sys.stderr)
+    found = interpreters()
+    if found is None:
         return 1
-    ordinary = WORK / f"ordinary-{release.version}" / "bin" / "python3.13"
-    if not ordinary.exists():
-        print(
-            "run benchmarks/startup.py first: it builds the ordinary interpreter", file=sys.stderr
-        )
-        return 1
-    WORK.mkdir(exist_ok=True)
-    base = WORK / f"single-{release.version}"
-    apepy("build", "--python", release.version, "--offline", "-o", str(base))
+    version, ordinary, base = found
     hello = WORK / "hello"
     apepy("bundle", str(APP), "--base", str(base), "-o", str(hello))
     venv = venv_with_flask(ordinary, WORK / "venv-flask")
@@ -188,7 +176,7 @@ def main() -> int:
         for path, found in results.items()
     }
     report: dict[str, object] = {
-        "python": release.version,
+        "python": version,
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (wrk and the server share them)",
         "tool": wrk_version.split("Copyright")[0].strip(),

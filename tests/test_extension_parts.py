@@ -105,14 +105,25 @@ PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&def); }
 """
 
 
-def _wrapper_env(tmp_path: Path, include_from: Path, include_to: Path) -> dict[str, str]:
-    """The wrapper installed as cc exactly as package.build installs it."""
-    tc = toolchains.get("host")
+def _wrapper_env(
+    tmp_path: Path,
+    include_from: Path | None = None,
+    include_to: Path | None = None,
+    tc: toolchains.Toolchain | None = None,
+) -> dict[str, str]:
+    """The wrapper installed as cc exactly as package.build installs it; records go to
+    ``tmp_path/work/links``."""
     work = tmp_path / "work"
     bin_dir = work / "bin"
     (work / "links").mkdir(parents=True)
     bin_dir.mkdir()
-    config = package.write_wrapper(bin_dir, work / "links", tc, include_from, (include_to,))
+    config = package.write_wrapper(
+        bin_dir,
+        work / "links",
+        tc or toolchains.get("host"),
+        include_from or tmp_path,
+        (include_to or tmp_path,),
+    )
     return {**os.environ, **package.wrapper_env(bin_dir, config)}
 
 
@@ -252,11 +263,8 @@ def test_wrapper_for_a_target_without_shared_objects(tmp_path: Path) -> None:
     import dataclasses
 
     tc = dataclasses.replace(toolchains.get("host"), output_kind="ape")
+    env = _wrapper_env(tmp_path, tc=tc)
     work = tmp_path / "work"
-    (work / "links").mkdir(parents=True)
-    (work / "bin").mkdir()
-    config = package.write_wrapper(work / "bin", work / "links", tc, tmp_path, (tmp_path,))
-    env = {**os.environ, **package.wrapper_env(work / "bin", config)}
     src = tmp_path / "m.c"
     src.write_text("int PyInit_m(void) { return 0; }\n")
     subprocess.run(["cc", "-c", str(src), "-o", str(tmp_path / "m.o")], env=env, check=True)
@@ -287,12 +295,8 @@ def test_static_closure_from_pkg_config(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_sources_given_to_the_shared_link_are_compiled_aside(tmp_path: Path) -> None:
     """numpy hands assembly files straight to its -shared link: they become objects."""
-    tc = toolchains.get("host")
+    env = _wrapper_env(tmp_path)
     work = tmp_path / "work"
-    (work / "links").mkdir(parents=True)
-    (work / "bin").mkdir()
-    config = package.write_wrapper(work / "bin", work / "links", tc, tmp_path, (tmp_path,))
-    env = {**os.environ, **package.wrapper_env(work / "bin", config)}
     asm = tmp_path / "answer.s"
     asm.write_text(".text\n.globl answer\nanswer:\n  movl $42, %eax\n  ret\n")
     src = tmp_path / "m.c"
@@ -313,11 +317,8 @@ def test_sources_given_to_the_shared_link_are_compiled_aside(tmp_path: Path) -> 
 def test_thin_archives_are_kept_as_real_ones(tmp_path: Path) -> None:
     """meson links helper libraries as thin archives whose members die with the build."""
     tc = toolchains.get("host")
+    env = _wrapper_env(tmp_path, tc=tc)
     work = tmp_path / "work"
-    (work / "links").mkdir(parents=True)
-    (work / "bin").mkdir()
-    config = package.write_wrapper(work / "bin", work / "links", tc, tmp_path, (tmp_path,))
-    env = {**os.environ, **package.wrapper_env(work / "bin", config)}
     build = tmp_path / "build"
     build.mkdir()
     (build / "helper.c").write_text("int helper(void) { return 41; }\n")

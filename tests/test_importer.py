@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import run_apepy
-from test_bundle import make_project
+from test_bundle import make_project, run_clean
 from wheelmaker import make_wheel
 
 from apepy import zipstore
 
 pytestmark = pytest.mark.build
-
-
-def run(
-    exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, cwd=cwd, env=env or {}, timeout=120
-    )
 
 
 def test_stdlib_is_served_by_the_index(built_python: Path, tmp_path: Path) -> None:
@@ -34,7 +25,7 @@ def test_stdlib_is_served_by_the_index(built_python: Path, tmp_path: Path) -> No
         " 'json_pkg': sorted(m.name for m in pkgutil.iter_modules(json.__path__)),"
         " 'file': email.mime.text.__file__}))\n"
     )
-    result = run(built_python, "-c", code, cwd=tmp_path)
+    result = run_clean(built_python, "-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     assert got["lib"] == "Finder" and got["hook"] == "_apepy_importer"
@@ -54,7 +45,7 @@ def test_an_index_that_no_longer_matches_falls_back_to_zipimport(
     with zipfile.ZipFile(exe, "a") as zf:
         zf.writestr("Lib/added_later.py", "VALUE = 42\n")
     code = "import sys, json, added_later; print(type(sys.path_importer_cache[sys.prefix + '/Lib']).__name__, added_later.VALUE)"
-    result = run(exe, "-c", code, cwd=tmp_path)
+    result = run_clean(exe, "-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["zipimporter", "42"]
     checked = run_apepy("verify", exe)
@@ -65,7 +56,7 @@ def test_an_index_that_no_longer_matches_falls_back_to_zipimport(
     # apepy's own store tools rewrite the index: the fast path is back.
     assert run_apepy("rm", exe, "Lib/added_later.py").returncode == 0
     assert run_apepy("verify", exe).returncode == 0
-    result = run(
+    result = run_clean(
         exe,
         "-c",
         "import sys, json; print(type(sys.path_importer_cache[sys.prefix + '/Lib']).__name__)",
@@ -102,7 +93,7 @@ def test_bundled_code_tracebacks_namespaces_and_data(built_python: Path, tmp_pat
         "bundle", project, "-o", out, "--base", built_python, "--no-index", "--find-links", links
     )
     assert result.returncode == 0, result.stderr
-    ran = run(out, cwd=tmp_path)
+    ran = run_clean(out, cwd=tmp_path)
     assert ran.returncode == 1
     assert ran.stdout.splitlines() == ["namespace portion", "data beside the module", "['one']"]
     # The traceback quotes the bundled source line.
@@ -129,13 +120,15 @@ def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> 
     names = {m.name for m in zipstore.read_archive(pruned).members}
     assert "Lib/json/__init__.pyc" in names and "Lib/sqlite3/__init__.pyc" not in names
     assert "Lib/asyncio/" not in names  # no empty directory left to look like a namespace
-    assert run(pruned, cwd=tmp_path).stdout.split() == ["json", "[1]"]
+    assert run_clean(pruned, cwd=tmp_path).stdout.split() == ["json", "[1]"]
     # Only a dynamic import names sqlite3: gone, unless kept or recorded.
-    missing = run(pruned, "sqlite3", cwd=tmp_path)
+    missing = run_clean(pruned, "sqlite3", cwd=tmp_path)
     assert missing.returncode == 1 and "No module named 'sqlite3'" in missing.stderr
     record = tmp_path / "imports.txt"
     assert (
-        run(full, "sqlite3", cwd=tmp_path, env={"APEPY_RECORD_IMPORTS": str(record)}).returncode
+        run_clean(
+            full, "sqlite3", cwd=tmp_path, env={"APEPY_RECORD_IMPORTS": str(record)}
+        ).returncode
         == 0
     )
     assert "sqlite3" in record.read_text().split()
@@ -143,9 +136,9 @@ def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> 
         "bundle", project, "-o", pruned, "--base", built_python, "--prune", "--keep-from", record
     )
     assert result.returncode == 0, result.stderr
-    assert run(pruned, "sqlite3", cwd=tmp_path).stdout.split() == ["sqlite3", "[1]"]
+    assert run_clean(pruned, "sqlite3", cwd=tmp_path).stdout.split() == ["sqlite3", "[1]"]
     result = run_apepy(
         "bundle", project, "-o", pruned, "--base", built_python, "--prune", "--keep", "wave"
     )
     assert result.returncode == 0, result.stderr
-    assert run(pruned, "wave", cwd=tmp_path).stdout.split() == ["wave", "[1]"]
+    assert run_clean(pruned, "wave", cwd=tmp_path).stdout.split() == ["wave", "[1]"]

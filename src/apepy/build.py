@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,12 +15,12 @@ import certifi
 
 import apepy
 from apepy import cache, extensions, hashing, pyc, sources, toolchains, ui, zipstore
+from apepy.bundle import SITE, site_entries
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, stdlib
 from apepy.manifest import ARCNAME, Manifest
 
-_PACKAGE = Path(apepy.__file__).parent
 # Source files whose change must invalidate each cache level (plus the selected
 # toolchain's own module: editing the cosmo toolchain does not rebuild host trees).
 _CORE_CODE = (
@@ -33,7 +32,6 @@ _CORE_CODE = (
     "toolchains/__init__.py",
 )
 _PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
-SITE = "Lib/site-packages/"
 
 
 # --minimal: the smallest interpreter that still does HTTPS, compression, json,
@@ -93,30 +91,11 @@ class BuildResult:
     seconds: float
 
 
-def _code_digest(paths: tuple[str, ...]) -> str:
-    digest = hashlib.sha256()
-    for rel in paths:
-        target = _PACKAGE / rel
-        files = (
-            sorted(f for f in target.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
-            if target.is_dir()
-            else [target]
-        )
-        for file in files:
-            digest.update(file.relative_to(_PACKAGE).as_posix().encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
 def _core_code(name: str, toolchain: toolchains.Toolchain) -> tuple[str, ...]:
     # C libraries built from source (deps.py) go into the tree only for toolchains
     # that use the sysroot.
     extra = ("deps.py",) if toolchain.libraries_from == "sysroot" else ()
     return (*_CORE_CODE, f"toolchains/{name}.py", *extra)
-
-
-def _key(data: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def source_date_epoch(source: sources.Source) -> int:
@@ -161,10 +140,10 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     # Sdists are fetched and judged first: a Rust package is refused in seconds.
     prepared = extensions.prepare(list(request.extensions), offline=request.offline, log=log)
-    core_key = _key(
+    core_key = hashing.cache_key(
         {
             "apepy": apepy.__version__,
-            "code": _code_digest(_core_code(request.toolchain, toolchain)),
+            "code": hashing.code_digest(_core_code(request.toolchain, toolchain)),
             "source": source.sha256,
             "version": source.version,
             "toolchain": toolchain.identity(),
@@ -175,15 +154,15 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     )
     inputs: dict[str, object] = {
         "core": core_key,
-        "code": _code_digest(_PACK_CODE),
+        "code": hashing.code_digest(_PACK_CODE),
         "epoch": epoch,
         "certifi": certifi.__version__,
         "minimal": request.minimal,
     }
     if prepared:
         inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
-        inputs["extensions-code"] = extensions.code_digest()
-    key = _key(inputs)
+        inputs["extensions-code"] = hashing.code_digest(extensions.BUILD_CODE)
+    key = hashing.cache_key(inputs)
     entry = cache.cache_dir("interpreters") / key
     executable = entry / "python"
     cached = True
@@ -331,15 +310,7 @@ def _site_entries(
     pyc.compile_sources(
         core.python, sources, pyc_dir, dfile_prefix=SITE, log=log, cwd=core.tree, strict=False
     )
-    entries = []
-    for rel in files:
-        entries.append(zipstore.Entry(SITE + rel, (site / rel).read_bytes(), compress=True))
-        compiled = pyc_dir / (rel[:-3] + ".pyc")
-        if rel.endswith(".py") and compiled.is_file():
-            entries.append(
-                zipstore.Entry(SITE + rel[:-3] + ".pyc", compiled.read_bytes(), compress=False)
-            )
-    return entries
+    return site_entries(site, pyc_dir)
 
 
 def _merge(entries: list[zipstore.Entry], more: list[zipstore.Entry]) -> list[zipstore.Entry]:

@@ -101,7 +101,7 @@ def bundle(request: BundleRequest) -> BundleResult:
             )
         for name in skipped:
             ui.warn(f"{name} does not compile for {base.describe()}; kept as source only")
-        entries = _entries(site, work / "pyc")
+        entries = site_entries(site, work / "pyc")
         extract = _extracts(entries, proj, app_names, request.extract)
         config = {
             "name": proj.name,
@@ -313,7 +313,8 @@ def _top_level_names(path: Path) -> set[str]:
     return names
 
 
-def _entries(site: Path, pyc_dir: Path) -> list[zipstore.Entry]:
+def site_entries(site: Path, pyc_dir: Path) -> list[zipstore.Entry]:
+    """Zip entries for a staged site-packages: each file, and each .py's .pyc beside it."""
     entries: list[zipstore.Entry] = []
     for path in sorted(site.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts:

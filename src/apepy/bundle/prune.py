@@ -210,8 +210,6 @@ def plan(
             continue
         if not name.endswith(".pyc") and any(directory.startswith(d) for d in kept_dirs):
             continue  # data files of kept packages
-        if directory in kept_dirs and not name.endswith(".pyc"):
-            continue
         dropped.add(name)
     return Pruned(
         kept=frozenset(wanted),

@@ -9,7 +9,6 @@ builds only that package and re-links.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -20,7 +19,7 @@ from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
-from apepy import cache, sources, ui
+from apepy import cache, hashing, sources, ui
 from apepy.bundle.install import site_scheme
 from apepy.errors import ApepyError
 from apepy.extensions import hostpython, link, package, sdist
@@ -28,8 +27,6 @@ from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
 from apepy.toolchains import Toolchain, host
-
-_PACKAGE_DIR = Path(__file__).parent
 
 
 @dataclass(frozen=True)
@@ -58,13 +55,10 @@ class Extension:
         }
 
 
-def code_digest(*names: str) -> str:
-    """The digest of this package's modules that shape a given cached result."""
-    digest = hashlib.sha256()
-    for name in names or ("__init__.py", "ccwrap.py", "package.py", "link.py"):
-        digest.update(name.encode())
-        digest.update((_PACKAGE_DIR / name).read_bytes())
-    return digest.hexdigest()
+# The modules whose code shapes a package's build and its linked objects.
+BUILD_CODE = tuple(
+    f"extensions/{name}" for name in ("__init__.py", "ccwrap.py", "package.py", "link.py")
+)
 
 
 def prepare(specs: list[ExtensionSpec], *, offline: bool, log: Path) -> list[Prepared]:
@@ -102,18 +96,18 @@ def build_all(
     builder = host.detect()
     # Each cache level is keyed by the code that makes it, so editing one step
     # does not rebuild the build Python (minutes) or every package.
-    hostpy_key = _key(
+    hostpy_key = hashing.cache_key(
         {
             "source": source.sha256,
             "cc": builder.identity(),
-            "code": code_digest("hostpython.py"),
+            "code": hashing.code_digest(("extensions/hostpython.py",)),
         }
     )
-    code = code_digest("ccwrap.py", "package.py", "link.py", "__init__.py")
+    code = hashing.code_digest(BUILD_CODE)
     built = []
     hostpy: hostpython.HostPython | None = None
     for item in prepared:
-        key = _key(
+        key = hashing.cache_key(
             {"sdist": item.sdist.sha256, "core": core_key, "code": code, "hostpython": hostpy_key}
         )
         entry = cache.cache_dir("extensions") / key
@@ -245,7 +239,3 @@ def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
         if path.is_file() and (path.suffix in (".so", ".pyd") or ".so." in path.name):
             path.unlink()
     return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
-
-
-def _key(data: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
