@@ -13,6 +13,7 @@ Writes benchmarks/results/extensions.json and docs/extensions.md.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -48,15 +49,18 @@ SMOKE = {
     "pillow": "from PIL import Image; assert Image.new('RGB', (2, 2), 'red').getpixel((0, 0)) == (255, 0, 0)",
     "numpy": "import numpy as np; assert int(np.arange(10).sum()) == 45",
     "pyzmq": "import zmq; c = zmq.Context(); s = c.socket(zmq.PAIR); s.close(); c.term()",
-    "bcrypt": "import bcrypt",
-    "cryptography": "import cryptography",
-    "orjson": "import orjson",
-    "pydantic-core": "import pydantic_core",
+    "bcrypt": "import bcrypt; h = bcrypt.hashpw(b'pw', bcrypt.gensalt(rounds=4)); assert bcrypt.checkpw(b'pw', h) and not bcrypt.checkpw(b'no', h)",
+    "cryptography": "from cryptography.fernet import Fernet; f = Fernet(Fernet.generate_key()); assert f.decrypt(f.encrypt(b'portable')) == b'portable'",
+    "orjson": "import orjson; assert orjson.loads(orjson.dumps({'a': [1, 2.5, None]})) == {'a': [1, 2.5, None]}",
+    "pydantic-core": "from pydantic_core import SchemaValidator, core_schema as cs; v = SchemaValidator(cs.typed_dict_schema({'n': cs.typed_dict_field(cs.int_schema(gt=0))})); assert v.validate_python({'n': '42'}) == {'n': 42}",
     "ruamel.yaml.clib": "import _ruamel_yaml",
     "coverage": "import coverage.tracer",
     "setproctitle": "import setproctitle; setproctitle.setproctitle('apepy-test'); assert 'apepy-test' in setproctitle.getproctitle(), 'getproctitle() is %r after setproctitle' % setproctitle.getproctitle()",
     "kiwisolver": "import kiwisolver as k; s = k.Solver(); x = k.Variable('x'); s.addConstraint(x == 42); s.updateVariables(); assert x.value() == 42",
     "websockets": "import websockets.speedups",
+    "rpds-py": "import rpds; m = rpds.HashTrieMap({'a': 1}).insert('b', 2); assert sorted(m.items()) == [('a', 1), ('b', 2)]",
+    "jiter": "import jiter; assert jiter.from_json(b'{\"a\": [1, 2.5]}') == {'a': [1, 2.5]}",
+    "watchfiles": "import watchfiles, watchfiles._rust_notify as r; assert r.RustNotify",
 }
 
 
@@ -64,6 +68,8 @@ SMOKE = {
 WITH_TOO = {
     "yarl": ["multidict", "propcache"],
     "aiohttp": ["multidict", "yarl", "propcache", "frozenlist"],
+    # cryptography's OpenSSL bindings are cffi-generated C inside its Rust module.
+    "cryptography": ["cffi"],
 }
 # Pure-Python dependencies of the smoke checks: an app bundle would carry them; here
 # they are installed with pip into a directory on PYTHONPATH.
@@ -72,6 +78,8 @@ PURE_DEPS = {
     "yarl": ["idna"],
     "aiohttp": ["idna", "aiohappyeyeballs", "aiosignal", "attrs"],
     "ruamel.yaml.clib": ["ruamel.yaml"],
+    "watchfiles": ["anyio", "idna", "sniffio"],
+    "pydantic-core": ["typing-extensions"],
 }
 
 
@@ -94,7 +102,8 @@ def run_one(name: str, work: Path, pin: str = "") -> dict[str, object]:
         ],
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(Path.home()), "COLUMNS": "300"},
+        # PATH as the user has it: cargo (Rust packages) usually lives in ~/.cargo/bin.
+        env={"PATH": os.environ["PATH"], "HOME": str(Path.home()), "COLUMNS": "300"},
     )
     seconds = round(time.monotonic() - started, 1)
     text = build.stderr

@@ -350,6 +350,8 @@ def test_dependency_that_needs_a_missing_c_extension(tmp_path: Path, built_pytho
         {
             "softthing/__init__.py": b"try:\n    from ._speed import go\nexcept ImportError:\n    def go(): return 'slow'\n",
             "softthing/_speed.cpython-313-x86_64-linux-gnu.so": b"\x7fELF not really",
+            # PyYAML's `_yaml`: a private top-level shim that works only with the C module.
+            "_softthing/__init__.py": b"from softthing._speed import go\n",
         },
         tag=tag,
     )
@@ -359,6 +361,7 @@ def test_dependency_that_needs_a_missing_c_extension(tmp_path: Path, built_pytho
         "bundle", project, "-o", out, "--base", built_python, "--no-index", "--find-links", links
     )
     assert_refused(result, out, "fastthing 1.0 needs its C extension", "cannot load .so")
+    assert "apepy build --with fastthing==1.0" in result.stderr
     soft = make_project(
         tmp_path / "soft",
         ["softthing"],

@@ -138,7 +138,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     epoch = source_date_epoch(source)
     exclude = request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset())
     log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    # Sdists are fetched and judged first: a Rust package is refused in seconds.
+    # Sdists are fetched and judged first: what cannot be built is refused in seconds.
     prepared = extensions.prepare(list(request.extensions), offline=request.offline, log=log)
     core_key = hashing.cache_key(
         {
@@ -162,6 +162,8 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     if prepared:
         inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
         inputs["extensions-code"] = hashing.code_digest(extensions.BUILD_CODE)
+        if any(p.judgement.kind == "rust" for p in prepared):
+            inputs["rust"] = extensions.rust_identity()
     key = hashing.cache_key(inputs)
     entry = cache.cache_dir("interpreters") / key
     executable = entry / "python"
@@ -195,6 +197,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 toolchain=toolchain,
                 jobs=request.jobs,
                 log=log,
+                offline=request.offline,
             )
             cache.ensure_free_space(entry.parent, _PACK_SPACE, "packing the interpreter")
             try:

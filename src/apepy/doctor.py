@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from apepy import cache, deps, sources, ui
 from apepy.errors import ApepyError
+from apepy.extensions import rust
 from apepy.toolchains import cosmo, host
 
 
@@ -29,6 +30,14 @@ def run(cosmocc: Path | None) -> int:
     except ApepyError as exc:
         host_ok = False
         _row(False, "host toolchain", f"{exc.message} ({exc.hint})")
+    found_rust = rust.find()
+    _row(
+        found_rust is not None or None,
+        "Rust (for --with of Rust packages)",
+        f"rustc {found_rust.version} ({found_rust.cargo}); crates cached in {rust.cargo_home()}"
+        if found_rust
+        else "no cargo/rustc on PATH: install with rustup (see rustup.rs)",
+    )
     try:
         root, version = cosmo.locate(cosmocc, offline=True)
         _row(True, "cosmocc", f"{version} at {root}")

@@ -83,7 +83,10 @@ def bundle(request: BundleRequest) -> BundleResult:
     with tempfile.TemporaryDirectory(prefix=f"apepy-bundle-{os.getpid()}-") as tmp:
         work = Path(tmp)
         site = work / "site-packages"
-        found = wheels.resolve(proj.dependencies, base, index, log)
+        # What the base has compiled in is fixed: pip must choose the rest to fit it
+        # (pydantic pins pydantic-core exactly).
+        fixed = [f"{name}=={version}" for name, version in install.provided_by_base(base).items()]
+        found = wheels.resolve(proj.dependencies, base, index, log, constraints=fixed)
         with ui.phase("install", f"{len(found)} wheels with installer") as st:
             staged = wheels.stage(found, work / "wheels")
             dists = install.install_wheels(staged, site, base, log)

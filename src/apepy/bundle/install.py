@@ -49,7 +49,7 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
     scheme = site_scheme(site, scratch)
     owners: dict[str, str] = {}
     installed: list[Installed] = []
-    provided = _provided_by_base(base)
+    provided = provided_by_base(base)
     for wheel in wheels:
         _check_readable(wheel)
         with WheelFile.open(wheel) as source:
@@ -123,12 +123,17 @@ def _unreadable(wheel: Path, why: str) -> ApepyError:
     )
 
 
-def _provided_by_base(base: Base) -> set[str]:
+def provided_by_base(base: Base) -> dict[str, str]:
+    """The distributions compiled into the base: canonical name → version."""
     if base.manifest is None:
-        return set()
+        return {}
     provided = base.manifest.extras.get("distributions", [])
     assert isinstance(provided, list)
-    return {canonicalize_name(str(d.get("name", ""))) for d in provided if isinstance(d, dict)}
+    return {
+        canonicalize_name(str(d.get("name", ""))): str(d.get("version", ""))
+        for d in provided
+        if isinstance(d, dict)
+    }
 
 
 def _top_level(dist: Installed) -> list[str]:
@@ -152,7 +157,16 @@ def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> In
     for path in extensions:
         (site / path).unlink(missing_ok=True)
     modules = _top_level(dist)
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import importlib\nfor m in sys.argv[2:]: importlib.import_module(m)"
+    # Each top-level name on its own, as an app imports it. A private one that fails
+    # (PyYAML's `_yaml`, a shim of the moved C module) does not decide: apps import
+    # the public package, which falls back to pure Python.
+    code = (
+        "import sys, importlib; sys.path.insert(0, sys.argv[1]); failed = []\n"
+        "for m in sys.argv[2:]:\n"
+        "    try: importlib.import_module(m)\n"
+        "    except Exception as e: failed.append(m); print(f'{m}: {type(e).__name__}: {e}', file=sys.stderr)\n"
+        "sys.exit(3 if failed else 0)"
+    )
     result = subprocess.run(
         [str(base.path), "-I", "-c", code, str(site), *modules],
         capture_output=True,
@@ -165,13 +179,25 @@ def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> In
             f"import check of {dist.name} without {extensions}: exit {result.returncode}\n{result.stderr}\n"
         )
     ext_names = ", ".join(Path(p).name for p in extensions)
-    if result.returncode != 0:
-        last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "import failed"
+    failures = dict(
+        line.split(": ", 1)
+        for line in result.stderr.splitlines()
+        if line.split(": ", 1)[0] in modules
+    )
+    public = [m for m in modules if not m.startswith("_")] or modules
+    broken = [m for m in public if m in failures]
+    if result.returncode not in (0, 3) or broken:
+        last = (
+            failures[broken[0]]
+            if broken
+            else (result.stderr.strip().splitlines() or ["import failed"])[-1]
+        )
         raise ApepyError(
             f"{dist.name} {dist.version} needs its C extension ({ext_names}), which the base "
             f"{base.path.name} does not have built in ({last})",
-            hint="a static interpreter cannot load .so files: bundle onto a base that has "
-            f"{dist.name} compiled in (--base), or use a pure-Python alternative",
+            hint="a static interpreter cannot load .so files: make a base with it compiled in "
+            f"(apepy build --with {dist.name}=={dist.version} -o python-with-{dist.name}) and "
+            "bundle onto it with --base, or use a pure-Python alternative",
         )
     ui.warn(
         f"{dist.name} {dist.version}: its C speedups ({ext_names}) are left out; it runs on its pure-Python code"

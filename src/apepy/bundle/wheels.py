@@ -52,8 +52,18 @@ class Wheel:
     sha256: str
 
 
-def resolve(requirements: list[str], base: Base, index: IndexOptions, log: Path) -> list[Wheel]:
-    """Wheels for ``requirements`` and everything they need, for the base's version and tags."""
+def resolve(
+    requirements: list[str],
+    base: Base,
+    index: IndexOptions,
+    log: Path,
+    *,
+    constraints: list[str] | None = None,
+) -> list[Wheel]:
+    """Wheels for ``requirements`` and everything they need, for the base's version and tags.
+
+    ``constraints`` (pip's -c) pin versions without asking for the packages.
+    """
     if not requirements:
         return []
     tags = [
@@ -66,9 +76,11 @@ def resolve(requirements: list[str], base: Base, index: IndexOptions, log: Path)
         base.abi,
         *(arg for platform in base.pip_platforms() for arg in ("--platform", platform)),
     ]
-    key = hashlib.sha256(
-        json.dumps({"req": sorted(requirements), "tags": tags, "index": index.pip_args()}).encode()
-    ).hexdigest()[:24]
+    pins = sorted(constraints or [])
+    inputs = {"req": sorted(requirements), "tags": tags, "index": index.pip_args()}
+    if pins:
+        inputs["constraints"] = pins
+    key = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:24]
     entry = cache.cache_dir("wheels") / key
     done = entry / RESOLVED
     with cache.locked(entry.with_name(key + ".lock")):
@@ -81,7 +93,7 @@ def resolve(requirements: list[str], base: Base, index: IndexOptions, log: Path)
             with ui.phase(
                 "resolve", f"{len(requirements)} requirements with pip for {base.describe()}"
             ):
-                _pip_download(requirements, tags, index, tmp, log)
+                _pip_download(requirements, tags, index, tmp, log, pins)
             recorded = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.whl"))}
             (tmp / RESOLVED).write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
     return [Wheel(entry / n, digest) for n, digest in sorted(recorded.items())]
@@ -134,9 +146,20 @@ def stage(wheels: list[Wheel], dest: Path) -> list[Path]:
 
 
 def _pip_download(
-    requirements: list[str], tags: list[str], index: IndexOptions, dest: Path, log: Path
+    requirements: list[str],
+    tags: list[str],
+    index: IndexOptions,
+    dest: Path,
+    log: Path,
+    pins: list[str],
 ) -> None:
-    result = pip.download([*tags, *index.pip_args(), *requirements], dest, log)
+    extra: list[str] = []
+    constraints = dest / "constraints.txt"
+    if pins:
+        constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
+        extra = ["-c", str(constraints)]
+    result = pip.download([*tags, *index.pip_args(), *extra, *requirements], dest, log)
+    constraints.unlink(missing_ok=True)
     if result.returncode == 0:
         return
     text = result.stderr

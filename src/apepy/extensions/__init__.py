@@ -22,7 +22,7 @@ from installer.sources import WheelFile
 from apepy import cache, hashing, sources, ui
 from apepy.bundle.install import site_scheme
 from apepy.errors import ApepyError
-from apepy.extensions import hostpython, link, package, sdist
+from apepy.extensions import hostpython, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
@@ -57,7 +57,8 @@ class Extension:
 
 # The modules whose code shapes a package's build and its linked objects.
 BUILD_CODE = tuple(
-    f"extensions/{name}" for name in ("__init__.py", "ccwrap.py", "package.py", "link.py")
+    f"extensions/{name}"
+    for name in ("__init__.py", "ccwrap.py", "package.py", "link.py", "rust.py")
 )
 
 
@@ -67,7 +68,9 @@ def prepare(specs: list[ExtensionSpec], *, offline: bool, log: Path) -> list[Pre
     for spec in specs:
         got = sdist.obtain(spec, offline=offline, log=log)
         judgement = sdist.judge(got)
-        if judgement.kind != "c":
+        if judgement.kind == "rust":
+            rust.require(f"{got.name} {got.version}", judgement.rust_version)
+        elif judgement.kind != "c":
             raise ApepyError(
                 f"{got.name} {got.version} cannot be compiled in: {judgement.reason}",
                 hint=f"drop --with {spec.requirement}"
@@ -90,6 +93,7 @@ def build_all(
     toolchain: Toolchain,
     jobs: int,
     log: Path,
+    offline: bool = False,
 ) -> list[Extension]:
     if not prepared:
         return []
@@ -107,16 +111,22 @@ def build_all(
     built = []
     hostpy: hostpython.HostPython | None = None
     for item in prepared:
-        key = hashing.cache_key(
-            {"sdist": item.sdist.sha256, "core": core_key, "code": code, "hostpython": hostpy_key}
-        )
+        inputs: dict[str, object] = {
+            "sdist": item.sdist.sha256,
+            "core": core_key,
+            "code": code,
+            "hostpython": hostpy_key,
+        }
+        if item.judgement.kind == "rust":
+            inputs["rust"] = rust_identity()
+        key = hashing.cache_key(inputs)
         entry = cache.cache_dir("extensions") / key
         result = entry / "result.json"
         with cache.locked(entry.with_name(key + ".lock")):
             if not result.is_file():
                 if hostpy is None:
                     hostpy = hostpython.ensure(source, builder, key=hostpy_key, log=log, jobs=jobs)
-                _build_one(item, hostpy, core, toolchain, entry, log)
+                _build_one(item, hostpy, core, toolchain, entry, log, offline=offline)
             else:
                 ui.info(f"{item.sdist.name} {item.sdist.version}: built in before, from the cache")
         built.append(_load(entry))
@@ -131,6 +141,8 @@ def _build_one(
     toolchain: Toolchain,
     entry: Path,
     log: Path,
+    *,
+    offline: bool,
 ) -> None:
     with (
         cache.atomic_directory(entry) as tmp,
@@ -143,6 +155,8 @@ def _build_one(
             (core.tree / "Include", core.tree),
             Path(scratch),
             log,
+            rust_build=item.judgement.kind == "rust",
+            offline=offline,
         )
         modules = [m for m in made.modules if not _in_tests(m.dotted)]
         skipped = sorted(set(made.modules) - set(modules), key=lambda m: m.dotted)
@@ -178,6 +192,12 @@ def _build_one(
             ],
         }
         (tmp / "result.json").write_text(json.dumps(data, indent=1))
+
+
+def rust_identity() -> str:
+    """The Rust compiler that builds Rust packages (`rustc -vV`), for cache keys."""
+    found = rust.find()
+    return found.identity if found is not None else ""
 
 
 def _in_tests(dotted: str) -> bool:

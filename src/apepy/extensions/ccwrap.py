@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -56,6 +57,7 @@ _WITH_VALUE = frozenset(
 _COMPILE_ONLY = frozenset(("-c", "-E", "-S", "-M", "-MM"))
 _OBJECT_SUFFIXES = (".o", ".obj", ".lo")
 _SYSTEM_DIRS = ("/usr/", "/lib/", "/lib64/", "/lib32/")
+_HASHED_DYLIB = re.compile(r"lib\w+-[0-9a-f]{16}\.so")
 
 
 def main() -> int:
@@ -66,6 +68,9 @@ def main() -> int:
     real = config["cxx"] if cxx else config["cc"]
     args = _rewrite_includes(_expand(sys.argv[1:]), config)
     shared = "-shared" in args and not _COMPILE_ONLY.intersection(args)
+    if shared and _is_rust_helper(args):
+        # A proc-macro cargo links for the compiler itself: never part of the module.
+        return subprocess.call([real, *args])
     if shared and config.get("fake_shared"):
         # A target compiler that cannot make shared objects (Cosmopolitan):
         # the recorded objects are the product, the .so is only a stand-in.
@@ -153,7 +158,9 @@ def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: 
             continue
         elif arg.endswith(_OBJECT_SUFFIXES):
             objects.append(arg)
-        elif arg.endswith(".a"):
+        elif arg.endswith((".a", ".rlib")):
+            # An .rlib is an ar archive of the crate's objects (plus metadata no
+            # linker pulls in): the partial link takes the members it needs.
             archives.append((arg, whole))
         elif ".so" in os.path.basename(arg) or arg.endswith(".dylib"):
             shared_inputs.append(arg)
@@ -220,6 +227,15 @@ def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: 
     with open(os.path.join(folder, "record.json"), "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)
     return 0
+
+
+def _is_rust_helper(args: list[str]) -> bool:
+    """cargo's proc-macro links: `-o .../deps/lib<crate>-<16 hex>.so` (a cdylib has no hash)."""
+    for i, arg in enumerate(args[:-1]):
+        if arg == "-o":
+            name = os.path.basename(args[i + 1])
+            return bool(_HASHED_DYLIB.fullmatch(name))
+    return False
 
 
 def _whole(flag: str, current: bool) -> bool:

@@ -27,6 +27,10 @@ _MARKER_DECLS = "/* -- ADDMODULE MARKER 1 -- */"
 _MARKER_TABLE = "/* -- ADDMODULE MARKER 2 -- */"
 # What a C++ object needs at the final link.
 _CXX_HINTS = ("__gxx_personality_v0", "_Znwm", "_ZdlPv", "__cxa_", "_ZNSt", "_ZSt")
+# Libraries a shared link names (every Rust cdylib does) that a static link gets
+# otherwise: glibc's own archives provide c, and gcc's driver adds libgcc_eh, the
+# static unwinder, in place of libgcc_s, which has no static form.
+_STATIC_RUNTIME = frozenset({"c", "gcc_s"})
 
 
 @dataclass(frozen=True)
@@ -61,16 +65,31 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
     inputs = list(record.objects)
     for path, whole in record.archives:
         inputs += ["-Wl,--whole-archive", path, "-Wl,--no-whole-archive"] if whole else [path]
+    last = package.rsplit(".", 1)[-1]
+    wanted = f"PyInit_{last}"
+    # rustc's own symbols.o carries no .note.GNU-stack, which would make the whole
+    # interpreter's stack executable: the module's objects never need one.
+    flags = ["-Wl,-z,noexecstack"]
+    if any(path.endswith(".rlib") for path, _ in record.archives):
+        # A Rust module pulls whole codegen units of its crates and of Rust's standard
+        # library; like the cdylib link cargo ran, keep only what its init function
+        # reaches (constructors and TLS stay, as roots of the collection).
+        flags += ["-Wl,--gc-sections", f"-Wl,--undefined={wanted}"]
     procs.run_logged(
-        [toolchain.cc, "-r", "-nostdlib", "-o", str(out), *inputs],
+        [toolchain.cc, "-r", "-nostdlib", *flags, "-o", str(out), *inputs],
         cwd=out.parent,
         log=log,
         what=f"partial link of {package}",
         hint="see the log; this is a bug in apepy's extension linking, please report it",
     )
+    # LLVM bitcode embedded in Rust objects (for cross-language LTO) is dead weight
+    # here, and binutils' LLVM plugin aborts on bitcode of a newer LLVM.
+    subprocess.run(
+        [objcopy, "--remove-section=.llvmbc", "--remove-section=.llvmcmd", str(out)],
+        check=True,
+        capture_output=True,
+    )
     defined, undefined = _symbols(nm, out)
-    last = package.rsplit(".", 1)[-1]
-    wanted = f"PyInit_{last}"
     if wanted not in defined:
         found = sorted(s for s in defined if s.startswith("PyInit_"))
         raise ApepyError(
@@ -197,7 +216,7 @@ def relink(tree: Path, modules: list[LinkedModule], out: Path, work: Path, log: 
     names: list[str] = []
     for m in modules:
         for lib in m.libs:
-            if lib not in names:
+            if lib not in names and lib not in _STATIC_RUNTIME:
                 names.append(lib)
     tail = [*libdirs, *static_closure(names)]
     if any(m.cxx for m in modules):

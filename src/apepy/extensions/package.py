@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from apepy import procs, ui
 from apepy.errors import ApepyError
+from apepy.extensions import rust
 from apepy.extensions.hostpython import HostPython
 from apepy.extensions.sdist import Sdist
 from apepy.toolchains import Toolchain
@@ -26,6 +29,7 @@ from apepy.toolchains import Toolchain
 _WRAPPER = Path(__file__).with_name("ccwrap.py")
 _DRIVER_NAMES = ("cc", "gcc", "clang", "c++", "g++", "clang++")
 _EXTENSION_SUFFIXES = (".so", ".pyd")
+_CARGO_COMPILING = re.compile(r"^\s*Compiling (\S+ v\S+)")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ def build(
     target_include: tuple[Path, ...],
     work: Path,
     log: Path,
+    *,
+    rust_build: bool = False,
+    offline: bool = False,
 ) -> Built:
     """Build ``sdist`` into ``work``; every extension module must have a link record."""
     bin_dir = work / "bin"
@@ -77,39 +84,32 @@ def build(
         # Packages that compile their speedups only when asked (charset-normalizer).
         "CHARSET_NORMALIZER_USE_CYTHON": "1",
     }
+    if rust_build:
+        pyo3 = work / "pyo3-config.txt"
+        rust.write_pyo3_config(
+            pyo3,
+            version=hostpy.version,
+            pyconfig_h=next(
+                d / "pyconfig.h" for d in target_include if (d / "pyconfig.h").is_file()
+            ),
+            build_python=hostpy.python,
+        )
+        env.update(rust.build_env(linker=bin_dir / "cc", pyo3_config=pyo3, offline=offline))
     with ui.phase("extension", f"building {sdist.name} {sdist.version} from its sdist") as st:
         compiled = 0
 
         def progress(line: str) -> None:
             nonlocal compiled
-            name = procs.compiled_file(line)
+            crate = _CARGO_COMPILING.match(line)
+            name = crate.group(1) if crate else procs.compiled_file(line)
             if name:
                 compiled += 1
                 st.update(f"{compiled} files · {Path(name).name}")
 
-        procs.run_logged(
-            [
-                str(hostpy.python),
-                "-m",
-                "pip",
-                "wheel",
-                "--no-deps",
-                "--no-input",
-                "--progress-bar",
-                "off",
-                "-v",
-                "-w",
-                str(wheels),
-                str(sdist.path),
-            ],
-            cwd=work,
-            log=log,
-            env=env,
-            what=f"building {sdist.name} {sdist.version}",
-            hint="see the log for the first compiler error; a missing header usually names "
-            "a -dev package to install",
-            on_line=progress,
-        )
+        try:
+            _run_build(sdist, hostpy, wheels, work, log, env, progress)
+        except ApepyError as exc:
+            raise _explained(exc, sdist, log, offline=offline) from exc
         found = sorted(wheels.glob("*.whl"))
         if len(found) != 1:
             raise ApepyError(f"building {sdist.name} produced {len(found)} wheels, expected one")
@@ -118,6 +118,64 @@ def build(
             ", ".join(m.dotted for m in modules) or "no extension modules"
         )
     return Built(found[0], modules)
+
+
+def _run_build(
+    sdist: Sdist,
+    hostpy: HostPython,
+    wheels: Path,
+    work: Path,
+    log: Path,
+    env: dict[str, str],
+    progress: Callable[[str], None],
+) -> None:
+    procs.run_logged(
+        [
+            str(hostpy.python),
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-input",
+            "--progress-bar",
+            "off",
+            "-v",
+            "-w",
+            str(wheels),
+            str(sdist.path),
+        ],
+        cwd=work,
+        log=log,
+        env=env,
+        what=f"building {sdist.name} {sdist.version}",
+        hint="see the log for the first compiler error; a missing header usually names "
+        "a -dev package to install",
+        on_line=progress,
+    )
+
+
+def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> ApepyError:
+    """A failed package build, with the cause named where its output shows it."""
+    with open(log, "rb") as handle:
+        handle.seek(max(0, log.stat().st_size - 65536))
+        text = handle.read().decode("utf-8", "replace")
+    if offline and re.search(r"using offline mode|but --offline was specified", text):
+        return ApepyError(
+            f"{sdist.name} {sdist.version} needs crates that are not in apepy's cargo cache "
+            f"({rust.cargo_home()}), and --offline forbids downloading them",
+            hint="run the same build once with network access (without --offline); the crates "
+            "are kept in the cache for offline rebuilds",
+            details=exc.details,
+        )
+    need = re.search(r"requires rustc (\S+) or newer|rustc (\S+) is not supported", text)
+    if need:
+        return ApepyError(
+            f"{sdist.name} {sdist.version} needs Rust {need.group(1) or need.group(2)} or newer",
+            hint="update the toolchain (rustup update stable), or pin an older release of "
+            f"{sdist.name}",
+            details=exc.details,
+        )
+    return exc
 
 
 def write_wrapper(
@@ -206,8 +264,9 @@ def _match(wheel: Path, records: list[LinkRecord], sdist: Sdist) -> tuple[Module
                 raise ApepyError(
                     f"{sdist.name}: the build made {name} without going through apepy's "
                     "compiler wrapper",
-                    hint="the package's build uses a compiler apepy does not intercept "
-                    "(a hard-coded path, or a prebuilt binary); it cannot be linked in",
+                    hint="the package's build uses a compiler or linker apepy does not intercept "
+                    "(a hard-coded path, a prebuilt binary, or for Rust a `-C linker=` in "
+                    "RUSTFLAGS or the package's .cargo/config.toml); it cannot be linked in",
                 )
             modules.append(Module(dotted_name(name), name, record))
     return tuple(sorted(modules, key=lambda m: m.dotted))
@@ -215,7 +274,9 @@ def _match(wheel: Path, records: list[LinkRecord], sdist: Sdist) -> tuple[Module
 
 def _by_name(records: list[LinkRecord], wheel_name: str) -> LinkRecord | None:
     base = wheel_name.rsplit("/", 1)[-1]
-    same = [r for r in records if Path(r.output).name == base]
+    # cargo names a cdylib lib<crate>.so; maturin and setuptools-rust rename it.
+    names = {base, f"lib{base.split('.', 1)[0]}.so"}
+    same = [r for r in records if Path(r.output).name in names]
     return same[-1] if len(same) >= 1 else None
 
 

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from apepy import cache, hashing, pip, ui
 from apepy.errors import ApepyError
+from apepy.extensions import rust
 from apepy.extensions.spec import ExtensionSpec
 
 _C_SOURCES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".m")
@@ -37,11 +38,13 @@ class Sdist:
 
 @dataclass(frozen=True)
 class Judgement:
-    """What kind of package an sdist holds: "c" (buildable), "pure", "rust" or "fortran"."""
+    """What kind of package an sdist holds: "c" or "rust" (buildable), "pure" or "fortran"."""
 
     kind: str
     reason: str
     cython: bool = False
+    # The MSRV its Cargo.toml declares (Rust packages only).
+    rust_version: str | None = None
 
 
 def obtain(spec: ExtensionSpec, *, offline: bool, log: Path) -> Sdist:
@@ -116,14 +119,8 @@ def _pip_download(spec: ExtensionSpec, log: Path) -> Path:
         tail = "\n".join(result.stderr.strip().splitlines()[-6:])
         if re.search(r"maturin|setuptools[-_]rust|[Cc]argo|rustc", result.stdout + result.stderr):
             # pip reads an sdist's metadata before saving it; for a Rust package
-            # that step itself needs cargo.
-            raise ApepyError(
-                f"{spec.requirement} cannot be compiled in: its extension is written in Rust "
-                "(maturin / setuptools-rust), which apepy's C compiler wrapper cannot link into "
-                "the interpreter",
-                hint=f"drop --with {spec.requirement}",
-                details=tail,
-            )
+            # that step itself runs cargo.
+            rust.require(spec.requirement, None)
         if "No matching distribution" in result.stderr:
             raise ApepyError(
                 f"no sdist of {spec.requirement} on the package index",
@@ -161,7 +158,7 @@ def _version_from_filename(filename: str) -> str:
 
 def judge(sdist: Sdist) -> Judgement:
     """Decide from the sdist's files whether apepy's wrapper can build it."""
-    names, pyproject = _listing(sdist.path)
+    names, pyproject, cargo_toml = _listing(sdist.path)
     requires: list[str] = []
     backend = ""
     if pyproject:
@@ -172,24 +169,27 @@ def judge(sdist: Sdist) -> Judgement:
         system = data.get("build-system", {})
         requires = [str(r).lower() for r in system.get("requires", [])]
         backend = str(system.get("build-backend", ""))
-    # A Cargo.toml at the top counts; deeper ones are often vendored test data
-    # (numpy carries meson's Rust test cases).
-    rust = [r for r in requires if any(re.match(rf"{b}\b", r) for b in _RUST_BACKENDS)] or [
-        n for n in names if n == "Cargo.toml"
-    ]
-    if rust or backend.startswith("maturin"):
+    code = [n for n in names if not _is_test(n)]
+    has_c = any(n.endswith(_C_SOURCES) for n in code)
+    # Rust when the build backend drives cargo. A top-level Cargo.toml beside C
+    # sources and a plain setuptools build is an optional Rust backend: the default
+    # build is C, and that is what runs. Deeper Cargo.toml files are often vendored
+    # test data (numpy carries meson's Rust test cases).
+    by_backend = backend.startswith("maturin") or any(
+        re.match(rf"{b}\b", r) for r in requires for b in _RUST_BACKENDS
+    )
+    if by_backend or ("Cargo.toml" in names and not has_c):
         return Judgement(
             "rust",
-            "its extension is written in Rust (maturin / setuptools-rust), which apepy's C "
-            "compiler wrapper cannot link into the interpreter",
+            "its extension is written in Rust (cargo builds it)",
+            rust_version=rust.rust_version(cargo_toml) if cargo_toml else None,
         )
-    code = [n for n in names if not _is_test(n)]
     if any(n.lower().endswith(_FORTRAN) for n in code):
         return Judgement(
             "fortran",
             "it compiles Fortran sources, which apepy's C compiler wrapper does not support",
         )
-    if not any(n.endswith(_C_SOURCES) for n in code):
+    if not has_c:
         return Judgement(
             "pure",
             "it has no C sources: it is pure Python, so it needs no --with "
@@ -206,28 +206,43 @@ def _is_test(name: str) -> bool:
     return any("test" in p or p in ("benchmarks", "doc", "docs", "examples") for p in parts)
 
 
-def _listing(path: Path) -> tuple[list[str], str]:
-    """Member names (without the top directory) and the top-level pyproject.toml."""
+def _listing(path: Path) -> tuple[list[str], str, str]:
+    """Member names (without the top directory), the top-level pyproject.toml, and the
+    Cargo.toml nearest the top outside test suites (Rust packages' MSRV is there)."""
+    wanted: dict[str, bytes] = {}
+
+    def pick(names: list[str]) -> list[str]:
+        cargo = sorted(
+            (n for n in names if n.endswith("Cargo.toml") and not _is_test(n)),
+            key=lambda n: (n.count("/"), n),
+        )
+        return ["pyproject.toml", *cargo[:1]]
+
     try:
         if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                raw = archive.namelist()
+            with zipfile.ZipFile(path) as zipped:
+                raw = [n for n in zipped.namelist() if not n.endswith("/")]
                 names = [n.split("/", 1)[1] if "/" in n else n for n in raw]
-                top = [n for n in raw if n.count("/") == 1 and n.endswith("/pyproject.toml")]
-                text = archive.read(top[0]).decode("utf-8", "replace") if top else ""
-                return names, text
-        with tarfile.open(path) as archive:
-            names = []
-            text = ""
-            for member in archive:
-                parts = member.name.split("/", 1)
-                rel = parts[1] if len(parts) == 2 else parts[0]
-                names.append(rel)
-                if rel == "pyproject.toml" and member.isfile():
-                    handle = archive.extractfile(member)
+                for rel in pick(names):
+                    if rel in names:
+                        wanted[rel] = zipped.read(raw[names.index(rel)])
+        else:
+            with tarfile.open(path) as archive:
+                members: dict[str, tarfile.TarInfo] = {}
+                for member in archive:
+                    parts = member.name.split("/", 1)
+                    rel = parts[1] if len(parts) == 2 else parts[0]
+                    if member.isfile():
+                        members[rel] = member
+                names = list(members)
+                for rel in pick(names):
+                    handle = archive.extractfile(members[rel]) if rel in members else None
                     if handle is not None:
-                        text = handle.read().decode("utf-8", "replace")
-            return names, text
+                        wanted[rel] = handle.read()
+        text = {k: v.decode("utf-8", "replace") for k, v in wanted.items()}
+        cargo = next((t for k, t in text.items() if k.endswith("Cargo.toml")), "")
+        pyproject = text.get("pyproject.toml", "")
+        return names, pyproject, cargo
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ApepyError(
             f"{path.name} is not a readable sdist ({exc})",

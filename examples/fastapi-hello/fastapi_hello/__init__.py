@@ -1,0 +1,1 @@
+"""A small FastAPI service that runs from one file."""

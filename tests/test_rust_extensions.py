@@ -1,0 +1,263 @@
+"""Rust extensions (PyO3, built by maturin) compiled into the interpreter, for real.
+
+One interpreter gets pydantic-core (fat LTO, the one FastAPI needs), rpds-py and
+bcrypt (an abi3 module): three Rust modules, each with its own copy of Rust's
+standard library, kept private to it. Each is imported as a built-in from an empty
+environment and exercised; then the FastAPI demo is bundled onto that base and
+serves real requests. The refusals (no cargo, a crate newer than the toolchain)
+come before any long work.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_apepy
+from test_bundle import free_port
+from wheelmaker import make_sdist
+
+from apepy import manifest, sources
+
+pytestmark = pytest.mark.build
+
+PINS = {
+    "pydantic-core": "pydantic-core==2.50.5 --hash=sha256:1e740886083ff95530d694e6a3f09ed914bcf92a496d16acd307c6c3484fc36d",
+    "rpds-py": "rpds-py==2026.9.1 --hash=sha256:4793ef7f78268b124b73fa933440f01d258bbae01de9fa53e9080c9ab0425a12",
+    "bcrypt": "bcrypt==5.0.0 --hash=sha256:f748f7c2d6fd375cc93d3fba7ef4a9e3a092421b8dbf34d8d4dc06be9492dfdd",
+}
+FASTAPI_HELLO = REPO / "examples" / "fastapi-hello"
+
+SMOKE = """
+import json, sys
+import pydantic_core, rpds, bcrypt
+from pydantic_core import SchemaValidator, ValidationError, core_schema as cs
+out = {'builtins': sorted(m for m in sys.builtin_module_names if m.split('.')[0] in
+                          ('pydantic_core', 'rpds', 'bcrypt'))}
+v = SchemaValidator(cs.typed_dict_schema({'n': cs.typed_dict_field(cs.int_schema(gt=0))}))
+out['valid'] = v.validate_python({'n': '42'})
+try:
+    v.validate_python({'n': -1})
+except ValidationError as exc:
+    out['error'] = exc.errors()[0]['type']
+m = rpds.HashTrieMap({'a': 1}).insert('b', 2)
+out['rpds'] = sorted(m.items())
+h = bcrypt.hashpw(b'secret', bcrypt.gensalt(rounds=4))
+out['bcrypt'] = [bcrypt.checkpw(b'secret', h), bcrypt.checkpw(b'wrong', h)]
+out['version'] = pydantic_core.__version__
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="session")
+def rust_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
+    out = tmp_path_factory.mktemp("rust") / "python"
+    with_args = [arg for pin in PINS.values() for arg in ("--with", pin)]
+    result = run_apepy("build", "--python", release.version, *with_args, "-o", out)
+    if result.returncode != 0:
+        pytest.fail(f"apepy build --with <rust packages> failed:\n{result.stderr}")
+    return out
+
+
+def test_rust_extensions_are_built_in_and_work(rust_python: Path, tmp_path: Path) -> None:
+    # pydantic-core's one pure-Python dependency; an app bundle would carry it.
+    deps = tmp_path / "deps"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(deps),
+            "typing-extensions>=4.14",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    result = subprocess.run(
+        [str(rust_python), "-c", SMOKE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(deps)},
+    )
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["builtins"] == ["bcrypt._bcrypt", "pydantic_core._pydantic_core", "rpds.rpds"]
+    assert got["valid"] == {"n": 42}
+    assert got["error"] == "greater_than"
+    assert got["rpds"] == [["a", 1], ["b", 2]]
+    assert got["bcrypt"] == [True, False]
+    assert got["version"] == "2.50.5"
+    ldd = subprocess.run(["ldd", str(rust_python)], capture_output=True, text=True)
+    assert "not a dynamic executable" in ldd.stdout + ldd.stderr
+
+
+def test_rust_modules_in_the_manifest_and_stack_not_executable(rust_python: Path) -> None:
+    found = manifest.read(rust_python)
+    assert found is not None
+    dists = {d["name"]: d for d in found.extras["distributions"]}  # type: ignore[union-attr]
+    assert dists["pydantic-core"]["modules"] == ["pydantic_core._pydantic_core"]
+    assert dists["bcrypt"]["modules"] == ["bcrypt._bcrypt"]
+    assert dists["rpds-py"]["version"] == "2026.9.1"
+    # rustc's symbols.o has no .note.GNU-stack; linked as it is, it would make the
+    # interpreter's stack executable.
+    program = subprocess.run(
+        ["readelf", "-lW", str(rust_python)], capture_output=True, text=True, check=True
+    ).stdout
+    stack = next(line for line in program.splitlines() if "GNU_STACK" in line)
+    assert stack.split()[-2] == "RW", stack
+
+
+def test_cached_rust_build_builds_nothing(
+    rust_python: Path, tmp_path: Path, release: sources.Release
+) -> None:
+    out = tmp_path / "again"
+    with_args = [arg for pin in PINS.values() for arg in ("--with", pin)]
+    started = time.monotonic()
+    result = run_apepy("build", "--python", release.version, *with_args, "-o", out, "--offline")
+    assert result.returncode == 0, result.stderr
+    assert "Compiling" not in result.stderr and "building pydantic" not in result.stderr
+    assert out.read_bytes() == rust_python.read_bytes()
+    assert time.monotonic() - started < 120
+
+
+@pytest.fixture()
+def fastapi_served(rust_python: Path, tmp_path: Path) -> Iterator[str]:
+    app = tmp_path / "fastapi-hello"
+    result = run_apepy("bundle", FASTAPI_HELLO, "--base", rust_python, "-o", app)
+    assert result.returncode == 0, result.stderr
+    assert "pydantic_core: provided by the base interpreter" in result.stderr
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy2(app, run_dir / "app")
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(run_dir / "app"), "--port", str(port)],
+        cwd=run_dir,
+        env={"HOME": str(run_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/versions", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    output = proc.stdout.read() if proc.stdout else ""
+                    pytest.fail(f"the FastAPI bundle did not start serving:\n{output}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_fastapi_app_served_from_one_file(fastapi_served: str) -> None:
+    with urllib.request.urlopen(fastapi_served + "/items/1", timeout=10) as response:
+        assert response.status == 200
+        assert json.load(response) == {"name": "portable python", "price": 1.5, "tags": ["ape"]}
+    with urllib.request.urlopen(fastapi_served + "/versions", timeout=10) as response:
+        versions = json.load(response)
+    assert versions["pydantic_core"] == "2.50.5"
+    assert "built-in" in versions["pydantic_core_module"]
+    bad = urllib.request.Request(
+        fastapi_served + "/items",
+        data=json.dumps({"name": "", "price": -3}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(bad, timeout=10)
+    assert refused.value.code == 422
+    detail = json.load(refused.value)["detail"]
+    assert {(d["loc"][-1], d["type"]) for d in detail} == {
+        ("name", "string_too_short"),
+        ("price", "greater_than"),
+    }
+    good = urllib.request.Request(
+        fastapi_served + "/items",
+        data=json.dumps({"name": "zip", "price": 2}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(good, timeout=10) as response:
+        assert response.status == 201 and json.load(response) == {"id": 2}
+
+
+def _maturin_sdist(tmp_path: Path, name: str, rust_version: str = "1.60") -> Path:
+    cargo = (
+        f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n'
+        f'rust-version = "{rust_version}"\n\n[lib]\ncrate-type = ["cdylib"]\n\n'
+        '[dependencies]\npyo3 = { version = "0.22", features = ["extension-module"] }\n'
+    )
+    pyproject = (
+        '[build-system]\nrequires = ["maturin>=1,<2"]\nbuild-backend = "maturin"\n\n'
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\n'
+    )
+    return make_sdist(
+        tmp_path,
+        f"{name}-0.1.0",
+        {"Cargo.toml": cargo, "pyproject.toml": pyproject, "src/lib.rs": ""},
+    )
+
+
+def test_no_cargo_is_refused_before_any_long_work(tmp_path: Path, release: sources.Release) -> None:
+    sdist = _maturin_sdist(tmp_path, "rusty")
+    out = tmp_path / "python"
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("cc", "gcc", "make", "nm", "objcopy", "ar", "ranlib", "strip", "pkg-config"):
+        found = shutil.which(tool)
+        if found:
+            (bare / tool).symlink_to(found)
+    started = time.monotonic()
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--with",
+        sdist,
+        "-o",
+        out,
+        "--offline",
+        env={"PATH": str(bare)},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "written in Rust, and no Rust toolchain (cargo, rustc) is on PATH" in result.stderr
+    assert "rustup" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+    assert time.monotonic() - started < 60
+
+
+def test_crate_newer_than_the_toolchain_is_refused(
+    tmp_path: Path, release: sources.Release
+) -> None:
+    sdist = _maturin_sdist(tmp_path, "tomorrow", rust_version="99.0")
+    out = tmp_path / "python"
+    result = run_apepy("build", "--python", release.version, "--with", sdist, "-o", out)
+    assert result.returncode == 1, result.stderr
+    assert "tomorrow 0.1.0 needs Rust 99.0 or newer; this cargo is" in result.stderr
+    assert "rustup update" in result.stderr
+    assert not out.exists()
