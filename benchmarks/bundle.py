@@ -46,8 +46,8 @@ def apepy(*args: str) -> None:
     )
 
 
-def first_request(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    """Seconds from process start until GET /health answers 200."""
+def first_request(cmd: list[str], cwd: Path, env: dict[str, str], path: str = "/health") -> float:
+    """Seconds from process start until GET ``path`` answers 200."""
     port = free_port()
     start = time.perf_counter()
     # A session of its own, so the whole group (PyInstaller's bootloader and its
@@ -64,7 +64,7 @@ def first_request(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
         while True:
             try:
                 with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/health", timeout=1
+                    f"http://127.0.0.1:{port}{path}", timeout=1
                 ) as response:
                     if response.status == 200:
                         return time.perf_counter() - start

@@ -176,6 +176,10 @@ def run_one(name: str, work: Path, pin: str = "") -> dict[str, object]:
         "seconds": seconds,
         "size": out.stat().st_size,
     }
+    # The package's own build (the "extension" phase), when this run did it.
+    phase = re.search(r"extension \S+ \S+: .*?\(([\d.]+) s\)", text, re.DOTALL)
+    if phase:
+        result["package_build_seconds"] = float(phase.group(1))
     if smoke.returncode != 0:
         last = (smoke.stderr.strip().splitlines() or ["no output"])[-1]
         result.update(status="failed", reason=f"smoke check: {last}")
@@ -236,18 +240,19 @@ def _write(rows: dict[str, dict[str, object]], base_size: int) -> None:
         "",
         f"Built: {counts['built']} · refused: {counts['refused']} · failed: {counts['failed']} of {len(ordered)}.",
         "",
-        "| package | version | result | modules | time | size added | reason |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| package | version | result | modules | time | package build | size added | reason |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in ordered:
         added = r.get("added_bytes")
         lines.append(
-            "| {p} | {v} | {s} | {m} | {t} s | {a} | {why} |".format(
+            "| {p} | {v} | {s} | {m} | {t} s | {b} | {a} | {why} |".format(
                 p=r["package"],
                 v=r.get("version", ""),
                 s=r["status"],
                 m=", ".join(str(x) for x in r.get("modules", [])),  # type: ignore[attr-defined]
                 t=r.get("seconds", ""),
+                b=f"{r['package_build_seconds']} s" if r.get("package_build_seconds") else "",
                 a=f"{int(added) / 1e3:,.0f} kB" if isinstance(added, int) else "",
                 why=re.sub(r"\s+", " ", str(r.get("reason", ""))).replace("|", "/"),
             )

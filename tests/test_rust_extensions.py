@@ -11,6 +11,7 @@ come before any long work.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -206,6 +207,159 @@ def test_fastapi_app_served_from_one_file(fastapi_served: str) -> None:
         assert response.status == 201 and json.load(response) == {"id": 2}
 
 
+# A Rust extension module with no crates at all (setuptools-rust, no bindings): it
+# builds offline in seconds. Its init runs what a Rust module needs of its runtime:
+# a panic caught by unwinding, a thread (TLS), the allocator behind a HashMap.
+_BARE_LIB = """use std::os::raw::{c_char, c_long, c_void};
+
+#[repr(C)]
+pub struct ModuleDef {
+    head: [usize; 5],
+    name: *const c_char,
+    doc: *const c_char,
+    size: isize,
+    rest: [usize; 5],
+}
+
+extern "C" {
+    fn PyModule_Create2(def: *mut ModuleDef, api: i32) -> *mut c_void;
+    fn PyModule_AddIntConstant(module: *mut c_void, name: *const c_char, value: c_long) -> i32;
+}
+
+static mut DEF: ModuleDef = ModuleDef {
+    head: [1, 0, 0, 0, 0],
+    name: b"NAME\\0".as_ptr() as *const c_char,
+    doc: std::ptr::null(),
+    size: -1,
+    rest: [0; 5],
+};
+
+fn answer() -> c_long {
+    std::panic::set_hook(Box::new(|_| {}));
+    let unwound = std::panic::catch_unwind(|| panic!("unwinds")).is_err();
+    let sum = std::thread::spawn(|| (1..=10u64).sum::<u64>()).join().unwrap();
+    let mut map = std::collections::HashMap::new();
+    map.insert("k", 7);
+    (if unwound { 1000 } else { 0 }) + sum as c_long + map["k"]
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn PyInit_NAME() -> *mut c_void {
+    let module = PyModule_Create2(std::ptr::addr_of_mut!(DEF), 1013);
+    if !module.is_null() {
+        PyModule_AddIntConstant(module, b"answer\\0".as_ptr() as *const c_char, answer());
+    }
+    module
+}
+"""
+
+
+def _bare_rust_sdist(directory: Path, name: str, salt: str = "") -> Path:
+    cargo = (
+        f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[lib]\ncrate-type = ["cdylib"]\n'
+    )
+    pyproject = (
+        '[build-system]\nrequires = ["setuptools>=68", "setuptools-rust>=1.7"]\n'
+        'build-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\n\n'
+        f'[[tool.setuptools-rust.ext-modules]]\ntarget = "{name}"\nbinding = "NoBinding"\n'
+    )
+    lib = _BARE_LIB.replace("NAME", name) + (f"// {salt}\n" if salt else "")
+    return make_sdist(
+        directory,
+        f"{name}-0.1.0",
+        {"Cargo.toml": cargo, "pyproject.toml": pyproject, "src/lib.rs": lib},
+    )
+
+
+def test_two_rust_modules_each_with_its_own_runtime(
+    tmp_path: Path, release: sources.Release
+) -> None:
+    # Each keeps a private std; before COMDAT groups were dissolved, the second
+    # module's unwinding data pointed into the first one's discarded copy and its
+    # first panic crashed the interpreter.
+    first = _bare_rust_sdist(tmp_path, "rustfirst")
+    second = _bare_rust_sdist(tmp_path, "rustsecond")
+    out = tmp_path / "python"
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--with",
+        first,
+        "--with",
+        second,
+        "-o",
+        out,
+        "--offline",
+    )
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run(
+        [
+            str(out),
+            "-c",
+            "import rustfirst, rustsecond, sys\n"
+            "print(rustfirst.answer, rustsecond.answer, 'rustsecond' in sys.builtin_module_names)",
+        ],
+        capture_output=True,
+        text=True,
+        env={},
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["1062", "1062", "True"]
+
+
+def test_offline_crate_missing_from_the_cache(tmp_path: Path, release: sources.Release) -> None:
+    sdist = make_sdist(
+        tmp_path,
+        "needscrate-0.1.0",
+        {
+            "Cargo.toml": '[package]\nname = "needscrate"\nversion = "0.1.0"\nedition = "2021"\n\n'
+            '[lib]\ncrate-type = ["cdylib"]\n\n[dependencies]\n'
+            # No crate of that name exists: it can never be in the cache.
+            'apepy-test-crate-that-is-never-published = "1"\n',
+            "pyproject.toml": '[build-system]\nrequires = ["setuptools>=68", "setuptools-rust>=1.7"]\n'
+            'build-backend = "setuptools.build_meta"\n\n[project]\nname = "needscrate"\n'
+            'version = "0.1.0"\n\n[[tool.setuptools-rust.ext-modules]]\ntarget = "needscrate"\n'
+            'binding = "NoBinding"\n',
+            "src/lib.rs": "",
+        },
+    )
+    out = tmp_path / "python"
+    result = run_apepy(
+        "build", "--python", release.version, "--with", sdist, "-o", out, "--offline"
+    )
+    assert result.returncode == 1, result.stderr
+    assert "needs crates that are not in apepy's cargo cache" in result.stderr
+    assert "without --offline" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_rust_link_that_bypasses_the_wrapper_is_named(
+    tmp_path: Path, release: sources.Release
+) -> None:
+    sdist = _bare_rust_sdist(tmp_path, "sneaky", salt=str(time.time_ns()))
+    out = tmp_path / "python"
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--with",
+        sdist,
+        "-o",
+        out,
+        "--offline",
+        env={"RUSTFLAGS": f"-Clinker={shutil.which('gcc')}"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "sneaky: the build made sneaky" in result.stderr
+    assert "without going through apepy's compiler wrapper" in result.stderr
+    assert "-C linker=" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
 def _maturin_sdist(tmp_path: Path, name: str, rust_version: str = "1.60") -> Path:
     cargo = (
         f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n'
@@ -226,12 +380,20 @@ def _maturin_sdist(tmp_path: Path, name: str, rust_version: str = "1.60") -> Pat
 def test_no_cargo_is_refused_before_any_long_work(tmp_path: Path, release: sources.Release) -> None:
     sdist = _maturin_sdist(tmp_path, "rusty")
     out = tmp_path / "python"
-    bare = tmp_path / "bin"
-    bare.mkdir()
-    for tool in ("cc", "gcc", "make", "nm", "objcopy", "ar", "ranlib", "strip", "pkg-config"):
-        found = shutil.which(tool)
-        if found:
-            (bare / tool).symlink_to(found)
+    # PATH as it is, less cargo and rustc: a directory holding them is replaced by a
+    # copy of its links without them.
+    dirs = []
+    for n, entry in enumerate(os.environ["PATH"].split(os.pathsep)):
+        folder = Path(entry)
+        if not any((folder / tool).exists() for tool in ("cargo", "rustc")):
+            dirs.append(entry)
+            continue
+        shadow = tmp_path / f"path{n}"
+        shadow.mkdir()
+        for item in folder.iterdir():
+            if item.name not in ("cargo", "rustc"):
+                (shadow / item.name).symlink_to(item)
+        dirs.append(str(shadow))
     started = time.monotonic()
     result = run_apepy(
         "build",
@@ -242,7 +404,7 @@ def test_no_cargo_is_refused_before_any_long_work(tmp_path: Path, release: sourc
         "-o",
         out,
         "--offline",
-        env={"PATH": str(bare)},
+        env={"PATH": os.pathsep.join(dirs)},
     )
     assert result.returncode == 1, result.stderr
     assert "written in Rust, and no Rust toolchain (cargo, rustc) is on PATH" in result.stderr

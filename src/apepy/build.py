@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -367,7 +368,13 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
     try:
         outcome: dict[str, list[str]] = json.loads(result.stdout)
     except ValueError:
-        outcome = {"(all)": ["error", result.stderr.strip()[-2000:]]}
+        died = (
+            f"the interpreter died of signal {-result.returncode} "
+            f"({signal.Signals(-result.returncode).name}) while importing them"
+            if result.returncode < 0
+            else f"exit status {result.returncode}"
+        )
+        outcome = {", ".join(dotted): ["error", (result.stderr.strip()[-2000:] + "\n" + died).strip()]}
     broken = {name: why for name, (kind, why) in outcome.items() if kind == "error"}
     if result.returncode != 0 or broken:
         raise ApepyError(

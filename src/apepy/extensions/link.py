@@ -69,7 +69,11 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
     wanted = f"PyInit_{last}"
     # rustc's own symbols.o carries no .note.GNU-stack, which would make the whole
     # interpreter's stack executable: the module's objects never need one.
-    flags = ["-Wl,-z,noexecstack"]
+    # COMDAT groups are dissolved here: once the module's symbols are local, the
+    # final link must not fold its copy of a group (Rust's DW.ref.rust_eh_personality,
+    # a C++ inline function) into another module's, which left its references
+    # pointing into a discarded section.
+    flags = ["-Wl,-z,noexecstack", "-Wl,--force-group-allocation"]
     if any(path.endswith(".rlib") for path, _ in record.archives):
         # A Rust module pulls whole codegen units of its crates and of Rust's standard
         # library; like the cdylib link cargo ran, keep only what its init function
