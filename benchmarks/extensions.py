@@ -225,7 +225,7 @@ def _write(rows: dict[str, dict[str, object]], base_size: int) -> None:
         s: sum(1 for r in ordered if r["status"] == s) for s in ("built", "refused", "failed")
     }
     lines = [
-        "# Third-party C extensions compiled in",
+        "# Third-party C and Rust extensions compiled in",
         "",
         f"`benchmarks/extensions.py` (`scripts/extension-matrix`) builds each package into its own "
         f"CPython {PYTHON} interpreter with the host toolchain (`apepy build --with PKG`), imports "
@@ -235,8 +235,11 @@ def _write(rows: dict[str, dict[str, object]], base_size: int) -> None:
         "`apepy build` on a 2-core machine shared with other builds: the first sdist download "
         "(pip reads the package's metadata, which for meson-python packages runs meson), the "
         "package's own build and the re-link, and in a few rows a rebuild of the cached CPython "
-        "tree that happened to fall in that run. Size added is against the same interpreter "
-        f"without extensions ({base_size / 1e6:.1f} MB).",
+        "tree that happened to fall in that run. *Package build* is the package's own build "
+        "alone (pip wheel through apepy's wrapper: for Rust packages cargo compiling every "
+        "crate), where that run did it rather than taking it from the cache. Size added is "
+        f"against the same interpreter without extensions ({base_size / 1e6:.1f} MB); for a "
+        "Rust package it includes the part of Rust's standard library its module keeps.",
         "",
         f"Built: {counts['built']} · refused: {counts['refused']} · failed: {counts['failed']} of {len(ordered)}.",
         "",
