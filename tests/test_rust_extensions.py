@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_apepy
-from test_bundle import free_port
-from wheelmaker import make_sdist
+from test_bundle import free_port, make_project
+from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
 
@@ -423,3 +423,33 @@ def test_crate_newer_than_the_toolchain_is_refused(
     assert "tomorrow 0.1.0 needs Rust 99.0 or newer; this cargo is" in result.stderr
     assert "rustup update" in result.stderr
     assert not out.exists()
+
+
+def test_what_the_base_has_compiled_in_constrains_the_resolution(
+    rust_python: Path, tmp_path: Path
+) -> None:
+    # The newest `needscore` wants a pydantic-core the base does not have; pip must
+    # pick the release that fits the base's 2.50.5 (as pydantic's exact pin needs).
+    links = tmp_path / "links"
+    links.mkdir()
+    for version, core in (("1.0", "2.50.5"), ("2.0", "2.99.0")):
+        make_wheel(
+            links,
+            "needscore",
+            version,
+            {"needscore/__init__.py": f"VERSION = {version!r}\n".encode()},
+            requires=(f"pydantic-core=={core}",),
+        )
+        make_wheel(links, "pydantic_core", core, {"pydantic_core/__init__.py": b""})
+    project = make_project(
+        tmp_path / "p",
+        ["needscore"],
+        code="import needscore\ndef main():\n    print(needscore.VERSION)\n",
+    )
+    out = tmp_path / "app"
+    result = run_apepy(
+        "bundle", project, "--base", rust_python, "-o", out, "--no-index", "--find-links", links
+    )
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run([str(out)], capture_output=True, text=True, env={}, cwd=tmp_path)
+    assert run.stdout.strip() == "1.0", run.stderr
