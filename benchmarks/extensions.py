@@ -177,7 +177,8 @@ def run_one(name: str, work: Path, pin: str = "") -> dict[str, object]:
         "size": out.stat().st_size,
     }
     # The package's own build (the "extension" phase), when this run did it.
-    phase = re.search(r"extension \S+ \S+: .*?\(([\d.]+) s\)", text, re.DOTALL)
+    own = re.escape(name.replace("_", "-").replace(".", "-").lower())
+    phase = re.search(rf"extension {own} \S+: .*?\(([\d.]+) s\)", text, re.DOTALL)
     if phase:
         result["package_build_seconds"] = float(phase.group(1))
     if smoke.returncode != 0:

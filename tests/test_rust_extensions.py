@@ -1,8 +1,8 @@
 """Rust extensions (PyO3, built by maturin) compiled into the interpreter, for real.
 
-One interpreter gets pydantic-core (fat LTO, the one FastAPI needs), rpds-py and
-bcrypt (an abi3 module): three Rust modules, each with its own copy of Rust's
-standard library, kept private to it. Each is imported as a built-in from an empty
+One interpreter gets pydantic-core (fat LTO, the one FastAPI needs), rpds-py,
+bcrypt (an abi3 module) and cryptography (abi3, links OpenSSL): four Rust modules,
+each with its own copy of Rust's standard library, kept private to it. Each is imported as a built-in from an empty
 environment and exercised; then the FastAPI demo is bundled onto that base and
 serves real requests. The refusals (no cargo, a crate newer than the toolchain)
 come before any long work.
@@ -28,6 +28,7 @@ from test_bundle import free_port, make_project
 from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
+from apepy.cache import cache_root
 
 pytestmark = pytest.mark.build
 
@@ -35,6 +36,9 @@ PINS = {
     "pydantic-core": "pydantic-core==2.50.5 --hash=sha256:1e740886083ff95530d694e6a3f09ed914bcf92a496d16acd307c6c3484fc36d",
     "rpds-py": "rpds-py==2026.9.1 --hash=sha256:4793ef7f78268b124b73fa933440f01d258bbae01de9fa53e9080c9ab0425a12",
     "bcrypt": "bcrypt==5.0.0 --hash=sha256:f748f7c2d6fd375cc93d3fba7ef4a9e3a092421b8dbf34d8d4dc06be9492dfdd",
+    # Links OpenSSL (through openssl-sys); its cffi-generated bindings need cffi.
+    "cryptography": "cryptography==50.0.2 --hash=sha256:7b46165bb56eb4704e2eaaf86f3c940d19154535d9b0ca7d6d590b04060e00d5",
+    "cffi": "cffi==2.1.1 --hash=sha256:dd31f52ea1086513bb9df30f8fcee9b8918323ae067a3d5b78bc826a000712be",
 }
 FASTAPI_HELLO = REPO / "examples" / "fastapi-hello"
 
@@ -43,7 +47,8 @@ import json, sys
 import pydantic_core, rpds, bcrypt
 from pydantic_core import SchemaValidator, ValidationError, core_schema as cs
 out = {'builtins': sorted(m for m in sys.builtin_module_names if m.split('.')[0] in
-                          ('pydantic_core', 'rpds', 'bcrypt'))}
+                          ('pydantic_core', 'rpds', 'bcrypt')),
+       'all_builtins': sorted(sys.builtin_module_names)}
 v = SchemaValidator(cs.typed_dict_schema({'n': cs.typed_dict_field(cs.int_schema(gt=0))}))
 out['valid'] = v.validate_python({'n': '42'})
 try:
@@ -55,6 +60,12 @@ out['rpds'] = sorted(m.items())
 h = bcrypt.hashpw(b'secret', bcrypt.gensalt(rounds=4))
 out['bcrypt'] = [bcrypt.checkpw(b'secret', h), bcrypt.checkpw(b'wrong', h)]
 out['version'] = pydantic_core.__version__
+import ssl
+from cryptography.fernet import Fernet
+from cryptography.hazmat.backends.openssl import backend
+f = Fernet(Fernet.generate_key())
+out['fernet'] = f.decrypt(f.encrypt(b'portable')).decode()
+out['openssl'] = [ssl.OPENSSL_VERSION, backend.openssl_version_text()]
 print(json.dumps(out, sort_keys=True))
 """
 
@@ -97,11 +108,15 @@ def test_rust_extensions_are_built_in_and_work(rust_python: Path, tmp_path: Path
     assert result.returncode == 0, result.stderr
     got = json.loads(result.stdout)
     assert got["builtins"] == ["bcrypt._bcrypt", "pydantic_core._pydantic_core", "rpds.rpds"]
+    assert "cryptography.hazmat.bindings._rust" in got["all_builtins"]
     assert got["valid"] == {"n": 42}
     assert got["error"] == "greater_than"
     assert got["rpds"] == [["a", 1], ["b", 2]]
     assert got["bcrypt"] == [True, False]
     assert got["version"] == "2.50.5"
+    assert got["fernet"] == "portable"
+    # cryptography and the stdlib's _ssl run on one OpenSSL.
+    assert got["openssl"][0] == got["openssl"][1], got["openssl"]
     ldd = subprocess.run(["ldd", str(rust_python)], capture_output=True, text=True)
     assert "not a dynamic executable" in ldd.stdout + ldd.stderr
 
@@ -120,6 +135,23 @@ def test_rust_modules_in_the_manifest_and_stack_not_executable(rust_python: Path
     ).stdout
     stack = next(line for line in program.splitlines() if "GNU_STACK" in line)
     assert stack.split()[-2] == "RW", stack
+
+
+def test_openssl_is_linked_once(rust_python: Path) -> None:
+    # cryptography's module leaves OpenSSL undefined: the final link resolves it from
+    # the same static libraries CPython's _ssl uses, so the file holds one OpenSSL.
+    entries = [
+        p.parent
+        for p in (cache_root() / "extensions").glob("*/result.json")
+        if json.loads(p.read_text())["name"] == "cryptography"
+    ]
+    assert entries
+    obj = max(entries, key=lambda p: p.stat().st_mtime) / "objects"
+    symbols = subprocess.run(
+        ["nm", "-P", *map(str, obj.glob("*.o"))], capture_output=True, text=True, check=True
+    ).stdout
+    kinds = {line.split()[0]: line.split()[1] for line in symbols.splitlines() if line.split()}
+    assert kinds["SSL_CTX_new"] == "U" and kinds["EVP_EncryptInit_ex"] == "U"
 
 
 def test_cached_rust_build_builds_nothing(
