@@ -48,9 +48,7 @@ def main() -> int:
         return 1
     version, ordinary, _base = found
     base = WORK / f"single-{version}-pydantic-core"
-    started = time.perf_counter()
     apepy("build", "--python", version, "--with", PYDANTIC_CORE, "-o", str(base))
-    base_seconds = time.perf_counter() - started
     app = WORK / "fastapi-hello"
     apepy("bundle", str(APP), "--base", str(base), "-o", str(app))
 
@@ -90,7 +88,6 @@ def main() -> int:
         "python": version,
         "runs": args.runs,
         "date": time.strftime("%Y-%m-%d"),
-        "base_build_seconds": round(base_seconds, 1),
         "sizes_bytes": {
             "base --with pydantic-core": base.stat().st_size,
             "bundle": app.stat().st_size,
