@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -47,16 +48,16 @@ def flask_bundle(built_python: Path, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
-@pytest.fixture()
-def served(flask_bundle: Path, tmp_path: Path) -> Iterator[str]:
-    """The bundle started from an empty directory with an empty environment, on 127.0.0.1."""
+@contextlib.contextmanager
+def serving(
+    cmd: list[str], cwd: Path, env: dict[str, str], probe: str = "/health", wait: float = 30
+) -> Iterator[str]:
+    """Run a server app (``cmd`` gets --port), yield its URL once ``probe`` answers; stop it."""
     port = free_port()
-    home = tmp_path / "home"
-    home.mkdir()
     proc = subprocess.Popen(
-        [str(flask_bundle), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env={"HOME": str(home)},
+        [*cmd, "--port", str(port)],
+        cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -65,16 +66,16 @@ def served(flask_bundle: Path, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + wait
         while True:
             try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                with urllib.request.urlopen(url + probe, timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     output = proc.stdout.read() if proc.stdout else ""
-                    pytest.fail(f"the bundle did not start serving:\n{output}")
+                    pytest.fail(f"{cmd[0]} did not start serving:\n{output}")
                 time.sleep(0.2)
         yield url
     finally:
@@ -83,7 +84,16 @@ def served(flask_bundle: Path, tmp_path: Path) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            pytest.fail("the bundle did not stop on SIGINT")
+            pytest.fail(f"{cmd[0]} did not stop on SIGINT")
+
+
+@pytest.fixture()
+def served(flask_bundle: Path, tmp_path: Path) -> Iterator[str]:
+    """The bundle started from an empty directory with an empty environment, on 127.0.0.1."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with serving([str(flask_bundle), "--host", "127.0.0.1"], tmp_path, {"HOME": str(home)}) as url:
+        yield url
 
 
 def test_flask_demo_serves_page_and_static_file(served: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, run_apepy
-from test_bundle import free_port, make_project
+from test_bundle import make_project, serving
 from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
@@ -176,35 +175,8 @@ def fastapi_served(rust_python: Path, tmp_path: Path) -> Iterator[str]:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     shutil.copy2(app, run_dir / "app")
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(run_dir / "app"), "--port", str(port)],
-        cwd=run_dir,
-        env={"HOME": str(run_dir)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/versions", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = proc.stdout.read() if proc.stdout else ""
-                    pytest.fail(f"the FastAPI bundle did not start serving:\n{output}")
-                time.sleep(0.2)
+    with serving([str(run_dir / "app")], run_dir, {"HOME": str(run_dir)}, "/versions", 60) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_fastapi_app_served_from_one_file(fastapi_served: str) -> None:
@@ -314,18 +286,7 @@ def test_two_rust_modules_each_with_its_own_runtime(
     first = _bare_rust_sdist(tmp_path, "rustfirst")
     second = _bare_rust_sdist(tmp_path, "rustsecond")
     out = tmp_path / "python"
-    result = run_apepy(
-        "build",
-        "--python",
-        release.version,
-        "--with",
-        first,
-        "--with",
-        second,
-        "-o",
-        out,
-        "--offline",
-    )
+    result = _build_with(release, out, first, second)
     assert result.returncode == 0, result.stderr
     run = subprocess.run(
         [
@@ -360,9 +321,7 @@ def test_offline_crate_missing_from_the_cache(tmp_path: Path, release: sources.R
         },
     )
     out = tmp_path / "python"
-    result = run_apepy(
-        "build", "--python", release.version, "--with", sdist, "-o", out, "--offline"
-    )
+    result = _build_with(release, out, sdist)
     assert result.returncode == 1, result.stderr
     assert "needs crates that are not in apepy's cargo cache" in result.stderr
     assert "without --offline" in result.stderr and "Traceback" not in result.stderr
@@ -374,22 +333,21 @@ def test_rust_link_that_bypasses_the_wrapper_is_named(
 ) -> None:
     sdist = _bare_rust_sdist(tmp_path, "sneaky", salt=str(time.time_ns()))
     out = tmp_path / "python"
-    result = run_apepy(
-        "build",
-        "--python",
-        release.version,
-        "--with",
-        sdist,
-        "-o",
-        out,
-        "--offline",
-        env={"RUSTFLAGS": f"-Clinker={shutil.which('gcc')}"},
-    )
+    result = _build_with(release, out, sdist, env={"RUSTFLAGS": f"-Clinker={shutil.which('gcc')}"})
     assert result.returncode == 1, result.stderr
     assert "sneaky: the build made sneaky" in result.stderr
     assert "without going through apepy's compiler wrapper" in result.stderr
     assert "-C linker=" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def _build_with(
+    release: sources.Release, out: Path, *sdists: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    with_args = [arg for sdist in sdists for arg in ("--with", str(sdist))]
+    return run_apepy(
+        "build", "--python", release.version, *with_args, "-o", out, "--offline", env=env
+    )
 
 
 def _maturin_sdist(tmp_path: Path, name: str, rust_version: str = "1.60") -> Path:
@@ -427,17 +385,7 @@ def test_no_cargo_is_refused_before_any_long_work(tmp_path: Path, release: sourc
                 (shadow / item.name).symlink_to(item)
         dirs.append(str(shadow))
     started = time.monotonic()
-    result = run_apepy(
-        "build",
-        "--python",
-        release.version,
-        "--with",
-        sdist,
-        "-o",
-        out,
-        "--offline",
-        env={"PATH": os.pathsep.join(dirs)},
-    )
+    result = _build_with(release, out, sdist, env={"PATH": os.pathsep.join(dirs)})
     assert result.returncode == 1, result.stderr
     assert "written in Rust, and no Rust toolchain (cargo, rustc) is on PATH" in result.stderr
     assert "rustup" in result.stderr and "Traceback" not in result.stderr
