@@ -137,6 +137,23 @@ def _build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--entry", metavar="MODULE:FUNCTION", help="the function to run")
     bundle.add_argument("-m", dest="module", metavar="MODULE", help="run a module as __main__")
     bundle.add_argument(
+        "--script",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run this console script of a dependency (httpie's `http`, `black`); repeatable: "
+        "the file then dispatches on the name it is run as",
+    )
+    bundle.add_argument(
+        "--with",
+        dest="extensions",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help="with no --base: compile this C or Rust extension package into the base "
+        "(as apepy build --with; cached); repeatable",
+    )
+    bundle.add_argument(
         "--extract",
         action="append",
         default=[],
@@ -344,6 +361,8 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
             python=args.python,
             entry=args.entry,
             module=args.module,
+            scripts=tuple(args.script),
+            extensions=tuple(args.extensions),
             extract=tuple(args.extract),
             allow_environment=args.allow_environment,
             link_dir=args.link,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import configparser
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,6 +22,7 @@ from apepy.errors import ApepyError
 from apepy.runtime import RUNTIME_DIR
 
 SITE = "Lib/site-packages/"
+_CODE_SUFFIXES = (".py", ".pyc", ".pyi")
 CONFIG = ".apepy/bundle.json"
 _WORK_DIR = re.compile(r"apepy-bundle-(?P<pid>\d+)-[A-Za-z0-9_]+")
 
@@ -32,6 +35,8 @@ class BundleRequest:
     python: str | None = None
     entry: str | None = None
     module: str | None = None
+    scripts: tuple[str, ...] = ()
+    extensions: tuple[str, ...] = ()
     extract: tuple[str, ...] = ()
     allow_environment: bool | None = None
     link_dir: Path | None = None
@@ -62,6 +67,12 @@ def bundle(request: BundleRequest) -> BundleResult:
     output = output.absolute()
     cache.check_output_path(output)
     base_path: Path | None = request.base
+    if base_path is not None and request.extensions:
+        raise ApepyError(
+            "--with builds the base; it cannot add extensions to a given --base",
+            hint="drop --base (apepy then builds the base with the extensions, cached), or "
+            "drop --with and build the base yourself: apepy build --with PKG -o python",
+        )
     if base_path is None and proj.tool.get("base"):
         # A path written in pyproject.toml is relative to the project, not the shell.
         base_path = proj.root / str(proj.tool["base"])
@@ -70,10 +81,16 @@ def bundle(request: BundleRequest) -> BundleResult:
         raise ApepyError(
             "the output path is the base interpreter itself", hint="choose another -o path"
         )
-    if request.link_dir is not None and not proj.scripts:
+    if request.link_dir is not None and not (proj.scripts or request.scripts):
         # Checked before any work: failing after the output is written would leave it behind.
         raise _link_without_scripts()
-    entry = _entry(request, proj)
+    if request.scripts and (request.entry or request.module):
+        raise ApepyError(
+            "give --script, or --entry / -m, not both",
+            hint="--script NAME runs a dependency's console script; --entry and -m name code",
+        )
+    # With --script the entry is read from the installed distributions, below.
+    entry = None if request.scripts else _entry(request, proj)
     allow_env = bool(_option(request.allow_environment, proj, "allow-environment"))
     index = _index_options(request.index, proj)
 
@@ -92,6 +109,9 @@ def bundle(request: BundleRequest) -> BundleResult:
             dists = install.install_wheels(staged, site, base, log)
             st.done_text = f"installed {len(dists)} distributions"
         app_names = _copy_app(proj, site)
+        if request.scripts:
+            proj = dataclasses.replace(proj, scripts=_console_scripts(site, request.scripts))
+            entry = _entry(request, proj)
         _check_entry(entry, proj, site)
         with ui.phase("compile", f".pyc with {base.describe()}"):
             sources = sorted(
@@ -173,9 +193,10 @@ def _resolve_base(
     from apepy.extensions import spec
 
     python = request.python or proj.tool.get("python")
-    wanted = proj.tool.get("extensions", [])
-    assert isinstance(wanted, list)
-    # [tool.apepy] extensions: the base is built with those packages compiled in.
+    listed = proj.tool.get("extensions", [])
+    assert isinstance(listed, list)
+    wanted = [*listed, *request.extensions]
+    # --with / [tool.apepy] extensions: the base is built with those packages compiled in.
     interpreter = ensure_interpreter(
         BuildRequest(
             output=Path("unused"),
@@ -229,6 +250,33 @@ def _entry(request: BundleRequest, proj: project.Project) -> dict[str, str] | No
         f"{proj.name} has no entry point",
         hint="add [project.scripts], a package __main__.py, or pass --entry module:function or -m module",
     )
+
+
+def _console_scripts(site: Path, names: tuple[str, ...]) -> dict[str, str]:
+    """``names`` looked up among the console scripts of the installed distributions."""
+    found: dict[str, str] = {}
+    for entry_points in sorted(site.glob("*.dist-info/entry_points.txt")):
+        parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            parser.read_string(entry_points.read_text(encoding="utf-8"))
+        except (configparser.Error, UnicodeDecodeError):
+            continue
+        if parser.has_section("console_scripts"):
+            for name, target in parser.items("console_scripts"):
+                found.setdefault(name, target.split("[")[0].strip())
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ApepyError(
+            f"--script {missing[0]}: no installed distribution has a console script of that name",
+            hint="available: "
+            + (
+                ", ".join(sorted(found))
+                or "none (the dependencies define no "
+                "console scripts; use -m MODULE or --entry MODULE:FUNCTION)"
+            ),
+        )
+    return {n: found[n] for n in names}
 
 
 def _script_module(script: Path) -> str:
@@ -339,15 +387,28 @@ def _extracts(
     app_names: list[str],
     requested: tuple[str, ...],
 ) -> list[dict[str, str]]:
-    """Packages to unpack once to disk: those asked for, and app packages that carry data files."""
+    """Packages to unpack once to disk: those asked for, app packages that carry data files,
+    and dependencies that carry data files and find them through ``__file__``
+    (datasette's templates, the units file of its vendored pint), which no path inside
+    the executable can serve."""
     wanted = list(requested) or [str(x) for x in proj.tool.get("extract", [])]  # type: ignore[attr-defined]
-    for name in app_names:
-        prefix = f"{SITE}{name}/"
-        has_data = any(
-            e.name.startswith(prefix) and not e.name.endswith((".py", ".pyc")) for e in entries
-        )
-        if has_data and name not in wanted:
+    packages: dict[str, list[zipstore.Entry]] = {}
+    for e in entries:
+        rel = e.name[len(SITE) :] if e.name.startswith(SITE) else ""
+        top = rel.split("/")[0] if "/" in rel else ""
+        if top and not top.endswith((".dist-info", ".data")) and top != "__pycache__":
+            packages.setdefault(top, []).append(e)
+    for name, members in sorted(packages.items()):
+        if name in wanted:
+            continue
+        data = [m for m in members if not m.name.endswith(_CODE_SUFFIXES)]
+        data = [m for m in data if not m.name.endswith("/py.typed")]
+        if not data:
+            continue
+        if name in app_names or _finds_data_by_path(name, members, data):
             wanted.append(name)
+            if name not in app_names:
+                ui.info(f"{name}: reads its data files through __file__; unpacked on first start")
     result = []
     for name in wanted:
         prefix = f"{SITE}{name}/"
@@ -362,6 +423,43 @@ def _extracts(
             digest.update(member.name.encode() + b"\0" + hashlib.sha256(member.data).digest())
         result.append({"prefix": prefix, "digest": f"{name}-{digest.hexdigest()[:16]}"})
     return result
+
+
+def _finds_data_by_path(
+    name: str, members: list[zipstore.Entry], data: list[zipstore.Entry]
+) -> bool:
+    """Does a module of the package build a path from ``__file__`` to one of its data files?
+
+    The sign is a module that uses ``__file__`` and names a data file (or a folder that
+    holds only data) as a string: `join(dirname(__file__), "templates")`.
+    """
+    prefix = f"{SITE}{name}/"
+    code_dirs = {m.name[len(prefix) :].rsplit("/", 1)[0] for m in members if m.name.endswith(".py")}
+    names: set[bytes] = set()
+    for m in data:
+        rel = m.name[len(prefix) :].rstrip("/")
+        names.add(rel.rsplit("/", 1)[-1].encode())
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder not in code_dirs:
+                names.add(parts[depth - 1].encode())
+    wanted = {n.decode() for n in names}
+    for m in members:
+        in_tests = any("test" in part for part in m.name[len(prefix) :].split("/")[:-1])
+        if not m.name.endswith(".py") or in_tests or b"__file__" not in m.data:
+            continue
+        try:
+            tree = ast.parse(m.data)
+        except (SyntaxError, ValueError):
+            continue
+        # Code, not docstrings: the module's own __file__ and a data file's name.
+        nodes = list(ast.walk(tree))
+        if any(isinstance(n, ast.Name) and n.id == "__file__" for n in nodes) and any(
+            isinstance(n, ast.Constant) and n.value in wanted for n in nodes
+        ):
+            return True
+    return False
 
 
 def _args_text(allow_env: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import zipfile
@@ -21,6 +22,9 @@ from apepy.bundle.base import Base
 from apepy.errors import ApepyError
 
 _EXTENSION_SUFFIXES = (".so", ".pyd", ".dylib")
+# Failures that say nothing about a missing C part when they name another module:
+# an optional dependency the app did not ask for.
+_NOT_C = frozenset({"ModuleNotFoundError", "ImportError"})
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,12 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
                 )
             )
     shutil.rmtree(scratch, ignore_errors=True)
+    # Every distribution's C files go first: the check of one package must not trip
+    # over a compiled dependency not yet handled (black imports mypyc-built pytokens).
+    for dist in installed:
+        for path in dist.files:
+            if path.endswith(_EXTENSION_SUFFIXES):
+                (site / path).unlink(missing_ok=True)
     return [_handle_extensions(dist, site, base, log) for dist in installed]
 
 
@@ -149,23 +159,30 @@ def _top_level(dist: Installed) -> list[str]:
     return sorted(names)
 
 
+def _dotted(path: str) -> str:
+    """`black/linegen.cpython-313-x86_64-linux-gnu.so` → `black.linegen`."""
+    parent, _, filename = path.rpartition("/")
+    return ".".join([*(parent.split("/") if parent else []), filename.split(".", 1)[0]])
+
+
 def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> Installed:
     """Drop C extension files the static base cannot load; keep the package if it works without."""
     extensions = [p for p in dist.files if p.endswith(_EXTENSION_SUFFIXES)]
     if not extensions:
         return dist
-    for path in extensions:
-        (site / path).unlink(missing_ok=True)
     modules = _top_level(dist)
-    # Each top-level name on its own, as an app imports it. A private one that fails
-    # (PyYAML's `_yaml`, a shim of the moved C module) does not decide: apps import
-    # the public package, which falls back to pure Python.
+    dropped = {_dotted(p) for p in extensions}
+    # Each top-level name on its own, as an app imports it. What decides is a public
+    # package that fails because a dropped C module is missing. A private top-level
+    # shim of a moved C module (PyYAML's `_yaml`) does not, nor does a module that
+    # needs an optional dependency the app did not ask for (black's `blackd`, aiohttp).
     code = (
-        "import sys, importlib; sys.path.insert(0, sys.argv[1]); failed = []\n"
+        "import sys, importlib, json; sys.path.insert(0, sys.argv[1]); out = {}\n"
         "for m in sys.argv[2:]:\n"
         "    try: importlib.import_module(m)\n"
-        "    except Exception as e: failed.append(m); print(f'{m}: {type(e).__name__}: {e}', file=sys.stderr)\n"
-        "sys.exit(3 if failed else 0)"
+        "    except BaseException as e:\n"
+        "        out[m] = [type(e).__name__, str(e), getattr(e, 'name', None) or '']\n"
+        "print(json.dumps(out))"
     )
     result = subprocess.run(
         [str(base.path), "-I", "-c", code, str(site), *modules],
@@ -176,25 +193,33 @@ def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> In
     )
     with open(log, "a", encoding="utf-8") as sink:
         sink.write(
-            f"import check of {dist.name} without {extensions}: exit {result.returncode}\n{result.stderr}\n"
+            f"import check of {dist.name} without {extensions}: exit {result.returncode}\n"
+            f"{result.stdout}{result.stderr}\n"
         )
     ext_names = ", ".join(Path(p).name for p in extensions)
-    failures = dict(
-        line.split(": ", 1)
-        for line in result.stderr.splitlines()
-        if line.split(": ", 1)[0] in modules
-    )
+    try:
+        failures: dict[str, list[str]] = json.loads(result.stdout)
+    except ValueError:
+        failures = {"(import)": ["crash", result.stderr.strip()[-500:] or "import failed", ""]}
     public = [m for m in modules if not m.startswith("_")] or modules
-    broken = [m for m in public if m in failures]
-    if result.returncode not in (0, 3) or broken:
-        last = (
-            failures[broken[0]]
-            if broken
-            else (result.stderr.strip().splitlines() or ["import failed"])[-1]
+    broken = [
+        m
+        for m in public
+        if m in failures
+        and (
+            failures[m][0] not in _NOT_C
+            or failures[m][2] in dropped
+            # `from . import _speedups`: the error names the parent, the message the module.
+            or any(f"'{d.rsplit('.', 1)[-1]}'" in failures[m][1] for d in dropped)
         )
+    ]
+    if "(import)" in failures:
+        broken = ["(import)"]
+    if broken:
+        kind, message, _ = failures[broken[0]]
         raise ApepyError(
             f"{dist.name} {dist.version} needs its C extension ({ext_names}), which the base "
-            f"{base.path.name} does not have built in ({last})",
+            f"{base.path.name} does not have built in ({kind}: {message})",
             hint="a static interpreter cannot load .so files: make a base with it compiled in "
             f"(apepy build --with {dist.name}=={dist.version} -o python-with-{dist.name}) and "
             "bundle onto it with --base, or use a pure-Python alternative",

@@ -24,7 +24,8 @@ LIB = "Lib/"
 # locale at run time, and the runtime support modules are imported by name.
 ALWAYS = ("encodings", "_apepy", "_apepy_boot", "site", "sitecustomize", "_sysconfigdata")
 # Reached only through interactive use (help(), the REPL, the debugger, doctests):
-# an app's lazy `import pdb` does not keep them. --keep (or a recorded run) does.
+# an app's lazy `import pdb` (inside a function) does not keep them; an import that
+# runs when a module is imported does, and so do --keep and a recorded run.
 INTERACTIVE = (
     "pydoc",
     "pydoc_data",
@@ -85,9 +86,11 @@ def locate(name):
 
 def imports(code, name, is_pkg):
     package = name if is_pkg else name.rpartition('.')[0]
-    stack = [code]
+    # (code, run at import time?): a function's body runs later, if ever; a class
+    # body or the module's own code runs when the module is imported.
+    stack = [(code, True)]
     while stack:
-        co = stack.pop()
+        co, eager = stack.pop()
         consts = []
         for ins in dis.get_instructions(co):
             if ins.opname == 'LOAD_CONST':
@@ -101,26 +104,31 @@ def imports(code, name, is_pkg):
                     base = '.'.join(parts[: len(parts) - level + 1]) if level <= len(parts) else ''
                     target = base + ('.' + target if target else '') if base else target
                 if target:
-                    yield target
+                    yield target, eager
                     for item in fromlist or ():
                         if item != '*':
-                            yield target + '.' + item
+                            yield target + '.' + item, eager
             elif ins.opname not in ('EXTENDED_ARG', 'CACHE'):
                 consts = []
-        stack.extend(c for c in co.co_consts if hasattr(c, 'co_code'))
+        stack.extend(
+            (c, eager and not c.co_flags & 1)  # CO_OPTIMIZED: a function
+            for c in co.co_consts if hasattr(c, 'co_code')
+        )
 
-seen, stdlib, todo = set(), set(), list(roots)
+seen, stdlib, todo = set(), set(), [(r, True) for r in roots]
 rooted = {r.split('.')[0] for r in roots}
 while todo:
-    name = todo.pop()
-    if name in seen or not name:
+    name, eager = todo.pop()
+    if not name or name in seen:
         continue
-    if name.split('.')[0] in lazy and name.split('.')[0] not in rooted:
+    # Interactive-only modules are kept when imported at import time (datasette's
+    # top-level `import pdb`), not for a lazy import inside a function.
+    if not eager and name.split('.')[0] in lazy and name.split('.')[0] not in rooted:
         continue
     seen.add(name)
     parent = name.rpartition('.')[0]
     if parent:
-        todo.append(parent)
+        todo.append((parent, True))
     found = locate(name)
     if found is None:
         continue
