@@ -248,7 +248,8 @@ def _entry(request: BundleRequest, proj: project.Project) -> dict[str, str] | No
         return {"kind": "module", "target": mains[0]}
     raise ApepyError(
         f"{proj.name} has no entry point",
-        hint="add [project.scripts], a package __main__.py, or pass --entry module:function or -m module",
+        hint="add [project.scripts] or a package __main__.py, or pass --script NAME (a "
+        "dependency's console script), --entry module:function or -m module",
     )
 
 
