@@ -314,23 +314,43 @@ def test_sources_given_to_the_shared_link_are_compiled_aside(tmp_path: Path) -> 
     assert "T answer" in nm
 
 
-def test_thin_archives_are_kept_as_real_ones(tmp_path: Path) -> None:
-    """meson links helper libraries as thin archives whose members die with the build."""
+@pytest.mark.parametrize("layout", ["flat", "meson"])
+def test_thin_archives_are_kept_as_real_ones(tmp_path: Path, layout: str) -> None:
+    """meson links helper libraries as thin archives whose members die with the build.
+
+    meson's layout: the link runs in the build root and names `sub/libhelper.a`,
+    whose members live in `sub/libhelper.a.p/`, and one thin archive nests another.
+    """
     tc = toolchains.get("host")
     env = _wrapper_env(tmp_path, tc=tc)
     work = tmp_path / "work"
     build = tmp_path / "build"
-    build.mkdir()
+    sub = build / ("sub" if layout == "meson" else "")
+    objs = sub / ("libhelper.a.p" if layout == "meson" else "")
+    objs.mkdir(parents=True, exist_ok=True)
     (build / "helper.c").write_text("int helper(void) { return 41; }\n")
-    (build / "m.c").write_text("int helper(void);\nint PyInit_m(void) { return helper() + 1; }\n")
-    for name in ("helper", "m"):
-        subprocess.run(
-            ["cc", "-fPIC", "-c", f"{name}.c", "-o", f"{name}.o"], cwd=build, env=env, check=True
-        )
-    subprocess.run(["ar", "csrT", "libhelper.a", "helper.o"], cwd=build, check=True)
-    subprocess.run(
-        ["cc", "-shared", "m.o", "libhelper.a", "-o", "m.so"], cwd=build, env=env, check=True
+    (build / "inner.c").write_text("int inner(void) { return 1; }\n")
+    (build / "m.c").write_text(
+        "int helper(void);\nint inner(void);\nint PyInit_m(void) { return helper() + inner(); }\n"
     )
+    rel_objs = objs.relative_to(build)
+    for name in ("helper", "inner", "m"):
+        out = (rel_objs / f"{name}.o").as_posix() if name != "m" else "m.o"
+        subprocess.run(
+            ["cc", "-fPIC", "-c", f"{name}.c", "-o", out], cwd=build, env=env, check=True
+        )
+    rel_sub = sub.relative_to(build)
+    inner_a = (rel_sub / "libinner.a").as_posix()
+    helper_a = (rel_sub / "libhelper.a").as_posix()
+    subprocess.run(
+        ["ar", "csrT", inner_a, (rel_objs / "inner.o").as_posix()], cwd=build, check=True
+    )
+    subprocess.run(
+        ["ar", "csrT", helper_a, (rel_objs / "helper.o").as_posix(), inner_a],
+        cwd=build,
+        check=True,
+    )
+    subprocess.run(["cc", "-shared", "m.o", helper_a, "-o", "m.so"], cwd=build, env=env, check=True)
     shutil.rmtree(build)  # as pip does
     (record,) = package.read_records(work / "links")
     ((archive, _whole),) = record.archives
@@ -339,4 +359,4 @@ def test_thin_archives_are_kept_as_real_ones(tmp_path: Path) -> None:
         package.Module("pkg.m", "pkg/m.so", record), tc, tmp_path / "o" / "m.o", tmp_path / "log"
     )
     every = subprocess.run(["nm", str(linked.object)], capture_output=True, text=True).stdout
-    assert " t helper" in every
+    assert " t helper" in every and " t inner" in every

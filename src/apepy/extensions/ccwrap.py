@@ -274,11 +274,13 @@ def _keep(path: str, folder: str, n: int, kind: str = "obj") -> str:
 
 
 def _thin_members(path: str) -> list[str]:
-    base = os.path.dirname(os.path.abspath(path))
+    # A thin archive stores member paths relative to its own folder, but `ar t`
+    # prints them relative to the current directory (numpy's meson build links
+    # numpy/_core/libunique_hash.a from the build root): resolve them against that.
     listed = subprocess.run(["ar", "t", path], capture_output=True, text=True, check=True)
     members: list[str] = []
-    for name in listed.stdout.split():
-        member = name if os.path.isabs(name) else os.path.join(base, name)
+    for name in listed.stdout.splitlines():
+        member = os.path.abspath(name)
         with open(member, "rb") as handle:
             nested = handle.read(8) == b"!<thin>\n"
         members.extend(_thin_members(member) if nested else [member])
