@@ -433,3 +433,33 @@ def test_what_the_base_has_compiled_in_constrains_the_resolution(
     assert result.returncode == 0, result.stderr
     run = subprocess.run([str(out)], capture_output=True, text=True, env={}, cwd=tmp_path)
     assert run.stdout.strip() == "1.0", run.stderr
+
+
+def test_rust_under_cosmo_is_refused_before_any_long_work(
+    tmp_path: Path, release: sources.Release
+) -> None:
+    from test_cosmo import fake_layout
+
+    cosmocc = fake_layout(tmp_path / "cosmocc")
+    sdist = _bare_rust_sdist(tmp_path, "portable")
+    out = tmp_path / "python.com"
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--toolchain",
+        "cosmo",
+        "--arch",
+        "x86_64",
+        "--cosmocc",
+        cosmocc,
+        "--with",
+        sdist,
+        "-o",
+        out,
+        "--offline",
+    )
+    assert result.returncode == 1, result.stderr
+    assert "written in Rust, which apepy compiles in with the host toolchain only" in result.stderr
+    assert "--toolchain host" in result.stderr
+    assert not out.exists()

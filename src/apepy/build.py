@@ -140,7 +140,9 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     exclude = request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset())
     log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     # Sdists are fetched and judged first: what cannot be built is refused in seconds.
-    prepared = extensions.prepare(list(request.extensions), offline=request.offline, log=log)
+    prepared = extensions.prepare(
+        list(request.extensions), offline=request.offline, log=log, toolchain=toolchain
+    )
     core_key = hashing.cache_key(
         {
             "apepy": apepy.__version__,

@@ -62,13 +62,24 @@ BUILD_CODE = tuple(
 )
 
 
-def prepare(specs: list[ExtensionSpec], *, offline: bool, log: Path) -> list[Prepared]:
+def prepare(
+    specs: list[ExtensionSpec], *, offline: bool, log: Path, toolchain: Toolchain | None = None
+) -> list[Prepared]:
     """Fetch and judge every sdist; refuse what cannot be built before anything long runs."""
     prepared = []
     for spec in specs:
         got = sdist.obtain(spec, offline=offline, log=log)
         judgement = sdist.judge(got)
         if judgement.kind == "rust":
+            if toolchain is not None and toolchain.output_kind != "elf-static":
+                # cargo builds for the host's own target; Rust has no Cosmopolitan target
+                # whose objects could go into an APE.
+                raise ApepyError(
+                    f"{got.name} {got.version} is written in Rust, which apepy compiles in "
+                    f"with the host toolchain only, not {toolchain.name}",
+                    hint="build this base with --toolchain host, or drop --with "
+                    f"{spec.requirement}",
+                )
             rust.require(f"{got.name} {got.version}", judgement.rust_version)
         elif judgement.kind != "c":
             raise ApepyError(
