@@ -41,7 +41,7 @@ def test_datasette_serves_a_database(tmp_path: Path, built_python: Path, pruned:
     result = run_apepy("bundle", reqs, "-m", "datasette", "--base", built_python, "-o", app, *extra)
     assert result.returncode == 0, result.stderr
     # It finds its templates through __file__: apepy unpacks it on first start.
-    assert "datasette: reads its data files through __file__" in result.stderr
+    assert "datasette: reads its data files from disk" in result.stderr
     folder = _run_dir(tmp_path, app)
     with sqlite3.connect(folder / "data.db") as db:
         db.execute("create table birds (id integer primary key, name text)")

@@ -389,8 +389,8 @@ def _extracts(
     requested: tuple[str, ...],
 ) -> list[dict[str, str]]:
     """Packages to unpack once to disk: those asked for, app packages that carry data files,
-    and dependencies that carry data files and find them through ``__file__``
-    (datasette's templates, the units file of its vendored pint), which no path inside
+    and dependencies that need their data files as real files (datasette's templates
+    through ``__file__``, certifi's CA bundle through ``as_file``), which no path inside
     the executable can serve."""
     wanted = list(requested) or [str(x) for x in proj.tool.get("extract", [])]  # type: ignore[attr-defined]
     packages: dict[str, list[zipstore.Entry]] = {}
@@ -409,7 +409,7 @@ def _extracts(
         if name in app_names or _finds_data_by_path(name, members, data):
             wanted.append(name)
             if name not in app_names:
-                ui.info(f"{name}: reads its data files through __file__; unpacked on first start")
+                ui.info(f"{name}: reads its data files from disk; unpacked on first start")
     result = []
     for name in wanted:
         prefix = f"{SITE}{name}/"
@@ -429,10 +429,11 @@ def _extracts(
 def _finds_data_by_path(
     name: str, members: list[zipstore.Entry], data: list[zipstore.Entry]
 ) -> bool:
-    """Does a module of the package build a path from ``__file__`` to one of its data files?
+    """Does a module of the package need one of its data files as a real file?
 
-    The sign is a module that uses ``__file__`` and names a data file (or a folder that
-    holds only data) as a string: `join(dirname(__file__), "templates")`.
+    The sign is a module that uses ``__file__`` or ``as_file`` and names a data file
+    (or a folder that holds only data) as a string: `join(dirname(__file__),
+    "templates")`, `as_file(files("certifi") / "cacert.pem")`.
     """
     prefix = f"{SITE}{name}/"
     code_dirs = {m.name[len(prefix) :].rsplit("/", 1)[0] for m in members if m.name.endswith(".py")}
@@ -448,17 +449,24 @@ def _finds_data_by_path(
     wanted = {n.decode() for n in names}
     for m in members:
         in_tests = any("test" in part for part in m.name[len(prefix) :].split("/")[:-1])
-        if not m.name.endswith(".py") or in_tests or b"__file__" not in m.data:
+        if not m.name.endswith(".py") or in_tests:
+            continue
+        if b"__file__" not in m.data and b"as_file" not in m.data:
             continue
         try:
             tree = ast.parse(m.data)
         except (SyntaxError, ValueError):
             continue
-        # Code, not docstrings: the module's own __file__ and a data file's name.
+        # Code, not docstrings: the module's own __file__, or importlib.resources'
+        # as_file (which copies a file out of a zip to a temporary one on every
+        # start: certifi's cacert.pem, 67 ms of httpie's start), and a data file's name.
         nodes = list(ast.walk(tree))
-        if any(isinstance(n, ast.Name) and n.id == "__file__" for n in nodes) and any(
-            isinstance(n, ast.Constant) and n.value in wanted for n in nodes
-        ):
+        by_path = any(
+            (isinstance(n, ast.Name) and n.id in ("__file__", "as_file"))
+            or (isinstance(n, ast.Attribute) and n.attr == "as_file")
+            for n in nodes
+        )
+        if by_path and any(isinstance(n, ast.Constant) and n.value in wanted for n in nodes):
             return True
     return False
 
