@@ -71,6 +71,10 @@ WITH_TOO = {
     # cryptography's OpenSSL bindings are cffi-generated C inside its Rust module.
     "cryptography": ["cffi"],
 }
+# Environment a smoke check needs. setproctitle finds the argv area by walking from
+# the environment's strings; with an empty environment it gives up, on an ordinary
+# dynamic CPython as well (checked: Debian's python3 and a pyenv 3.11 under env -i).
+SMOKE_ENV = {"setproctitle": {"HOME": "/"}}
 # Pure-Python dependencies of the smoke checks: an app bundle would carry them; here
 # they are installed with pip into a directory on PYTHONPATH.
 PURE_DEPS = {
@@ -131,7 +135,7 @@ def run_one(name: str, work: Path, pin: str = "") -> dict[str, object]:
         if d["name"] == name.replace(".", "-").lower() or d["name"] == name
     )
     modules = dist["modules"]
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(SMOKE_ENV.get(name, {}))
     if name in PURE_DEPS:
         deps = work / f"deps-{name}"
         subprocess.run(
