@@ -423,7 +423,8 @@ def test_resources_from_the_zip_and_extract_for_real_paths(
     tmp_path: Path, built_python: Path
 ) -> None:
     """importlib.resources reads inside the file; a package that open()s a path beside its
-    __file__ works once it is named with --extract (unpacked once, reused afterwards)."""
+    __file__ is unpacked once on first start (found from its code, or named with
+    --extract when its code does not show it), and reused afterwards."""
     links = tmp_path / "links"
     links.mkdir()
     make_wheel(
@@ -446,8 +447,22 @@ def test_resources_from_the_zip_and_extract_for_real_paths(
             "pathy/p.txt": b"from a real file\n",
         },
     )
-    code = "import tables, pathy\ndef main():\n    print(tables.via_resources() + pathy.read(), end='')\n"
-    project = make_project(tmp_path / "p", ["tables", "pathy"], code=code)
+    # The file's name is made at run time: nothing in the code names it.
+    make_wheel(
+        links,
+        "hidden",
+        "1.0",
+        {
+            "hidden/__init__.py": b"import os\n"
+            b"def read():\n    return open(os.path.join(os.path.dirname(__file__), 'h' + '.txt')).read()\n",
+            "hidden/h.txt": b"found by --extract\n",
+        },
+    )
+    code = (
+        "import tables, pathy, hidden\n"
+        "def main():\n    print(tables.via_resources() + pathy.read() + hidden.read(), end='')\n"
+    )
+    project = make_project(tmp_path / "p", ["tables", "pathy", "hidden"], code=code)
     out = tmp_path / "out"
     home = tmp_path / "home"
     home.mkdir()
@@ -462,16 +477,32 @@ def test_resources_from_the_zip_and_extract_for_real_paths(
         "--find-links",
         links,
     ]
-    assert run_apepy(*args).returncode == 0
+    first = run_apepy(*args)
+    assert first.returncode == 0, first.stderr
+    assert "pathy: reads its data files from disk" in first.stderr
+    assert "hidden:" not in first.stderr and "tables:" not in first.stderr
     without = run_clean(out, cwd=tmp_path, env={"HOME": str(home)})
-    assert without.returncode != 0 and "p.txt" in without.stderr
-    result = run_apepy(*args, "--extract", "pathy")
+    assert without.returncode != 0 and "h.txt" in without.stderr
+    result = run_apepy(*args, "--extract", "hidden")
     assert result.returncode == 0, result.stderr
     for _ in range(2):
         run = run_clean(out, cwd=tmp_path, env={"HOME": str(home)})
-        assert run.stdout == "from the zip\nfrom a real file\n", run.stderr
-    unpacked = list((home / ".cache" / "apepy-run").iterdir())
-    assert len(unpacked) == 1 and (unpacked[0] / "pathy" / "p.txt").is_file()
+        assert run.stdout == "from the zip\nfrom a real file\nfound by --extract\n", run.stderr
+    unpacked = sorted(p.name.split("-")[0] for p in (home / ".cache" / "apepy-run").iterdir())
+    assert unpacked == ["hidden", "pathy"]
+    assert (
+        (home / ".cache" / "apepy-run")
+        .joinpath(
+            next(
+                p.name
+                for p in (home / ".cache" / "apepy-run").iterdir()
+                if p.name.startswith("pathy")
+            ),
+            "pathy",
+            "p.txt",
+        )
+        .is_file()
+    )
 
 
 def test_relative_base_path(tmp_path: Path, built_python: Path) -> None:
