@@ -45,7 +45,7 @@ SMOKE = {
     "aiohttp": "import aiohttp, aiohttp.http_parser as p; assert p.HttpRequestParser is not None",
     "charset-normalizer": "import charset_normalizer; assert charset_normalizer.from_bytes('héllo wörld'.encode()).best()",
     "regex": "import regex; assert regex.match(r'\\p{L}+', 'héllo').group() == 'héllo'",
-    "lxml": "from lxml import etree; assert etree.fromstring('<a><b/></a>')[0].tag == 'b'",
+    "lxml": "from lxml import etree; assert etree.fromstring('<a><b/></a>')[0].tag == 'b'; t = etree.XSLT(etree.XML('<x:stylesheet version=\"1.0\" xmlns:x=\"http://www.w3.org/1999/XSL/Transform\"><x:template match=\"/\"><r><x:value-of select=\"/a\"/></r></x:template></x:stylesheet>')); assert str(t(etree.XML('<a>apepy</a>'))).strip().endswith('<r>apepy</r>')",
     "pillow": "from PIL import Image; assert Image.new('RGB', (2, 2), 'red').getpixel((0, 0)) == (255, 0, 0)",
     "numpy": "import numpy as np; a = np.arange(6.0).reshape(2, 3); assert (a @ a.T).tolist() == [[5.0, 14.0], [14.0, 50.0]]; assert np.allclose(np.linalg.solve([[3.0, 1.0], [1.0, 2.0]], [9.0, 8.0]), [2.0, 3.0]); assert np.allclose(np.fft.fft([1.0, 0, 0, 0]), 1); assert np.random.default_rng(42).integers(0, 100, 5).tolist() == [8, 77, 65, 43, 43]; np.show_config()",
     "pyzmq": "import zmq; c = zmq.Context(); s = c.socket(zmq.PAIR); s.close(); c.term()",

@@ -33,6 +33,41 @@ class Program:
 
 
 PROGRAMS = {
+    "libxml2": Program(
+        "#include <libxml/parser.h>\n#include <libxml/tree.h>\n#include <stdio.h>\n"
+        'int main(void) { const char doc[] = "<a><b>apepy</b></a>";\n'
+        "  xmlDocPtr d = xmlReadMemory(doc, sizeof doc - 1, NULL, NULL, 0);\n"
+        "  if (!d) return 1;\n"
+        "  xmlChar *text = xmlNodeGetContent(xmlDocGetRootElement(d)->children);\n"
+        '  printf("%s %s\\n", LIBXML_DOTTED_VERSION, text); return 0; }\n',
+        ("libxml2.a", "libz.a"),
+        system=("-lm",),
+        expect="2.9.14 apepy",
+        include_dirs=("libxml2",),
+    ),
+    "libxslt": Program(
+        "#include <libxslt/xslt.h>\n#include <libxslt/transform.h>\n#include <libxslt/xsltutils.h>\n"
+        "#include <libexslt/exslt.h>\n#include <pthread.h>\n#include <stdio.h>\n"
+        # libxml2 calls pthreads through weak references, which a static link leaves
+        # NULL unless something names them: in the interpreter, CPython's own threads.
+        "void *keep[] = {pthread_once, pthread_getspecific, pthread_setspecific, pthread_key_create,\n"
+        "  pthread_key_delete, pthread_mutex_init, pthread_mutex_destroy, pthread_mutex_lock,\n"
+        "  pthread_mutex_unlock, pthread_cond_init, pthread_cond_destroy, pthread_cond_wait,\n"
+        "  pthread_cond_signal, pthread_equal, pthread_self};\n"
+        'int main(void) { const char x[] = "<x:stylesheet version=\\"1.0\\" '
+        'xmlns:x=\\"http://www.w3.org/1999/XSL/Transform\\"><x:output method=\\"text\\"/>'
+        '<x:template match=\\"/\\"><x:value-of select=\\"/a\\"/></x:template></x:stylesheet>";\n'
+        '  const char d[] = "<a>apepy</a>"; xmlChar *out; int n;\n'
+        "  exsltRegisterAll();\n"
+        "  xsltStylesheetPtr s = xsltParseStylesheetDoc(xmlReadMemory(x, sizeof x - 1, NULL, NULL, 0));\n"
+        "  xmlDocPtr r = xsltApplyStylesheet(s, xmlReadMemory(d, sizeof d - 1, NULL, NULL, 0), NULL);\n"
+        "  if (!r || xsltSaveResultToString(&out, &n, r, s)) return 1;\n"
+        '  printf("%s %s\\n", LIBXSLT_DOTTED_VERSION, out); return 0; }\n',
+        ("libexslt.a", "libxslt.a", "libxml2.a", "libz.a"),
+        system=("-lm",),
+        expect="1.1.35 apepy",
+        include_dirs=("libxml2",),
+    ),
     "zlib": Program(
         "#include <zlib.h>\n#include <stdio.h>\n#include <string.h>\n"
         'int main(void) { unsigned char in[] = "apepy apepy apepy apepy", z[128], out[128];\n'
@@ -245,6 +280,21 @@ def test_a_library_builds_what_it_requires_first(
     # libedit needs ncurses: with no sources at all, the error is about ncurses.
     with pytest.raises(ApepyError, match=r"ncurses 6\.4 source"):
         deps.build(deps.LIBRARIES["libedit"], host, jobs=1, offline=True)
+
+
+def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
+    host: toolchains.Toolchain,
+) -> None:
+    """Debian ships no libxslt.a: lxml's `-lxslt` becomes the archive built from the pinned
+    source, by path; libraries the system has stay `-l` flags."""
+    from apepy.extensions import link
+
+    flags = link.from_source(["-lexslt", "-lxslt", "-lxml2", "-lm"], host, offline=True)
+    root = deps.sysroot(host)
+    assert flags[:2] == [str(root / "lib" / "libexslt.a"), str(root / "lib" / "libxslt.a")]
+    assert Path(flags[0]).is_file() and Path(flags[1]).is_file()
+    # Installed as a system static library (libxml2-dev): left to the system's archive.
+    assert flags[2:] == ["-lxml2", "-lm"]
 
 
 # --- Cosmopolitan: the recipes' data, checked without cosmocc -------------------------

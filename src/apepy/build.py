@@ -164,7 +164,8 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     }
     if prepared:
         inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
-        inputs["extensions-code"] = hashing.code_digest(extensions.BUILD_CODE)
+        # deps.py: the re-link may build a C library an extension needs from source.
+        inputs["extensions-code"] = hashing.code_digest((*extensions.BUILD_CODE, "deps.py"))
         if any(p.judgement.kind == "rust" for p in prepared):
             inputs["rust"] = extensions.rust_identity()
     key = hashing.cache_key(inputs)
@@ -257,7 +258,9 @@ def _pack(
         dotted: list[str] = []
         if built:
             linked = tmp / "staging" / "python-linked"
-            extensions.relink(core, built, linked, tmp / "staging" / "relink", log)
+            extensions.relink(
+                core, built, linked, tmp / "staging" / "relink", log, toolchain=toolchain
+            )
             entries = _merge(entries, _site_entries(core, built, tmp / "staging", log))
             extras["distributions"] = [ext.describe() for ext in built]
             dotted = [m.dotted for ext in built for m in ext.modules]
@@ -376,7 +379,9 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
             if result.returncode < 0
             else f"exit status {result.returncode}"
         )
-        outcome = {", ".join(dotted): ["error", (result.stderr.strip()[-2000:] + "\n" + died).strip()]}
+        outcome = {
+            ", ".join(dotted): ["error", (result.stderr.strip()[-2000:] + "\n" + died).strip()]
+        }
     broken = {name: why for name, (kind, why) in outcome.items() if kind == "error"}
     if result.returncode != 0 or broken:
         raise ApepyError(

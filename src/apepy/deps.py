@@ -325,6 +325,51 @@ LIBRARIES: dict[str, Library] = {
             include_dirs=("ncursesw",),
             debian=("libedit", "3.1-20221030"),
         ),
+        # libxml2 and libxslt, for extensions (lxml): Debian ships no static libxslt.
+        # 2.9.14 and 1.1.35 are the versions of bookworm's -dev headers, so an extension
+        # compiled against those links these archives. Debian's libxml2 tarball is a
+        # +dfsg repack (no upstream URL has its hash); libxslt's is upstream's.
+        Library(
+            "libxml2",
+            "2.9.14",
+            "libxml2_2.9.14+dfsg.orig.tar.xz",
+            None,
+            "4fe913dec8b1ab89d13b489b419a8203176ea39e931eaa0d25b17eafb9c279e9",
+            recipe="autoconf",
+            products=("libxml2.a",),
+            configure_args=(
+                "--without-python",
+                "--without-lzma",
+                "--without-icu",
+                "--without-http",
+                "--without-ftp",
+                "--with-zlib={sysroot}",
+            ),
+            requires=("zlib",),
+            include_dirs=("libxml2",),
+            debian=("libxml2", "2.9.14"),
+            origin=_debian_orig(
+                "libxml2", "2.9.14+dfsg-1.3~deb12u6", "libxml2_2.9.14+dfsg.orig.tar.xz"
+            ),
+        ),
+        Library(
+            "libxslt",
+            "1.1.35",
+            "libxslt-1.1.35.tar.xz",
+            "https://download.gnome.org/sources/libxslt/1.1/libxslt-1.1.35.tar.xz",
+            "8247f33e9a872c6ac859aa45018bc4c4d00b97e2feac9eebc10c93ce1f34dd79",
+            recipe="autoconf",
+            products=("libxslt.a", "libexslt.a"),
+            configure_args=(
+                "--without-python",
+                "--without-crypto",
+                "--without-debugger",
+                "--with-libxml-prefix={sysroot}",
+            ),
+            requires=("libxml2",),
+            include_dirs=("libxml2",),
+            debian=("libxslt", "1.1.35"),
+        ),
         # libuuid from util-linux 2.38.1: Debian's util-linux_2.38.1.orig.tar.xz is
         # upstream's. Only the library is configured and built. (superconfigure uses
         # the standalone libuuid 1.0.3 instead, which Debian does not carry.)
@@ -366,6 +411,11 @@ LIBRARIES: dict[str, Library] = {
         ),
     )
 }
+
+
+def providing(archive: str) -> Library | None:
+    """The pinned library whose build installs ``archive`` (``libxslt.a``), if any."""
+    return next((lib for lib in LIBRARIES.values() if archive in lib.products), None)
 
 
 def sysroot(toolchain: Toolchain) -> Path:

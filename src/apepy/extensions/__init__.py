@@ -248,10 +248,21 @@ def _check_unique(built: list[Extension]) -> None:
             owner[module.dotted] = ext.name
 
 
-def relink(core: Core, built: list[Extension], out: Path, work: Path, log: Path) -> None:
+def relink(
+    core: Core,
+    built: list[Extension],
+    out: Path,
+    work: Path,
+    log: Path,
+    *,
+    toolchain: Toolchain | None = None,
+    offline: bool = False,
+) -> None:
     modules = [m for ext in built for m in ext.modules]
+    # Before the relink phase: a library built from source shows its own progress.
+    libraries = link.libraries_for(modules, toolchain, offline=offline)
     with ui.phase("relink", f"the interpreter with {len(modules)} extension modules"):
-        link.relink(core.tree, modules, out, work, log)
+        link.relink(core.tree, modules, out, work, log, libraries=libraries)
 
 
 def install_pure_parts(built: list[Extension], site: Path) -> list[str]:

@@ -11,6 +11,7 @@ Modules/config.c whose inittab adds `{"markupsafe._speedups", PyInit_...}`.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 import shutil
@@ -18,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import procs
+from apepy import deps, procs, ui
 from apepy.errors import ApepyError
 from apepy.extensions.package import Module
 from apepy.toolchains import Toolchain
@@ -158,6 +159,51 @@ def static_closure(libs: list[str]) -> list[str]:
     return out
 
 
+def libraries_for(
+    modules: list[LinkedModule], toolchain: Toolchain | None = None, *, offline: bool = False
+) -> list[str]:
+    """The link flags of the modules' C libraries, each with what its static archive needs;
+    with ``toolchain``, libraries it lacks are built from their pinned source."""
+    names: list[str] = []
+    for m in modules:
+        for lib in m.libs:
+            if lib not in names and lib not in _STATIC_RUNTIME:
+                names.append(lib)
+    closure = static_closure(names)
+    return from_source(closure, toolchain, offline=offline) if toolchain else closure
+
+
+def from_source(flags: list[str], toolchain: Toolchain, *, offline: bool) -> list[str]:
+    """``-lNAME`` flags whose static archive the toolchain cannot find, replaced by the
+    archive apepy builds from a pinned source (Debian ships no static libxslt).
+
+    By path, not by -L: a sysroot directory would also capture the interpreter's own
+    libraries (OpenSSL, zlib) from the system's archives its objects were built for.
+    """
+    out: list[str] = []
+    for flag in flags:
+        name = flag[2:] if flag.startswith("-l") else ""
+        lib = deps.providing(f"lib{name}.a") if name else None
+        if lib is None or _static_archive(toolchain, name):
+            out.append(flag)
+            continue
+        ui.info(f"lib{name}.a is not installed: building {lib.name} {lib.version} from source")
+        root = deps.build(lib, toolchain, jobs=os.cpu_count() or 1, offline=offline)
+        out.append(str(root / "lib" / f"lib{name}.a"))
+    return out
+
+
+def _static_archive(toolchain: Toolchain, name: str) -> bool:
+    """Does the toolchain's compiler find ``lib<name>.a`` on its own search path?"""
+    try:
+        found = subprocess.run(
+            [toolchain.cc, f"-print-file-name=lib{name}.a"], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return False
+    return os.path.isabs(found) and os.path.isfile(found)
+
+
 def _pkg_config(*args: str) -> str:
     try:
         found = subprocess.run(["pkg-config", *args], capture_output=True, text=True)
@@ -194,8 +240,19 @@ def _symbols(nm: str, obj: Path) -> tuple[set[str], set[str]]:
     return defined, undefined
 
 
-def relink(tree: Path, modules: list[LinkedModule], out: Path, work: Path, log: Path) -> None:
-    """Link ``out`` from the CPython tree's objects plus ``modules``, with their inittab."""
+def relink(
+    tree: Path,
+    modules: list[LinkedModule],
+    out: Path,
+    work: Path,
+    log: Path,
+    *,
+    libraries: list[str] | None = None,
+) -> None:
+    """Link ``out`` from the CPython tree's objects plus ``modules``, with their inittab.
+
+    ``libraries``: the link flags of the modules' C libraries (``libraries_for``).
+    """
     work.mkdir(parents=True, exist_ok=True)
     config_c = work / "config.c"
     config_c.write_text(_config_source(tree, modules), encoding="utf-8")
@@ -217,12 +274,8 @@ def relink(tree: Path, modules: list[LinkedModule], out: Path, work: Path, log: 
     at = link_cmd.index(str(config_o)) + 1
     extra_objects = [str(m.object) for m in modules]
     libdirs = sorted({f"-L{d}" for m in modules for d in m.libdirs})
-    names: list[str] = []
-    for m in modules:
-        for lib in m.libs:
-            if lib not in names and lib not in _STATIC_RUNTIME:
-                names.append(lib)
-    tail = [*libdirs, *static_closure(names)]
+    closure = libraries_for(modules) if libraries is None else libraries
+    tail = [*libdirs, *closure]
     if any(m.cxx for m in modules):
         tail += ["-lstdc++"]
     tail += ["-lm", "-lpthread"]
