@@ -283,18 +283,32 @@ def test_a_library_builds_what_it_requires_first(
 
 
 def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
-    host: toolchains.Toolchain,
+    host: toolchains.Toolchain, tmp_path: Path
 ) -> None:
-    """Debian ships no libxslt.a: lxml's `-lxslt` becomes the archive built from the pinned
-    source, by path; libraries the system has stay `-l` flags."""
+    """Debian ships no libxslt.a: lxml's libraries then come from apepy's builds of the
+    pinned sources as one set (its libxslt with its own libxml2, which needs no ICU, not
+    the system's), by path, with the closure from the sysroot's .pc files."""
     from apepy.extensions import link
 
-    flags = link.from_source(["-lexslt", "-lxslt", "-lxml2", "-lm"], host, offline=True)
-    root = deps.sysroot(host)
-    assert flags[:2] == [str(root / "lib" / "libexslt.a"), str(root / "lib" / "libxslt.a")]
-    assert Path(flags[0]).is_file() and Path(flags[1]).is_file()
-    # Installed as a system static library (libxml2-dev): left to the system's archive.
-    assert flags[2:] == ["-lxml2", "-lm"]
+    lxml = link.LinkedModule(
+        "lxml.etree",
+        tmp_path / "etree.o",
+        "PyInit_x",
+        ("exslt", "xslt", "xml2", "z", "m"),
+        (),
+        False,
+    )
+    flags = link.libraries_for([lxml], host, offline=True)
+    lib = deps.sysroot(host) / "lib"
+    for name in ("libexslt.a", "libxslt.a", "libxml2.a", "libz.a"):
+        assert str(lib / name) in flags
+        assert (lib / name).is_file()
+    assert "-lm" in flags
+    # The system's libxml2 and libexslt would need ICU and libgcrypt.
+    assert not [f for f in flags if f.startswith(("-licu", "-lgcrypt", "-lxml2", "-lxslt"))]
+    # A set the system has entirely stays as it was.
+    yaml = link.LinkedModule("yaml._yaml", tmp_path / "y.o", "PyInit_y", ("yaml",), (), False)
+    assert link.libraries_for([yaml], host, offline=True) == link.static_closure(["yaml"])
 
 
 # --- Cosmopolitan: the recipes' data, checked without cosmocc -------------------------

@@ -130,26 +130,29 @@ def _static_twin(path: str) -> str | None:
     return name[3:] if (p.parent / f"{name}.a").is_file() else None
 
 
-def static_closure(libs: list[str]) -> list[str]:
+def static_closure(libs: list[str], pc_dir: Path | None = None) -> list[str]:
     """Each library followed by what its static archive needs, from pkg-config.
 
     A static libxcb needs libXau and libXdmcp; nothing in the extension's own link
     line says so. pkg-config's --static answer does, when the library ships a .pc.
+    ``pc_dir``: read the .pc files there only (a sysroot's), not the system's.
     """
     out: list[str] = []
     known: list[str] | None = None
     for lib in libs:
         flags = [f"-l{lib}"]
         candidates = [lib, f"lib{lib}"]
-        module = _pc_module(lib, candidates)
+        module = _pc_module(lib, candidates, pc_dir)
         if module is None:
             # The .pc is often named otherwise (freetype → freetype2, xml2 → libxml-2.0).
             if known is None:
-                listed = _pkg_config("--list-all")
+                listed = _pkg_config("--list-all", pc_dir=pc_dir)
                 known = [line.split()[0] for line in listed.splitlines() if line.split()]
-            module = _pc_module(lib, sorted(m for m in known if lib in m.lower()))
+            module = _pc_module(
+                lib, sorted(m for m in known if lib in re.sub(r"[^a-z0-9]", "", m.lower())), pc_dir
+            )
         if module is not None:
-            flags = _pkg_config("--static", "--libs-only-l", module).split()
+            flags = _pkg_config("--static", "--libs-only-l", module, pc_dir=pc_dir).split()
         for flag in flags:
             # A static link resolves left to right: a library named again moves to
             # the end, after everything that needs it.
@@ -162,35 +165,41 @@ def static_closure(libs: list[str]) -> list[str]:
 def libraries_for(
     modules: list[LinkedModule], toolchain: Toolchain | None = None, *, offline: bool = False
 ) -> list[str]:
-    """The link flags of the modules' C libraries, each with what its static archive needs;
-    with ``toolchain``, libraries it lacks are built from their pinned source."""
+    """The link flags of the modules' C libraries, each with what its static archive needs.
+
+    With ``toolchain``: when a library has no static archive the toolchain can find but
+    apepy has a recipe for it (Debian ships no libxslt.a), it and every other library of
+    the set with a recipe come from apepy's builds of the pinned sources, so the set is
+    one consistent build (apepy's libxml2 for its libxslt, not the system's, which needs
+    ICU), with the closure from the sysroot's own .pc files.
+    """
     names: list[str] = []
     for m in modules:
         for lib in m.libs:
             if lib not in names and lib not in _STATIC_RUNTIME:
                 names.append(lib)
-    closure = static_closure(names)
-    return from_source(closure, toolchain, offline=offline) if toolchain else closure
-
-
-def from_source(flags: list[str], toolchain: Toolchain, *, offline: bool) -> list[str]:
-    """``-lNAME`` flags whose static archive the toolchain cannot find, replaced by the
-    archive apepy builds from a pinned source (Debian ships no static libxslt).
-
-    By path, not by -L: a sysroot directory would also capture the interpreter's own
-    libraries (OpenSSL, zlib) from the system's archives its objects were built for.
-    """
-    out: list[str] = []
-    for flag in flags:
-        name = flag[2:] if flag.startswith("-l") else ""
-        lib = deps.providing(f"lib{name}.a") if name else None
-        if lib is None or _static_archive(toolchain, name):
-            out.append(flag)
-            continue
-        ui.info(f"lib{name}.a is not installed: building {lib.name} {lib.version} from source")
-        root = deps.build(lib, toolchain, jobs=os.cpu_count() or 1, offline=offline)
-        out.append(str(root / "lib" / f"lib{name}.a"))
-    return out
+    if toolchain is None:
+        return static_closure(names)
+    recipes = {n: r for n in names if (r := deps.providing(f"lib{n}.a")) is not None}
+    if not any(not _static_archive(toolchain, n) for n in recipes):
+        return static_closure(names)
+    root = deps.sysroot(toolchain)
+    for name, recipe in recipes.items():
+        if not (root / "lib" / f"lib{name}.a").is_file():
+            ui.info(f"lib{name}.a: building {recipe.name} {recipe.version} from its pinned source")
+            deps.build(recipe, toolchain, jobs=os.cpu_count() or 1, offline=offline)
+    system = static_closure([n for n in names if n not in recipes])
+    ours = static_closure(list(recipes), root / "lib" / "pkgconfig")
+    # By path, not by -L: a sysroot directory would also capture the interpreter's own
+    # libraries (OpenSSL, zlib), which come from the system's archives its objects
+    # were compiled against.
+    built = [
+        str(root / "lib" / f"lib{f[2:]}.a")
+        if f.startswith("-l") and (root / "lib" / f"lib{f[2:]}.a").is_file()
+        else f
+        for f in ours
+    ]
+    return [*built, *(f for f in system if f not in ours)]
 
 
 def _static_archive(toolchain: Toolchain, name: str) -> bool:
@@ -204,18 +213,19 @@ def _static_archive(toolchain: Toolchain, name: str) -> bool:
     return os.path.isabs(found) and os.path.isfile(found)
 
 
-def _pkg_config(*args: str) -> str:
+def _pkg_config(*args: str, pc_dir: Path | None = None) -> str:
+    env = None if pc_dir is None else {**os.environ, "PKG_CONFIG_LIBDIR": str(pc_dir)}
     try:
-        found = subprocess.run(["pkg-config", *args], capture_output=True, text=True)
+        found = subprocess.run(["pkg-config", *args], capture_output=True, text=True, env=env)
     except OSError:
         return ""
     return found.stdout if found.returncode == 0 else ""
 
 
-def _pc_module(lib: str, candidates: list[str]) -> str | None:
+def _pc_module(lib: str, candidates: list[str], pc_dir: Path | None = None) -> str | None:
     """The first pkg-config module whose own libraries include ``-l<lib>``."""
     for module in candidates:
-        if f"-l{lib}" in _pkg_config("--libs-only-l", module).split():
+        if f"-l{lib}" in _pkg_config("--libs-only-l", module, pc_dir=pc_dir).split():
             return module
     return None
 
