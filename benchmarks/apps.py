@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bundle import RESULTS, WORK, apepy, first_request, interpreters
+from bundle import RESULTS, WORK, apepy, first_request, interpreters, wheel_dir
 
 REPO = Path(__file__).resolve().parent.parent
 APPS = {
@@ -30,22 +30,6 @@ APPS = {
     "httpie": ("httpie==3.2.4", ["--script", "http"], ["-m", "httpie"]),
     "black": ("black==26.10.1", ["--script", "black"], ["-m", "black"]),
 }
-
-
-def resolved_dir(requirement: str) -> Path:
-    """The resolution cache entry holding this requirement's wheels (the bundle's own)."""
-    from apepy.cache import cache_root
-
-    name = requirement.split("==")[0]
-    dirs = [
-        d
-        for d in (cache_root() / "wheels").iterdir()
-        if (d / "resolved.json").is_file()
-        and any(
-            n.lower().startswith(name + "-") for n in json.loads((d / "resolved.json").read_text())
-        )
-    ]
-    return max(dirs, key=lambda d: d.stat().st_mtime)
 
 
 def venv_for(ordinary: Path, name: str, requirement: str) -> Path:
@@ -62,7 +46,7 @@ def venv_for(ordinary: Path, name: str, requirement: str) -> Path:
                 "-q",
                 "--no-index",
                 "--find-links",
-                str(resolved_dir(requirement)),
+                str(wheel_dir(requirement.split("==")[0])),
                 requirement,
             ],
             check=True,

@@ -89,7 +89,8 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def wheel_dir() -> Path:
+def wheel_dir(project: str = "flask") -> Path:
+    """The newest cached resolution holding ``project``'s wheel: the bundle's own wheels."""
     from apepy.cache import cache_root
 
     dirs = [
@@ -97,7 +98,8 @@ def wheel_dir() -> Path:
         for d in (cache_root() / "wheels").iterdir()
         if (d / "resolved.json").is_file()
         and any(
-            n.lower().startswith("flask-") for n in json.loads((d / "resolved.json").read_text())
+            n.lower().startswith(project + "-")
+            for n in json.loads((d / "resolved.json").read_text())
         )
     ]
     return max(dirs, key=lambda d: d.stat().st_mtime)

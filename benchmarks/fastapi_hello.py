@@ -5,7 +5,7 @@ the same app in a venv of the same CPython built the ordinary way
 (benchmarks/startup.py builds it) with the same wheels, pydantic-core's from PyPI.
 Runs are interleaved; medians are reported. Results go to benchmarks/results/fastapi.json.
 
-    .venv/bin/python benchmarks/fastapi.py [--runs 20]
+    .venv/bin/python benchmarks/fastapi_hello.py [--runs 20]
 """
 
 from __future__ import annotations
@@ -19,22 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from bundle import RESULTS, WORK, apepy, first_request, interpreters, timed
+from bundle import RESULTS, WORK, apepy, first_request, interpreters, timed, wheel_dir
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "examples" / "fastapi-hello"
 PYDANTIC_CORE = "pydantic-core==2.50.5"
-
-
-def wheels_for(bundle_log_dir: Path) -> Path:
-    """The resolution cache entry the bundle used (it holds pydantic-core's wheel too)."""
-    dirs = [
-        d
-        for d in bundle_log_dir.iterdir()
-        if (d / "resolved.json").is_file()
-        and any(n.startswith("fastapi-") for n in json.loads((d / "resolved.json").read_text()))
-    ]
-    return max(dirs, key=lambda d: d.stat().st_mtime)
 
 
 def main() -> int:
@@ -52,15 +41,13 @@ def main() -> int:
     app = WORK / "fastapi-hello"
     apepy("bundle", str(APP), "--base", str(base), "-o", str(app))
 
-    from apepy.cache import cache_root
-
     venv = WORK / "venv-fastapi"
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([str(ordinary), "-m", "venv", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links"]
         subprocess.run(
-            [*pip, str(wheels_for(cache_root() / "wheels")), "fastapi", "uvicorn", "pydantic"],
+            [*pip, str(wheel_dir("fastapi")), "fastapi", "uvicorn", "pydantic"],
             check=True,
         )
     home = Path(tempfile.mkdtemp())
