@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
-import configparser
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -256,16 +256,9 @@ def _entry(request: BundleRequest, proj: project.Project) -> dict[str, str] | No
 def _console_scripts(site: Path, names: tuple[str, ...]) -> dict[str, str]:
     """``names`` looked up among the console scripts of the installed distributions."""
     found: dict[str, str] = {}
-    for entry_points in sorted(site.glob("*.dist-info/entry_points.txt")):
-        parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        try:
-            parser.read_string(entry_points.read_text(encoding="utf-8"))
-        except (configparser.Error, UnicodeDecodeError):
-            continue
-        if parser.has_section("console_scripts"):
-            for name, target in parser.items("console_scripts"):
-                found.setdefault(name, target.split("[")[0].strip())
+    for dist in sorted(importlib.metadata.distributions(path=[str(site)]), key=lambda d: d.name):
+        for ep in dist.entry_points.select(group="console_scripts"):
+            found.setdefault(ep.name, f"{ep.module}:{ep.attr}" if ep.attr else ep.module)
     missing = [n for n in names if n not in found]
     if missing:
         raise ApepyError(

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import deps, procs, ui
+from apepy import deps, procs
 from apepy.errors import ApepyError
 from apepy.extensions.package import Module
 from apepy.toolchains import Toolchain
@@ -183,11 +183,10 @@ def libraries_for(
     recipes = {n: r for n in names if (r := deps.providing(f"lib{n}.a")) is not None}
     if not any(not _static_archive(toolchain, n) for n in recipes):
         return static_closure(names)
+    # Each is built once into the sysroot (deps.build is a no-op when it is there).
     root = deps.sysroot(toolchain)
-    for name, recipe in recipes.items():
-        if not (root / "lib" / f"lib{name}.a").is_file():
-            ui.info(f"lib{name}.a: building {recipe.name} {recipe.version} from its pinned source")
-            deps.build(recipe, toolchain, jobs=os.cpu_count() or 1, offline=offline)
+    for recipe in recipes.values():
+        deps.build(recipe, toolchain, jobs=os.cpu_count() or 1, offline=offline)
     system = static_closure([n for n in names if n not in recipes])
     ours = static_closure(list(recipes), root / "lib" / "pkgconfig")
     # By path, not by -L: a sysroot directory would also capture the interpreter's own

@@ -9,6 +9,7 @@ a toolchain that cannot build the crate is refused before anything long runs.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import re
@@ -34,7 +35,9 @@ class Rust:
     identity: str
 
 
+@functools.cache
 def find() -> Rust | None:
+    """cargo and rustc on PATH, asked once per run (prepare, cache keys, doctor)."""
     cargo = shutil.which("cargo")
     rustc = shutil.which("rustc")
     if cargo is None or rustc is None:
@@ -93,8 +96,7 @@ def rust_version(cargo_toml: str) -> str | None:
 
 
 def target_triple() -> str:
-    machine = platform.machine()
-    return f"{'x86_64' if machine == 'AMD64' else machine}-unknown-linux-gnu"
+    return f"{platform.machine()}-unknown-linux-gnu"
 
 
 def build_env(*, linker: Path, pyo3_config: Path, offline: bool) -> dict[str, str]:
@@ -109,7 +111,7 @@ def build_env(*, linker: Path, pyo3_config: Path, offline: bool) -> dict[str, st
         # bypass the wrapper (environment beats config files).
         f"CARGO_TARGET_{triple}_LINKER": str(linker),
         "PYO3_CONFIG_FILE": str(pyo3_config),
-        # Packages' Cargo.lock is what their release was tested with.
+        # Plain text in apepy's build log.
         "CARGO_TERM_COLOR": "never",
     }
     if offline:
