@@ -96,6 +96,60 @@ def time_once(exe: Path, args: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+DEBIAN_PYTHON = Path("/usr/bin/python3.11")
+
+
+def measure(
+    variants: dict[str, Path], runs: int, empty: Path
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Median ms per start-up case and per CPU script, for each variant (interleaved)."""
+    cases: dict[str, dict[str, float]] = {}
+    for case, case_args in CASES.items():
+        samples: dict[str, list[float]] = {v: [] for v in variants}
+        for exe in variants.values():  # warm the page cache and __pycache__
+            time_once(exe, case_args, empty)
+        for _ in range(runs):
+            for name, exe in variants.items():
+                samples[name].append(time_once(exe, case_args, empty))
+        cases[case] = {n: statistics.median(v) * 1000 for n, v in samples.items()}
+    cpu: dict[str, dict[str, float]] = {}
+    for script in sorted(CPU.glob("*.py")):
+        samples = {v: [] for v in variants}
+        for _ in range(runs):
+            for name, exe in variants.items():
+                samples[name].append(cpu_once(exe, script, empty))
+        cpu[script.stem] = {n: statistics.median(v) * 1000 for n, v in samples.items()}
+    return cases, cpu
+
+
+def table(
+    anchor: str, cases: dict[str, dict[str, float]], cpu: dict[str, dict[str, float]]
+) -> dict:
+    """Ratios against ``anchor``: start-up as single ÷ anchor, CPU as speed anchor ÷ single."""
+    out: dict[str, dict] = {"cases": {}, "cpu": {}}
+    for case, medians in cases.items():
+        out["cases"][case] = {
+            "median_ms": {k: round(v, 2) for k, v in medians.items()},
+            **{
+                f"ratio_{name}_over_{anchor}": round(ms / medians[anchor], 3)
+                for name, ms in medians.items()
+                if name != anchor
+            },
+        }
+        print(f"{case:45s} " + "  ".join(f"{k} {v:7.2f} ms" for k, v in medians.items()))
+    for bench, medians in cpu.items():
+        out["cpu"][bench] = {
+            "median_ms": {k: round(v, 2) for k, v in medians.items()},
+            **{
+                f"speed_{name}_over_{anchor}": round(medians[anchor] / ms, 3)
+                for name, ms in medians.items()
+                if name != anchor
+            },
+        }
+        print(f"cpu {bench:41s} " + "  ".join(f"{k} {v:7.2f} ms" for k, v in medians.items()))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -103,6 +157,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
         "--optimize", action="store_true", help="also measure `apepy build --optimize` (PGO + LTO)"
+    )
+    parser.add_argument(
+        "--no-freeze", action="store_true", help="also measure `apepy build --no-freeze`"
+    )
+    parser.add_argument(
+        "--anchor",
+        action="store_true",
+        help="also compare apepy's 3.11.2 with Debian's own python3.11 (3.11.2, PGO + LTO)",
     )
     parser.add_argument(
         "--python", default=None, help="exact version (default: newest 3.13 in the source cache)"
@@ -125,25 +187,11 @@ def main() -> int:
         "ordinary": ordinary_build(tarball, release.version),
         "single-file": single_file(release.version),
     }
+    if args.no_freeze:
+        variants["single-file --no-freeze"] = single_file(release.version, "--no-freeze")
     if args.optimize:
         # PGO + LTO: a build of ~40 min on 2 cores the first time, cached after.
         variants["single-file --optimize"] = single_file(release.version, "--optimize")
-
-    samples: dict[str, dict[str, list[float]]] = {case: {v: [] for v in variants} for case in CASES}
-    with tempfile.TemporaryDirectory() as empty:
-        for case, case_args in CASES.items():
-            for exe in variants.values():  # warm the page cache and __pycache__
-                time_once(exe, case_args, Path(empty))
-            for _ in range(args.runs):
-                for name, exe in variants.items():
-                    samples[case][name].append(time_once(exe, case_args, Path(empty)))
-
-        cpu: dict[str, dict[str, list[float]]] = {}
-        for script in sorted(CPU.glob("*.py")):
-            cpu[script.stem] = {v: [] for v in variants}
-            for _ in range(args.runs):
-                for name, exe in variants.items():
-                    cpu[script.stem][name].append(cpu_once(exe, script, Path(empty)))
 
     report: dict[str, object] = {
         "python": release.version,
@@ -153,48 +201,22 @@ def main() -> int:
         "sizes_bytes": {
             name: exe.stat().st_size for name, exe in variants.items() if name != "ordinary"
         },
-        "cases": {},
     }
-    for case, per_variant in samples.items():
-        medians = {name: statistics.median(values) * 1000 for name, values in per_variant.items()}
-        report["cases"][case] = {  # type: ignore[index]
-            "median_ms": {k: round(v, 2) for k, v in medians.items()},
-            "ratio_single_over_ordinary": round(medians["single-file"] / medians["ordinary"], 3),
-            **(
-                {
-                    "ratio_optimized_over_ordinary": round(
-                        medians["single-file --optimize"] / medians["ordinary"], 3
-                    )
-                }
-                if args.optimize
-                else {}
-            ),
-        }
-        print(
-            f"{case:45s} ordinary {medians['ordinary']:7.2f} ms  single-file {medians['single-file']:7.2f} ms"
-            f"  ratio {medians['single-file'] / medians['ordinary']:.3f}"
-        )
-    report["cpu"] = {}
-    for bench, per_variant in cpu.items():
-        medians = {name: statistics.median(values) * 1000 for name, values in per_variant.items()}
-        speed = medians["ordinary"] / medians["single-file"]
-        report["cpu"][bench] = {  # type: ignore[index]
-            "median_ms": {k: round(v, 2) for k, v in medians.items()},
-            "speed_single_over_ordinary": round(speed, 3),
-            **(
-                {
-                    "speed_optimized_over_ordinary": round(
-                        medians["ordinary"] / medians["single-file --optimize"], 3
-                    )
-                }
-                if args.optimize
-                else {}
-            ),
-        }
-        print(
-            f"cpu {bench:41s} ordinary {medians['ordinary']:7.2f} ms  single-file "
-            f"{medians['single-file']:7.2f} ms  speed {speed:.3f}"
-        )
+    with tempfile.TemporaryDirectory() as empty:
+        cases, cpu = measure(variants, args.runs, Path(empty))
+        report.update(table("ordinary", cases, cpu))
+        if args.anchor:
+            if not DEBIAN_PYTHON.exists():
+                print(f"{DEBIAN_PYTHON} is missing: apt-get install python3.11", file=sys.stderr)
+                return 1
+            anchor = {"debian": DEBIAN_PYTHON, "single-file": single_file("3.11.2")}
+            print("-- apepy 3.11.2 vs Debian's python3.11")
+            cases, cpu = measure(anchor, args.runs, Path(empty))
+            report["anchor"] = {
+                "what": "Debian's /usr/bin/python3.11 (3.11.2, PGO + LTO) vs apepy build --python 3.11.2",
+                "size_bytes": anchor["single-file"].stat().st_size,
+                **table("debian", cases, cpu),
+            }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "startup.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0

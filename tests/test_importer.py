@@ -142,3 +142,44 @@ def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert run_clean(pruned, "wave", cwd=tmp_path).stdout.split() == ["wave", "[1]"]
+
+
+def test_hot_stdlib_modules_come_frozen_from_the_binary(built_python: Path, tmp_path: Path) -> None:
+    code = (
+        "import _imp, json, sys, traceback, importlib.resources, email.message\n"
+        "loader = json.__loader__\n"
+        "try:\n"
+        "    json.loads('{')\n"
+        "except ValueError:\n"
+        "    tb = traceback.format_exc()\n"
+        "print(json.dumps({\n"
+        "  'frozen': _imp.is_frozen('__apepy__.json'), 'plain_frozen': _imp.is_frozen('json'),\n"
+        "  'loader': type(loader).__module__, 'file': json.__file__,\n"
+        "  'code_file': json.decoder.JSONDecoder.decode.__code__.co_filename,\n"
+        "  'from_binary': loader._frozen_code('json') is not None,\n"
+        "  'tb': tb, 'resources': sorted(p.name for p in importlib.resources.files('json').iterdir()),\n"
+        "  'email': email.message.__spec__.origin}))\n"
+    )
+    result = run_clean(built_python, "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["frozen"] and not got["plain_frozen"]
+    assert got["loader"] == "_apepy_importer" and got["from_binary"]
+    assert got["file"] == f"{built_python}/Lib/json/__init__.py"
+    # Named like the .pyc's code, so tracebacks read the same as without the freeze.
+    assert got["code_file"] == "Lib/json/decoder.py"
+    assert 'File "Lib/json/decoder.py", line' in got["tb"] and "<frozen" not in got["tb"]
+    assert "decoder.pyc" in got["resources"]
+    assert got["email"] == f"{built_python}/Lib/email/message.py"
+
+    # With CPython's frozen modules turned off, the same modules come from the zip's .pyc.
+    off = run_clean(
+        built_python,
+        "-X",
+        "frozen_modules=off",
+        "-c",
+        "import _imp, json; print(_imp.is_frozen('__apepy__.json'), json.loads('[1]'))",
+        cwd=tmp_path,
+    )
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.split() == ["False", "[1]"]

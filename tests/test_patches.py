@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tarfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from conftest import real_cache_root
 
 from apepy import sources
 from apepy.errors import ApepyError
-from apepy.interpreter import patches
+from apepy.interpreter import freeze, patches
 
 LOCAL = [r for r in sources.RELEASES if (real_cache_root() / "sources" / r.filename).is_file()]
 
@@ -57,3 +58,43 @@ def test_a_patch_that_does_not_apply_names_version_and_hunk(
     assert "set_default_verify_paths" in (info.value.hint or "")
     # Nothing was written: the getpath edit, which would have applied, was not made.
     assert (tree / "Modules/getpath.py").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "release", [r for r in LOCAL if freeze.applies(r.version)], ids=lambda r: r.version
+)
+def test_the_hot_modules_parse_in_cpythons_own_freeze_script(
+    release: sources.Release, tmp_path: Path
+) -> None:
+    top = f"Python-{release.version}"
+    with tarfile.open(real_cache_root() / "sources" / release.filename) as tar:
+        members = [
+            m
+            for m in tar.getmembers()
+            if m.name.startswith((f"{top}/Lib/", f"{top}/Tools/build/", f"{top}/Tools/scripts/"))
+        ]
+        tar.extractall(tmp_path, members=members, filter="data")
+    tree = tmp_path / top
+    edit = freeze.edit(tree)
+    patches.apply(tree, release.version, (edit,))
+    script = tree / edit.path
+    namespace: dict[str, object] = {"__name__": "freeze_modules", "__file__": str(script)}
+    sys.path.insert(0, str(script.parent))
+    try:
+        exec(compile(script.read_text(), str(script), "exec"), namespace)
+        parsed = {m.name: m for m in namespace["parse_frozen_specs"]()}  # type: ignore[operator]
+    finally:
+        sys.path.remove(str(script.parent))
+    present = freeze.present(tree)
+    assert len(present) > 150 and "asyncio" in present and "json.decoder" in present
+    for name, package in present.items():
+        module = parsed[freeze.PREFIX + name]
+        tail = "/__init__.py" if package else ".py"
+        assert module.pyfile == f"{tree}/Lib/{name.replace('.', '/')}{tail}"
+        assert Path(module.pyfile).is_file()
+    # A dotted package (the script's bracket form cannot name it) is frozen from its __init__.
+    assert parsed[freeze.PREFIX + "concurrent.futures"].pyfile.endswith(
+        "Lib/concurrent/futures/__init__.py"
+    )
+    # CPython's own start-up set is untouched.
+    assert parsed["os"].pyfile.endswith("Lib/os.py")

@@ -30,6 +30,7 @@ _CORE_CODE = (
     "interpreter/patches.py",
     "interpreter/c",
     "interpreter/frozen",
+    "interpreter/freeze.py",
     "toolchains/__init__.py",
 )
 _PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
@@ -82,6 +83,7 @@ class BuildRequest:
     cosmocc: Path | None = None
     minimal: bool = False
     optimize: bool = False
+    freeze: bool = True
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             "exclude": sorted(exclude),
             "optimize": request.optimize,
             "epoch": epoch,
+            "freeze": request.freeze,
         }
     )
     inputs: dict[str, object] = {
@@ -192,6 +195,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 epoch=epoch,
                 offline=request.offline,
                 optimize=request.optimize,
+                freeze=request.freeze,
             )
             built = extensions.build_all(
                 prepared,

@@ -12,6 +12,7 @@ from pathlib import Path
 from apepy import cache, procs, sources, ui
 from apepy.cache import locked
 from apepy.errors import ApepyError
+from apepy.interpreter import freeze as hot
 from apepy.interpreter import modules, patches
 from apepy.toolchains import Toolchain, host
 
@@ -44,6 +45,7 @@ def build_core(
     epoch: int,
     offline: bool = False,
     optimize: bool = False,
+    freeze: bool = True,
 ) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,7 @@ def build_core(
                 epoch=epoch,
                 offline=offline,
                 optimize=optimize,
+                freeze=freeze,
             )
         except BaseException:
             # A failed tree is useless to the next run and can be large.
@@ -112,6 +115,7 @@ def _build(
     epoch: int,
     offline: bool,
     optimize: bool = False,
+    freeze: bool = True,
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
     sysroot = _sysroot(toolchain, jobs=jobs, offline=offline)
@@ -119,7 +123,10 @@ def _build(
 
     with ui.phase("unpack", f"CPython {source.version} source"):
         tree = sources.extract(source, root)
-        applied = patches.apply(tree, source.version)
+        edits = patches.patch_set(source.version)
+        if freeze and hot.applies(source.version):
+            edits = (*edits, hot.edit(tree))
+        applied = patches.apply(tree, source.version, edits)
         patches.regenerate(
             tree,
             lambda cmd: procs.run_logged(

@@ -12,6 +12,7 @@ archive, a member whose local header disagrees) is left to zipimport.
 Only modules that are frozen or built in may be imported here.
 """
 
+import _imp
 import _io
 import _thread
 import marshal
@@ -20,6 +21,9 @@ from _frozen_importlib import ModuleSpec
 from _frozen_importlib_external import MAGIC_NUMBER, decode_source
 
 _COMMENT = b"APEPYIX1"
+# The stdlib's hot modules are frozen into the binary under this prefix
+# (apepy/interpreter/freeze.py), out of reach of CPython's FrozenImporter.
+_FROZEN_PREFIX = "__apepy__."
 _EOCD_SIG = b"PK\x05\x06"
 _LFH_SIG = b"PK\x03\x04"
 
@@ -189,6 +193,9 @@ class Loader:
         return self.origin
 
     def get_code(self, fullname):
+        code = self._frozen_code(fullname)
+        if code is not None:
+            return code
         if self.member.endswith(".pyc"):
             data = self.store.read(self.member)
             if data is not None and data[:4] == MAGIC_NUMBER:
@@ -197,6 +204,27 @@ class Loader:
         if source is None:
             raise ImportError(f"cannot load {fullname} from {self.store.path}", name=fullname)
         return compile(source, self.origin, "exec", dont_inherit=True)
+
+    def _frozen_code(self, fullname):
+        """The module's code object from the binary, if this is a frozen stdlib member."""
+        # Only the stdlib's own file: an app's json/ elsewhere in the zip is not it.
+        stdlib_member = (
+            "Lib/" + fullname.replace(".", "/") + ("/__init__.pyc" if self.package else ".pyc")
+        )
+        if self.member != stdlib_member:
+            return None
+        frozen = _FROZEN_PREFIX + fullname
+        try:
+            # Not frozen in this build (--no-freeze), or -X frozen_modules=off.
+            if not _imp.is_frozen(frozen):
+                return None
+            code = _imp.get_frozen_object(frozen)
+        except ImportError:
+            return None
+        # Frozen code is named "<frozen json>"; give it the .pyc's file name, so
+        # tracebacks and inspect read the same as for a module from the zip.
+        _imp._fix_co_filename(code, stdlib_member[:-1])
+        return code
 
     def get_source(self, fullname):
         member = self.member[:-1] if self.member.endswith(".pyc") else self.member
