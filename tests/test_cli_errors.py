@@ -101,3 +101,20 @@ def test_python_m_apepy_works() -> None:
     result = run_apepy("--version")
     assert result.returncode == 0 and result.stdout.startswith("apepy ")
     assert os.path.basename(sys.executable).startswith("python")
+
+
+def test_paths_that_look_like_markup_are_printed_as_they_are(tmp_path: Path, pledge: Path) -> None:
+    # "d[/e]f" would be a closing tag to rich: printing it must neither crash nor drop it.
+    odd = tmp_path / "d[" / "e]f"
+    odd.mkdir(parents=True)
+    target = odd / "pledge"
+    pledge.rename(target)
+    verify = run_apepy("verify", target)
+    assert verify.returncode == 0, verify.stderr
+    assert f"{target}:" in verify.stderr
+    added = run_apepy("add", target, pledge.parent / "conftest-free.txt")
+    assert added.returncode != 0 and "conftest-free.txt" in added.stderr
+    (tmp_path / "[bold]note.txt").write_text("hi")
+    added = run_apepy("add", target, tmp_path / "[bold]note.txt")
+    assert added.returncode == 0, added.stderr
+    assert f"members in {target}" in added.stderr.replace("\n", "")

@@ -340,8 +340,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     manifest = result.manifest
     size = result.output.stat().st_size
     how = "from the cache" if result.cached else "built"
-    ui.info(
-        f"[green]✓[/] {result.output}: CPython {manifest.python_version} ({manifest.target}), "
+    ui.done(
+        f"{result.output}: CPython {manifest.python_version} ({manifest.target}), "
         f"{len(manifest.builtin_modules)} built-in modules, {size / 1e6:.1f} MB, "
         f"{how} in {result.seconds:.1f} s"
     )
@@ -386,8 +386,8 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
         )
     )
     size = result.output.stat().st_size
-    ui.info(
-        f"[green]✓[/] {result.output}: {len(result.distributions)} distributions on "
+    ui.done(
+        f"{result.output}: {len(result.distributions)} distributions on "
         f"{result.base.describe()}, {size / 1e6:.1f} MB, in {result.seconds:.1f} s"
     )
     for link in result.links:

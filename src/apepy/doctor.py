@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from rich.markup import escape
 
 from apepy import cache, deps, sources, ui
 from apepy.errors import ApepyError
@@ -15,7 +14,7 @@ from apepy.toolchains import cosmo, host
 
 def _row(ok: bool | None, what: str, detail: str) -> None:
     mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]-[/]"}[ok]
-    ui.info(f"{mark} {what}: {escape(detail)}")
+    ui.info(f"{what}: {detail}", mark=mark)
 
 
 def run(cosmocc: Path | None) -> int:

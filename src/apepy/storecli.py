@@ -215,7 +215,5 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"{args.file}: {len(problems)} problem(s) in its zip store",
             hint="rebuild the file, or fix it with `apepy rm` / `apepy add`",
         )
-    ui.info(
-        f"[green]✓[/] {args.file}: {len(archive.members)} members, all readable, offsets absolute"
-    )
+    ui.done(f"{args.file}: {len(archive.members)} members, all readable, offsets absolute")
     return 0

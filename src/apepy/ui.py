@@ -16,8 +16,13 @@ console = Console(stderr=True, highlight=False)
 out = Console(highlight=False, soft_wrap=True)
 
 
-def info(message: str) -> None:
-    console.print(message)
+def info(message: str, *, mark: str = "") -> None:
+    """A line of plain text (paths, names: never read as markup), after an optional styled mark."""
+    console.print(f"{mark} {escape(message)}" if mark else escape(message), soft_wrap=True)
+
+
+def done(message: str) -> None:
+    info(message, mark="[green]✓[/]")
 
 
 def warn(message: str) -> None:
@@ -28,12 +33,12 @@ def warn(message: str) -> None:
 def phase(name: str, description: str) -> Iterator[PhaseStatus]:
     """Show a spinner for one phase of a long job and report its duration."""
     started = time.monotonic()
-    with console.status(f"[bold]{name}[/] {description}") as status:
+    with console.status(f"[bold]{name}[/] {escape(description)}") as status:
         tracker = PhaseStatus(name, description, status)
         yield tracker
     elapsed = time.monotonic() - started
     console.print(
-        f"[green]✓[/] [bold]{name}[/] {tracker.done_text or description} ({elapsed:.1f} s)"
+        f"[green]✓[/] [bold]{name}[/] {escape(tracker.done_text or description)} ({elapsed:.1f} s)"
     )
 
 
@@ -47,7 +52,8 @@ class PhaseStatus:
     def update(self, detail: str) -> None:
         update = getattr(self._status, "update", None)
         if update is not None:
-            update(f"[bold]{self.name}[/] {self.description} [dim]{detail}[/]")
+            # Details are tool output (configure's lines, file names): plain text.
+            update(f"[bold]{self.name}[/] {escape(self.description)} [dim]{escape(detail)}[/]")
 
 
 def report_error(error: ApepyError) -> None:
