@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-
 from apepy import cache, deps, sources, ui
 from apepy.errors import ApepyError
 from apepy.extensions import rust
