@@ -158,9 +158,7 @@ def main() -> int:
     parser.add_argument(
         "--optimize", action="store_true", help="also measure `apepy build --optimize` (PGO + LTO)"
     )
-    parser.add_argument(
-        "--no-freeze", action="store_true", help="also measure `apepy build --no-freeze`"
-    )
+    parser.add_argument("--freeze", action="store_true", help="also measure `apepy build --freeze`")
     parser.add_argument(
         "--anchor",
         action="store_true",
@@ -187,8 +185,8 @@ def main() -> int:
         "ordinary": ordinary_build(tarball, release.version),
         "single-file": single_file(release.version),
     }
-    if args.no_freeze:
-        variants["single-file --no-freeze"] = single_file(release.version, "--no-freeze")
+    if args.freeze:
+        variants["single-file --freeze"] = single_file(release.version, "--freeze")
     if args.optimize:
         # PGO + LTO: a build of ~40 min on 2 cores the first time, cached after.
         variants["single-file --optimize"] = single_file(release.version, "--optimize")

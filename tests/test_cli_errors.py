@@ -118,3 +118,11 @@ def test_paths_that_look_like_markup_are_printed_as_they_are(tmp_path: Path, ple
     added = run_apepy("add", target, tmp_path / "[bold]note.txt")
     assert added.returncode == 0, added.stderr
     assert f"members in {target}" in added.stderr.replace("\n", "")
+
+
+def test_freeze_on_a_series_that_deep_freezes(tmp_path: Path) -> None:
+    result = run_apepy("build", "--python", "3.11", "--freeze", "--offline", "-o", tmp_path / "py")
+    assert result.returncode == 1
+    assert "error: --freeze needs CPython 3.13 or newer; this is 3.11." in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "py").exists()

@@ -12,7 +12,7 @@ from conftest import run_apepy
 from test_bundle import make_project, run_clean
 from wheelmaker import make_wheel
 
-from apepy import zipstore
+from apepy import sources, zipstore
 
 pytestmark = pytest.mark.build
 
@@ -144,7 +144,31 @@ def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> 
     assert run_clean(pruned, "wave", cwd=tmp_path).stdout.split() == ["wave", "[1]"]
 
 
-def test_hot_stdlib_modules_come_frozen_from_the_binary(built_python: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def frozen_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
+    out = tmp_path_factory.mktemp("frozen") / "python"
+    result = run_apepy("build", "--python", release.version, "--freeze", "--offline", "-o", out)
+    assert result.returncode == 0, result.stderr
+    patches = json.loads(run_apepy("info", out, "--json").stdout)["patches"]
+    assert any(
+        p.startswith("freeze_modules: ") and p.endswith(" hot stdlib modules") for p in patches
+    )
+    return out
+
+
+def test_the_default_build_serves_every_stdlib_module_from_the_zip(
+    built_python: Path, tmp_path: Path
+) -> None:
+    code = "import _imp, json; print(_imp.is_frozen('__apepy__.json'), json.__loader__._frozen_code('json'))"
+    result = run_clean(built_python, "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "None"]
+
+
+def test_hot_stdlib_modules_come_frozen_from_the_binary(
+    frozen_python: Path, tmp_path: Path
+) -> None:
+    built_python = frozen_python
     code = (
         "import _imp, json, sys, traceback, importlib.resources, email.message\n"
         "loader = json.__loader__\n"

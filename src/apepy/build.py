@@ -19,7 +19,7 @@ from apepy import cache, extensions, hashing, pyc, sources, toolchains, ui, zips
 from apepy.bundle import SITE, site_entries
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
-from apepy.interpreter import compile, stdlib
+from apepy.interpreter import compile, freeze, stdlib
 from apepy.manifest import ARCNAME, Manifest
 
 # Source files whose change must invalidate each cache level (plus the selected
@@ -83,7 +83,7 @@ class BuildRequest:
     cosmocc: Path | None = None
     minimal: bool = False
     optimize: bool = False
-    freeze: bool = True
+    freeze: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,12 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     release = sources.pinned(source.version)
     if release is not None and not release.tested:
         ui.warn(f"CPython {source.version} is pinned but not built by apepy's own tests yet")
+    if request.freeze and not freeze.applies(source.version):
+        raise ApepyError(
+            f"--freeze needs CPython 3.13 or newer; this is {source.version}",
+            hint="drop --freeze (3.11 and 3.12 deep-freeze their frozen modules, and 3.11.2's "
+            "deepfreeze.py miscompiles some of the hot ones), or build --python 3.13",
+        )
     epoch = source_date_epoch(source)
     exclude = request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset())
     log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"

@@ -66,10 +66,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="profile-guided and link-time optimisation (PGO + LTO): several times longer to build",
     )
     build.add_argument(
-        "--no-freeze",
-        dest="freeze",
-        action="store_false",
-        help="do not freeze the hot stdlib modules into the binary (smaller by ~4 MB, slower start-up)",
+        "--freeze",
+        action="store_true",
+        help="freeze the stdlib's hot modules into the binary (3.13+; +4.4 MB, start-up ~1%% faster)",
     )
     build.add_argument(
         "--minimal",

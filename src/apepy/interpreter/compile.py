@@ -45,7 +45,7 @@ def build_core(
     epoch: int,
     offline: bool = False,
     optimize: bool = False,
-    freeze: bool = True,
+    freeze: bool = False,
 ) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,7 @@ def _build(
     epoch: int,
     offline: bool,
     optimize: bool = False,
-    freeze: bool = True,
+    freeze: bool = False,
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
     sysroot = _sysroot(toolchain, jobs=jobs, offline=offline)
