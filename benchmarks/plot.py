@@ -41,13 +41,15 @@ def _bars(ax, groups: dict[str, dict[str, float]], title: str, ylabel: str) -> N
         bars = ax.bar(xs, [values.get(c, 0) for c in cases], width, label=label)
         ax.bar_label(bars, fmt="%.2f", fontsize=7)
     ax.axhline(1.0, color="black", linewidth=0.8)
+    top = max([1.0, *(v for g in groups.values() for v in g.values())])
+    ax.set_ylim(0, top * 1.3)
     ax.set_xticks([j + width * (len(groups) - 1) / 2 for j in range(len(cases))])
     ax.set_xticklabels(
         [c if len(c) < 24 else c[:22] + "…" for c in cases], rotation=20, ha="right", fontsize=8
     )
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", ncols=2)
 
 
 def main() -> int:
@@ -64,7 +66,7 @@ def main() -> int:
     _bars(left, start_groups, "Start-up: single file ÷ anchor (lower is faster)", "time ratio")
 
     cpu_groups: dict[str, dict[str, float]] = {}
-    for version, rows in perf.get("results_ms", {}).items():
+    for version, rows in perf.get("results_us", {}).items():
         cpu_groups[f"pyperformance {version}"] = {name: row["speed"] for name, row in rows.items()}
     if not cpu_groups:
         cpu_groups[f"{startup['python']} vs ordinary"] = _ratios(startup, "cpu", "speed_single")
