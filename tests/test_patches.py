@@ -12,6 +12,7 @@ from conftest import real_cache_root
 from apepy import sources
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze, patches
+from apepy.toolchains import cosmo
 
 LOCAL = [r for r in sources.RELEASES if (real_cache_root() / "sources" / r.filename).is_file()]
 
@@ -98,3 +99,17 @@ def test_the_hot_modules_parse_in_cpythons_own_freeze_script(
     )
     # CPython's own start-up set is untouched.
     assert parsed["os"].pyfile.endswith("Lib/os.py")
+
+
+@pytest.mark.parametrize("release", LOCAL, ids=lambda r: r.version)
+def test_the_cosmo_toolchains_own_edits_apply_after_apepys(
+    release: sources.Release, tmp_path: Path
+) -> None:
+    tree = partial_tree(release, tmp_path)
+    edits = (*patches.patch_set(release.version), *(patches.Edit(*e) for e in cosmo.SOURCE_EDITS))
+    patches.apply(tree, release.version, edits)
+    python_c = (tree / "Programs/python.c").read_text()
+    assert "(*argv)[0] = (char *)path;" in python_c
+    getpath = (tree / "Modules/getpath.py").read_text()
+    assert "isfile('/proc/self/exe')" not in getpath
+    compile(getpath, "getpath.py", "exec")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from dataclasses import dataclass
@@ -65,3 +66,20 @@ def inspect(path: Path) -> ApeInfo:
         found.add("Mach-O arm64 (ape-m1.c, compiled on first run)")
     loaders += sorted(x for x in found if x)
     return ApeInfo(True, tuple(loaders))
+
+
+def command(path: Path) -> list[str]:
+    """How this host starts ``path``: an APE's header is a shell script.
+
+    Linux refuses an APE in execve (ENOEXEC) unless its loader is registered with
+    binfmt_misc; a shell runs it anyway, and the script in the header starts the
+    embedded loader. A user's shell does the same when they type ``./python.com``.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+    except OSError:
+        return [str(path)]
+    if head in (b"MZqFpD", b"jartsr") and os.name == "posix":
+        return ["/bin/sh", str(path)]
+    return [str(path)]

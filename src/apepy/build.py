@@ -15,7 +15,18 @@ from pathlib import Path
 import certifi
 
 import apepy
-from apepy import cache, extensions, hashing, pyc, sources, toolchains, ui, zipstore
+from apepy import (
+    ape,
+    cache,
+    extensions,
+    hashing,
+    procs,
+    pyc,
+    sources,
+    toolchains,
+    ui,
+    zipstore,
+)
 from apepy.bundle import SITE, site_entries
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
@@ -294,7 +305,16 @@ def _pack(
         )
         with ui.phase("link", "packing the interpreter and its stdlib into one file"):
             binary = tmp / "python"
-            shutil.copyfile(linked, binary)
+            if toolchain.output_from_link:
+                procs.run_logged(
+                    [*toolchain.output_from_link, str(linked), str(binary)],
+                    cwd=tmp,
+                    log=log,
+                    what="making the output file from the linked interpreter",
+                    hint="see the log; the toolchain's objcopy could not write the file",
+                )
+            else:
+                shutil.copyfile(linked, binary)
             os.chmod(binary, 0o755)
             if toolchain.strip:
                 subprocess.run(
@@ -374,7 +394,7 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
         "print(json.dumps(out))\n"
     )
     result = subprocess.run(
-        [str(binary), "-I", "-c", code, *dotted],
+        [*ape.command(binary), "-I", "-c", code, *dotted],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from apepy import procs
+from apepy import ape, procs
 
 # Run by the target interpreter, so the magic number is always its own. Unchecked
 # hash-based .pyc (PEP 552) do not depend on file times, so output is reproducible.
@@ -53,7 +53,7 @@ def compile_sources(
 
     procs.run_logged(
         [
-            str(python),
+            *ape.command(python),
             "-I",
             "-S",
             str(script),

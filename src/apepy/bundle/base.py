@@ -8,8 +8,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from apepy import ape, pyc, zipstore
 from apepy import manifest as manifest_mod
-from apepy import pyc, zipstore
 from apepy.errors import ApepyError
 
 _PROBE = (
@@ -73,7 +73,7 @@ def inspect(path: Path) -> Base:
         ) from exc
     try:
         result = subprocess.run(
-            [str(path), "-I", "-c", _PROBE],
+            [*ape.command(path), "-I", "-c", _PROBE],
             capture_output=True,
             text=True,
             env=pyc.plain_env(),

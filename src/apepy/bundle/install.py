@@ -17,7 +17,7 @@ from installer.sources import WheelFile
 from installer.utils import parse_metadata_file
 from packaging.utils import canonicalize_name
 
-from apepy import pyc, ui
+from apepy import ape, pyc, ui
 from apepy.bundle.base import Base
 from apepy.errors import ApepyError
 
@@ -185,7 +185,7 @@ def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> In
         "print(json.dumps(out))"
     )
     result = subprocess.run(
-        [str(base.path), "-I", "-c", code, str(site), *modules],
+        [*ape.command(base.path), "-I", "-c", code, str(site), *modules],
         capture_output=True,
         text=True,
         env=pyc.plain_env(),

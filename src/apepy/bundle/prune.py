@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import pyc
+from apepy import ape, pyc
 from apepy.errors import ApepyError
 
 LIB = "Lib/"
@@ -166,7 +166,7 @@ def site_modules(site: Path) -> list[str]:
 def reachable(base: Path, site: Path, roots: Iterable[str]) -> set[str]:
     result = subprocess.run(
         [
-            str(base),
+            *ape.command(base),
             "-I",
             "-S",
             "-c",

@@ -123,7 +123,10 @@ def _build(
 
     with ui.phase("unpack", f"CPython {source.version} source"):
         tree = sources.extract(source, root)
-        edits = patches.patch_set(source.version)
+        edits = (
+            *patches.patch_set(source.version),
+            *(patches.Edit(*edit) for edit in toolchain.source_edits),
+        )
         if freeze and hot.applies(source.version):
             edits = (*edits, hot.edit(tree))
         applied = patches.apply(tree, source.version, edits)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from apepy.errors import ApepyError
+
+_KEYED_WHEN_SET = frozenset({"output_from_link", "source_edits"})
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,26 @@ class Toolchain:
     # extension's symbols private, objcopy renames its PyInit_ function.
     objcopy: str | None = None
     nm: str | None = None
+    # The program that makes the output file from the linked interpreter, run as
+    # [*output_from_link, linked, output]; empty: a copy. Single-architecture
+    # cosmocc links an ELF that carries the APE image, which objcopy -O binary
+    # writes out as the APE itself.
+    output_from_link: tuple[str, ...] = ()
+    # Edits of CPython's source that only this toolchain needs, applied after
+    # apepy's own (interpreter/patches.py): (name, path, anchor, replacement).
+    source_edits: tuple[tuple[str, str, str, str], ...] = ()
 
     def identity(self) -> str:
-        """A stable description of everything that changes the compiled output."""
-        data = asdict(self)
+        """A stable description of everything that changes the compiled output.
+
+        Fields added since the first cached builds count only when they are set,
+        so adding one does not change the key (a rebuild) of every toolchain.
+        """
+        data = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in _KEYED_WHEN_SET or getattr(self, f.name) != f.default
+        }
         data["configure_env"] = dict(self.configure_env)
         data["configure_cache"] = dict(self.configure_cache)
         return json.dumps(data, sort_keys=True)

@@ -241,6 +241,28 @@ def detect(arch: str = "fat", explicit: Path | None = None, *, offline: bool = F
     return toolchain(root, version, arch)
 
 
+# Under Cosmopolitan, /proc/self/exe (where Linux has one) names the APE loader
+# that runs the file, not the file: the stdlib would be looked for in the loader.
+# The libc knows the file on every OS (GetProgramExecutableName), so argv[0]
+# becomes that path before CPython computes sys.executable from it, and getpath
+# starts from the executable alone.
+SOURCE_EDITS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "python.c: argv[0] is the file itself (cosmo)",
+        "Programs/python.c",
+        "    const char *path = GetProgramExecutableName();\n    (void)self;\n",
+        "    const char *path = GetProgramExecutableName();\n    (void)self;\n"
+        "    if (path != NULL && *argc > 0) {\n        (*argv)[0] = (char *)path;\n    }\n",
+    ),
+    (
+        "getpath: the executable, not /proc/self/exe (cosmo)",
+        "Modules/getpath.py",
+        "    if os_name == 'posix' and isfile('/proc/self/exe'):\n",
+        "    if False:  # cosmo: /proc/self/exe is the APE loader\n",
+    ),
+)
+
+
 def toolchain(root: Path, version: str, arch: str) -> Toolchain:
     """The Toolchain for an unpacked cosmocc (pure data: no program is run here)."""
     targets = {"fat": "cosmo-x86_64+aarch64", "x86_64": "cosmo-x86_64", "aarch64": "cosmo-aarch64"}
@@ -272,4 +294,10 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
         libraries_from="sysroot",
         objcopy=str(tool(root, arch, "objcopy")),
         nm=str(tool(root, arch, "nm")),
+        # <arch>-unknown-cosmo-cc links an ELF holding the APE image (the fat
+        # cosmocc's apelink writes the APE directly).
+        output_from_link=()
+        if arch == "fat"
+        else (str(tool(root, arch, "objcopy")), "-S", "-O", "binary"),
+        source_edits=SOURCE_EDITS,
     )
