@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import tarfile
 from pathlib import Path
@@ -33,6 +34,20 @@ class Program:
 
 
 PROGRAMS = {
+    "libyaml": Program(
+        "#include <yaml.h>\n#include <stdio.h>\n#include <string.h>\n"
+        'int main(void) { const char doc[] = "a: [1, apepy]\\n"; yaml_parser_t p; yaml_event_t e;\n'
+        '  int scalars = 0, done = 0; char last[16] = "";\n'
+        "  if (!yaml_parser_initialize(&p)) return 1;\n"
+        "  yaml_parser_set_input_string(&p, (const unsigned char *)doc, strlen(doc));\n"
+        "  while (!done) { if (!yaml_parser_parse(&p, &e)) return 2;\n"
+        "    if (e.type == YAML_SCALAR_EVENT) { scalars++;\n"
+        '      snprintf(last, sizeof last, "%s", (char *)e.data.scalar.value); }\n'
+        "    done = e.type == YAML_STREAM_END_EVENT; yaml_event_delete(&e); }\n"
+        '  printf("%s %d %s\\n", yaml_get_version_string(), scalars, last); return 0; }\n',
+        ("libyaml.a",),
+        expect="0.2.5 3 apepy",
+    ),
     "libxml2": Program(
         "#include <libxml/parser.h>\n#include <libxml/tree.h>\n#include <stdio.h>\n"
         'int main(void) { const char doc[] = "<a><b>apepy</b></a>";\n'
@@ -431,11 +446,12 @@ def test_cosmo_source_edits_match_the_pinned_sources(name: str, tmp_path: Path) 
 
 def test_pinned_table_is_consistent() -> None:
     for lib in deps.LIBRARIES.values():
-        assert len(lib.sha256) == 64 and int(lib.sha256, 16) >= 0
+        assert re.fullmatch("[0-9a-f]{64}", lib.sha256), lib.name
         assert lib.url is not None or lib.origin, lib.name
         package, version = lib.debian
         assert package and version, lib.name
         for required in lib.requires:
             assert required in deps.LIBRARIES
-        assert lib.recipe in {"autoconf", "zlib", "bzip2", "sqlite", "openssl"}
+        assert lib.recipe in deps.RECIPES, lib.name
+        assert bool(lib.sources) == (lib.recipe == "sources"), lib.name
     assert os.sep not in "".join(lib.filename for lib in deps.LIBRARIES.values())

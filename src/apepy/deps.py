@@ -89,7 +89,10 @@ class Library:
     # a file with that hash (SQLite: only Debian's repack is pinned).
     url: str | None
     sha256: str
-    recipe: str  # "autoconf", "zlib", "bzip2", "sqlite" or "openssl": how the package builds
+    # How the package builds: "autoconf", "zlib", "bzip2", "sqlite", "openssl", or
+    # "sources" (its C files compiled and archived directly: a tarball without a
+    # generated configure, such as a git export).
+    recipe: str
     products: tuple[str, ...]  # static libraries it installs into <sysroot>/lib
     # Other tarballs of the same release that are accepted, by sha256: Debian's
     # repacked orig tarballs, which its source archive serves.
@@ -119,6 +122,11 @@ class Library:
     cosmo_configure_args: tuple[str, ...] = ()
     cosmo_cflags: tuple[str, ...] = ()
     cosmo_edits: tuple[Edit, ...] = ()
+    # The "sources" recipe: C files (globs under the tree), headers installed into
+    # <sysroot>/include, and the pkg-config file written for them (name, Libs).
+    sources: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    pkgconfig: tuple[str, str] = ("", "")
 
 
 def _debian_orig(package: str, version: str, file: str) -> str:
@@ -324,6 +332,33 @@ LIBRARIES: dict[str, Library] = {
             requires=("ncurses",),
             include_dirs=("ncursesw",),
             debian=("libedit", "3.1-20221030"),
+            # libedit refuses a wchar_t it cannot assume holds Unicode code points
+            # (chartype.h: #error unless __STDC_ISO_10646__); Cosmopolitan's wchar_t
+            # is 32 bits of UCS-4, but its headers do not define the macro (glibc's
+            # stdc-predef.h does). Found with a monorepo-built cosmocc 4.0.2.
+            cosmo_cflags=("-D__STDC_ISO_10646__=201206L",),
+        ),
+        # libyaml, for extensions (PyYAML's _yaml). Debian's orig tarball is a git
+        # export without configure: its eight C files are compiled directly.
+        Library(
+            "libyaml",
+            "0.2.5",
+            "libyaml_0.2.5.orig.tar.gz",
+            None,
+            "fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e",
+            recipe="sources",
+            products=("libyaml.a",),
+            defines=(
+                "-DYAML_VERSION_MAJOR=0",
+                "-DYAML_VERSION_MINOR=2",
+                "-DYAML_VERSION_PATCH=5",
+                '-DYAML_VERSION_STRING="0.2.5"',
+            ),
+            sources=("src/*.c",),
+            headers=("include/yaml.h",),
+            pkgconfig=("yaml-0.1", "-lyaml"),
+            debian=("libyaml", "0.2.5"),
+            origin=_debian_orig("libyaml", "0.2.5-1", "libyaml_0.2.5.orig.tar.gz"),
         ),
         # libxml2 and libxslt, for extensions (lxml): Debian ships no static libxslt.
         # 2.9.14 and 1.1.35 are the versions of bookworm's -dev headers, so an extension
@@ -534,7 +569,7 @@ def _build_into(
     if _is_cosmo(tc):
         for edit in lib.cosmo_edits:
             apply_edit(tree, edit)  # checked only with cosmocc: not run here
-    _RECIPES[lib.recipe](lib, tc, tree, root, log, jobs)
+    RECIPES[lib.recipe](lib, tc, tree, root, log, jobs)
 
 
 def _build_fat(
@@ -880,6 +915,39 @@ def _bzip2(lib: Library, tc: Toolchain, tree: Path, root: Path, log: Path, jobs:
     )
 
 
+def _sources(lib: Library, tc: Toolchain, tree: Path, root: Path, log: Path, jobs: int) -> None:
+    env = build_env(lib, tc, root, tree)
+    files = sorted(f for pattern in lib.sources for f in tree.glob(pattern))
+    if not files:
+        raise ApepyError(f"{lib.name}: no sources match {', '.join(lib.sources)} in {tree.name}")
+    flags = [*env["CFLAGS"].split(), *env["CPPFLAGS"].split(), f"-I{tree / 'include'}"]
+    objects = []
+    for index, source in enumerate(files):
+        obj = tree / f"apepy-{index}-{source.stem}.o"
+        _run(
+            [tc.cc, *flags, *lib.defines, "-c", str(source), "-o", str(obj)],
+            tree,
+            log,
+            env,
+            f"compile {lib.name}",
+        )
+        objects.append(str(obj))
+    archive = tree / lib.products[0]
+    _run([tc.ar, "rcs", str(archive), *objects], tree, log, env, f"archive {lib.name}")
+    _install_file(archive, root / "lib" / archive.name)
+    for header in lib.headers:
+        _install_file(tree / header, root / "include" / Path(header).name)
+    name, libs = lib.pkgconfig
+    if name:
+        pc = root / "lib" / "pkgconfig" / f"{name}.pc"
+        pc.parent.mkdir(parents=True, exist_ok=True)
+        pc.write_text(
+            f"prefix={root}\nlibdir=${{prefix}}/lib\nincludedir=${{prefix}}/include\n\n"
+            f"Name: {name}\nDescription: {lib.name}\nVersion: {lib.version}\n"
+            f"Libs: -L${{libdir}} {libs}\nCflags: -I${{includedir}}\n"
+        )
+
+
 def _install_file(src: Path, dest: Path) -> None:
     """Copy one built file into the sysroot, with its fat-build aarch64 twin if there is one."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -905,10 +973,11 @@ def _finish(lib: Library, tc: Toolchain, root: Path) -> None:
 
 
 _Recipe = Callable[[Library, Toolchain, Path, Path, Path, int], None]
-_RECIPES: dict[str, _Recipe] = {
+RECIPES: dict[str, _Recipe] = {
     "autoconf": _autoconf,
     "zlib": _zlib,
     "bzip2": _bzip2,
     "sqlite": _sqlite,
     "openssl": _openssl,
+    "sources": _sources,
 }
