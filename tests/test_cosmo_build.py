@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import run_apepy
-from test_bundle import FLASK_HELLO, run_clean, serving
+from test_bundle import FLASK_HELLO, serving
+
+from apepy import ape
 
 COSMOCC = os.environ.get("APEPY_TEST_COSMOCC")
 
@@ -52,6 +55,20 @@ def python_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cosmo") / "python.com"
     cosmo_build(out)
     return out
+
+
+def run_clean(
+    exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Start the APE as a shell would (Linux execve refuses it without binfmt_misc)."""
+    return subprocess.run(
+        [*ape.command(exe), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env or {},
+        timeout=300,
+    )
 
 
 def copied_alone(exe: Path, tmp_path: Path) -> tuple[Path, Path]:
@@ -128,7 +145,7 @@ def test_flask_bundle_on_the_ape_serves_from_an_empty_environment(
     exe, alone = copied_alone(out, tmp_path)
     home = alone / "home"
     home.mkdir()
-    with serving([str(exe), "--host", "127.0.0.1"], alone, {"HOME": str(home)}) as url:
+    with serving([*ape.command(exe), "--host", "127.0.0.1"], alone, {"HOME": str(home)}) as url:
         page = urllib.request.urlopen(url + "/", timeout=10)
         assert page.status == 200 and b"Hello" in page.read()
     plain = run_clean(

@@ -443,6 +443,11 @@ LIBRARIES: dict[str, Library] = {
                 "--runstatedir=/run",
             ),
             debian=("util-linux", "2.38.1"),
+            # util-linux's configure stops when a Linux host lacks <linux/version.h>
+            # ("kernel headers required on Linux"); Cosmopolitan has no kernel headers,
+            # and libuuid includes none (only util-linux's programs do). Found with a
+            # monorepo-built cosmocc 4.0.2.
+            cosmo_configure_args=("ac_cv_header_linux_version_h=yes",),
         ),
     )
 }

@@ -207,7 +207,7 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
     Returns the optional modules whose libraries are missing (built without them).
     """
     if toolchain.libraries_from != "system":
-        return frozenset()
+        return _without_recipes(exclude)
     lacking: dict[str, list[str]] = {}
     for module, needs in modules.NEEDS.items():
         if module in exclude:
@@ -233,6 +233,27 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
             f"(Debian package {modules.NEEDS[module].debian})"
         )
     return optional
+
+
+def _without_recipes(exclude: frozenset[str]) -> frozenset[str]:
+    """The optional modules whose libraries apepy has no recipe for (a sysroot toolchain).
+
+    gdbm has none (it is GPL, as readline is): under cosmocc, _dbm and _gdbm are left
+    out, as they are on a host without libgdbm-dev. Found with a monorepo-built
+    cosmocc 4.0.2, where configure's probe fails but apepy's Setup.local line for
+    _dbm would still have been written.
+    """
+    from apepy import deps
+
+    lacking = {
+        module: [a for a in needs.libraries if deps.providing(a) is None]
+        for module, needs in modules.NEEDS.items()
+        if module in modules.OPTIONAL and module not in exclude
+    }
+    for module, archives in sorted(lacking.items()):
+        if archives:
+            ui.warn(f"building without {module}: apepy has no recipe for {', '.join(archives)}")
+    return frozenset(m for m, archives in lacking.items() if archives)
 
 
 def _sysroot(toolchain: Toolchain, *, jobs: int, offline: bool) -> Path | None:
