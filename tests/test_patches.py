@@ -20,6 +20,7 @@ LOCAL = [r for r in sources.RELEASES if (real_cache_root() / "sources" / r.filen
 def partial_tree(release: sources.Release, dest: Path) -> Path:
     """Unpack only the files the edits touch."""
     wanted = {edit.path for edit in patches.patch_set(release.version)}
+    wanted |= {path for _, path, _, _ in cosmo.SOURCE_EDITS}
     with tarfile.open(real_cache_root() / "sources" / release.filename) as tar:
         top = f"Python-{release.version}"
         members = [m for m in tar.getmembers() if m.name.removeprefix(top + "/") in wanted]
@@ -113,3 +114,6 @@ def test_the_cosmo_toolchains_own_edits_apply_after_apepys(
     getpath = (tree / "Modules/getpath.py").read_text()
     assert "isfile('/proc/self/exe')" not in getpath
     compile(getpath, "getpath.py", "exec")
+    ctypes_init = (tree / "Lib/ctypes/__init__.py").read_text()
+    assert "except OSError:  # apepy (cosmo)" in ctypes_init
+    compile(ctypes_init, "ctypes/__init__.py", "exec")

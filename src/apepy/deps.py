@@ -460,7 +460,7 @@ def providing(archive: str) -> Library | None:
 
 def sysroot(toolchain: Toolchain) -> Path:
     """The toolchain's sysroot: ``include/`` and ``lib/`` of every library built for it."""
-    key = hashlib.sha256(toolchain.identity().encode()).hexdigest()[:16]
+    key = hashlib.sha256(toolchain.library_identity().encode()).hexdigest()[:16]
     return cache.cache_dir("sysroots", f"{toolchain.name}-{key}")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import certifi
 
-from apepy import pyc
+from apepy import ape, pyc
 from apepy.errors import ApepyError
 from apepy.interpreter.compile import Core
 from apepy.runtime import RUNTIME_DIR
@@ -106,7 +106,7 @@ def interpreter_probe(executable: Path, cwd: Path) -> dict[str, object]:
         "'platform': sysconfig.get_platform(), 'stdlib': sys._stdlib_dir}))"
     )
     result = subprocess.run(
-        [str(executable), "-c", code], capture_output=True, text=True, cwd=cwd, env={}
+        [*ape.command(executable), "-c", code], capture_output=True, text=True, cwd=cwd, env={}
     )
     if result.returncode != 0:
         raise ApepyError(

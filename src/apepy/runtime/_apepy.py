@@ -24,8 +24,12 @@ def load_fallback_cas(context):
     """
     import ssl
 
+    # A CA file wins. A CA directory alone does not: it is looked up lazily, so the
+    # context shows no CAs (cert_store_stats, get_ca_certs), and OpenSSL's compiled-in
+    # one (/etc/ssl/certs for a Cosmopolitan build, on every OS) may be absent or
+    # unhashed where the file runs. The directory stays in use as well.
     paths = ssl.get_default_verify_paths()
-    if paths.cafile or paths.capath:
+    if paths.cafile:
         return
     for bundle in _SYSTEM_BUNDLES:
         if os.path.isfile(bundle):

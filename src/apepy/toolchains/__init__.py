@@ -66,6 +66,14 @@ class Toolchain:
         data["configure_cache"] = dict(self.configure_cache)
         return json.dumps(data, sort_keys=True)
 
+    def library_identity(self) -> str:
+        """identity() without what concerns CPython alone (its source edits, the output
+        file): the C libraries built for this toolchain do not change with those."""
+        data = json.loads(self.identity())
+        for name in ("source_edits", "output_from_link"):
+            data.pop(name, None)
+        return json.dumps(data, sort_keys=True)
+
 
 NAMES = ("host", "cosmo")
 

@@ -260,6 +260,18 @@ SOURCE_EDITS: tuple[tuple[str, str, str, str], ...] = (
         "    if os_name == 'posix' and isfile('/proc/self/exe'):\n",
         "    if False:  # cosmo: /proc/self/exe is the APE loader\n",
     ),
+    # ctypes opens the interpreter itself with dlopen(NULL) at import, which a
+    # Cosmopolitan program does not support ("dlopen() isn't supported; consider
+    # using cosmo_dlopen()"): ctypes then failed to import at all. Types, structures
+    # and callbacks work without it; ctypes.pythonapi is None.
+    (
+        "ctypes: no pythonapi without dlopen (cosmo)",
+        "Lib/ctypes/__init__.py",
+        "else:\n    pythonapi = PyDLL(None)\n",
+        "else:\n    try:\n        pythonapi = PyDLL(None)\n"
+        "    except OSError:  # apepy (cosmo): no dlopen() in a Cosmopolitan program\n"
+        "        pythonapi = None\n",
+    ),
 )
 
 
