@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import run_apepy
 from test_bundle import FLASK_HELLO, serving
+from test_extensions import PINS
 
 from apepy import ape
 
@@ -29,8 +30,8 @@ pytestmark = [
     pytest.mark.skipif(not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"),
 ]
 
-# Extensions built in under cosmo (pinned like the host extension tests).
-EXTENSIONS = ("markupsafe==3.0.3", "pyyaml==6.0.3")
+# Extensions built in under cosmo: the host extension tests' pins.
+EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"])
 
 
 def cosmo_build(out: Path, *extra: str) -> None:

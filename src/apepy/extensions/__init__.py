@@ -163,7 +163,7 @@ def _build_one(
             item.sdist,
             hostpy,
             toolchain,
-            (core.tree / "Include", core.tree),
+            (core.tree / "Include", core.tree, *_sysroot_include(toolchain)),
             Path(scratch),
             log,
             rust_build=item.judgement.kind == "rust",
@@ -281,3 +281,16 @@ def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
         if path.is_file() and (path.suffix in (".so", ".pyd") or ".so." in path.name):
             path.unlink()
     return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+
+
+def _sysroot_include(toolchain: Toolchain) -> tuple[Path, ...]:
+    """The headers of the C libraries apepy builds, for a toolchain without system ones.
+
+    cosmocc sees no /usr/include: an extension's `#include <yaml.h>` finds the
+    sysroot's (every recipe is built there with the interpreter's own libraries).
+    """
+    if toolchain.libraries_from != "sysroot":
+        return ()
+    from apepy import deps
+
+    return (deps.sysroot(toolchain) / "include",)

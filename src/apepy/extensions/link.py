@@ -81,7 +81,15 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
         # reaches (constructors and TLS stay, as roots of the collection).
         flags += ["-Wl,--gc-sections", f"-Wl,--undefined={wanted}"]
     procs.run_logged(
-        [toolchain.cc, "-r", "-nostdlib", *flags, "-o", str(out), *inputs],
+        [
+            toolchain.partial_link_cc or toolchain.cc,
+            "-r",
+            "-nostdlib",
+            *flags,
+            "-o",
+            str(out),
+            *inputs,
+        ],
         cwd=out.parent,
         log=log,
         what=f"partial link of {package}",

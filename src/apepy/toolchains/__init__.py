@@ -13,7 +13,7 @@ from pathlib import Path
 
 from apepy.errors import ApepyError
 
-_KEYED_WHEN_SET = frozenset({"output_from_link", "source_edits"})
+_KEYED_WHEN_SET = frozenset({"output_from_link", "source_edits", "partial_link_cc"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class Toolchain:
     # Edits of CPython's source that only this toolchain needs, applied after
     # apepy's own (interpreter/patches.py): (name, path, anchor, replacement).
     source_edits: tuple[tuple[str, str, str, str], ...] = ()
+    # The driver for an extension's partial link (-r -nostdlib); None: cc.
+    # cosmocc's compiler scripts refuse -nostdlib; the target gcc under them does it.
+    partial_link_cc: str | None = None
 
     def identity(self) -> str:
         """A stable description of everything that changes the compiled output.

@@ -312,4 +312,5 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
         if arch == "fat"
         else (str(tool(root, arch, "objcopy")), "-S", "-O", "binary"),
         source_edits=SOURCE_EDITS,
+        partial_link_cc=str(tool(root, arch, "gcc")),
     )
