@@ -38,7 +38,8 @@ def fake_layout(root: Path, version: str = "4.0.2") -> Path:
         "cosmoar",
         "cosmoranlib",
         "x86_64-unknown-cosmo-cc",
-        "x86_64-linux-cosmo-ar",
+        "x86_64-unknown-cosmo-c++",
+        *(f"x86_64-linux-cosmo-{n}" for n in ("ar", "ranlib", "objcopy", "nm", "gcc")),
     ):
         (root / "bin" / name).write_text("#!/bin/sh\nexit 0\n")
         (root / "bin" / name).chmod(0o755)
@@ -158,3 +159,16 @@ def test_doctor_reports(tmp_path: Path) -> None:
     result = run_apepy("doctor", "--cosmocc", root)
     assert result.returncode == 0, result.stderr
     assert "host toolchain" in result.stderr and f"4.0.2 at {root}" in result.stderr
+
+
+def test_a_cosmocc_without_a_program_apepy_runs_is_named(tmp_path: Path) -> None:
+    root = fake_layout(tmp_path / "cosmocc")
+    (root / "bin" / "x86_64-linux-cosmo-objcopy").unlink()
+    with pytest.raises(ApepyError) as info:
+        cosmo.detect("x86_64", root)
+    assert "lacks" in info.value.message and "x86_64-linux-cosmo-objcopy" in info.value.message
+    assert "cosmocc-4.0.2.zip" in (info.value.hint or "")
+    # With every program there, the same directory is a toolchain.
+    (root / "bin" / "x86_64-linux-cosmo-objcopy").write_text("#!/bin/sh\nexit 0\n")
+    (root / "bin" / "x86_64-linux-cosmo-objcopy").chmod(0o755)
+    assert cosmo.detect("x86_64", root).output_from_link[0].endswith("x86_64-linux-cosmo-objcopy")

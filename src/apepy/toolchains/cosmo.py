@@ -222,6 +222,12 @@ def qemu_for(arch: str) -> str | None:
     )
 
 
+# The programs a build runs: compilers, the archiver, objcopy (the APE out of a
+# single-architecture link, and renaming extensions' init functions), nm, and the
+# target gcc (extensions' partial links).
+_NEEDED = ("cc", "c++", "ar", "ranlib", "objcopy", "nm", "gcc")
+
+
 def detect(arch: str = "fat", explicit: Path | None = None, *, offline: bool = False) -> Toolchain:
     if arch not in ARCHES:
         raise ApepyError(f"unknown --arch {arch!r}", hint=f"choose one of: {', '.join(ARCHES)}")
@@ -229,7 +235,7 @@ def detect(arch: str = "fat", explicit: Path | None = None, *, offline: bool = F
     qemu_for(arch)
     missing = [
         p
-        for p in (tool(root, arch, "cc"), tool(root, arch, "ar"))
+        for p in (tool(root, arch, name) for name in _NEEDED)
         if not p.is_file() or not os.access(p, os.X_OK)
     ]
     if missing:
