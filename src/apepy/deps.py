@@ -571,6 +571,7 @@ def _build_into(
     lib: Library, tc: Toolchain, source: Path, work: Path, root: Path, log: Path, jobs: int
 ) -> None:
     tree = _unpack(source, work)
+    (tree / _EPOCH_FILE).write_text(str(_release_epoch(source)))
     if _is_cosmo(tc):
         for edit in lib.cosmo_edits:
             apply_edit(tree, edit)  # checked only with cosmocc: not run here
@@ -653,6 +654,19 @@ def _missing_products(lib: Library, tc: Toolchain, root: Path) -> list[str]:
         # Checked only with cosmocc: not run here. Fat archives come with their aarch64 twin.
         wanted += [f"{FAT_TWIN_DIR}/{p}" for p in wanted]
     return [p for p in wanted if not (root / "lib" / p).is_file()]
+
+
+# The release's date, for builds that stamp one in (OpenSSL's "built on"), so two
+# builds of the same tarball give the same bytes.
+_EPOCH_FILE = ".apepy-source-date-epoch"
+
+
+def _release_epoch(source: Path) -> int:
+    try:
+        with tarfile.open(source) as tar:
+            return max((int(m.mtime) for m in tar), default=0)
+    except (tarfile.TarError, OSError, EOFError):
+        return 0
 
 
 def _unpack(source: Path, work: Path) -> Path:
@@ -755,6 +769,9 @@ def build_env(lib: Library, tc: Toolchain, root: Path, tree: Path) -> dict[str, 
         "PKG_CONFIG_LIBDIR": str(root / "lib" / "pkgconfig"),
         "PKG_CONFIG_PATH": "",
     }
+    epoch = tree / _EPOCH_FILE
+    if epoch.is_file():
+        env["SOURCE_DATE_EPOCH"] = epoch.read_text().strip()
     if _is_fat(tc):
         # Checked only with cosmocc: not run here. cosmocc's README: INSTALL=cosmoinstall
         # installs each file's .aarch64/ twin with it.

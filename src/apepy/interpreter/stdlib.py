@@ -9,7 +9,7 @@ from pathlib import Path
 
 import certifi
 
-from apepy import ape, pyc
+from apepy import ape, cache, pyc
 from apepy.errors import ApepyError
 from apepy.interpreter.compile import Core
 from apepy.runtime import RUNTIME_DIR
@@ -91,7 +91,14 @@ def _sysconfigdata(core: Core, extra: Path) -> Path:
             "the build produced no _sysconfigdata module",
             hint="the CPython build did not finish its last step; delete the cache entry and rebuild",
         )
-    text = found[0].read_text(encoding="utf-8").replace(str(core.tree), "/apepy-build")
+    # The build tree's path, and apepy's cache (a sysroot's include/ and lib/ under
+    # cosmocc), would make two builds from two caches differ.
+    text = (
+        found[0]
+        .read_text(encoding="utf-8")
+        .replace(str(core.tree), "/apepy-build")
+        .replace(str(cache.cache_root()), "/apepy-cache")
+    )
     target = extra / found[0].name
     target.write_text(text, encoding="utf-8")
     return target
