@@ -159,6 +159,7 @@ def test_doctor_reports(tmp_path: Path) -> None:
     result = run_apepy("doctor", "--cosmocc", root)
     assert result.returncode == 0, result.stderr
     assert "host toolchain" in result.stderr and f"4.0.2 at {root}" in result.stderr
+    assert "APE loader: " in result.stderr
 
 
 def test_a_cosmocc_without_a_program_apepy_runs_is_named(tmp_path: Path) -> None:

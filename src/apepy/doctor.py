@@ -41,6 +41,17 @@ def run(cosmocc: Path | None) -> int:
         _row(True, "cosmocc", f"{version} at {root}")
     except ApepyError as exc:
         _row(None, "cosmocc", f"{exc.message}; {exc.hint}")
+    if Path("/proc/sys/fs").is_dir():
+        # cosmocc's ape/apeinstall.sh registers the loader under these names.
+        registered = any(Path("/proc/sys/fs/binfmt_misc", n).exists() for n in ("APE", "APE-jart"))
+        _row(
+            True if registered else None,
+            "APE loader",
+            "registered with binfmt_misc: an APE runs like any program"
+            if registered
+            else "not registered with binfmt_misc: an APE runs through a shell "
+            "(./python.com from sh or bash, or sh python.com; apepy does that itself)",
+        )
     for arch in ("aarch64", "x86_64"):
         try:
             runner = cosmo.qemu_for(arch)
