@@ -25,17 +25,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from startup import CASES, RESULTS, WORK  # noqa: E402
+from startup import CASES, RESULTS, WORK, single_file  # noqa: E402
 
 from apepy import ape  # noqa: E402
 
 
-def build(out: Path, *extra: str) -> float:
-    started = time.monotonic()
+def build_ape(out: Path, version: str, cosmocc: Path) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "apepy", "build", "--offline", *extra, "-o", str(out)], check=True
-    )
-    return time.monotonic() - started
+        [
+            sys.executable, "-m", "apepy", "build", "--offline", "--python", version,
+            "--toolchain", "cosmo", "--arch", "x86_64", "--cosmocc", str(cosmocc),
+            "-o", str(out),
+        ],
+        check=True,
+    )  # fmt: skip
+    return out
 
 
 def once(cmd: list[str], cwd: Path) -> float:
@@ -53,22 +57,8 @@ def main() -> int:
     parser.add_argument("--python", default="3.13.15")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    ape_out = WORK / f"python-{args.python}.com"
-    host_out = WORK / f"single-{args.python}"
-    seconds = {
-        "cosmo": build(
-            ape_out,
-            "--python",
-            args.python,
-            "--toolchain",
-            "cosmo",
-            "--arch",
-            "x86_64",
-            "--cosmocc",
-            str(args.cosmocc),
-        ),
-        "host": build(host_out, "--python", args.python),
-    }
+    ape_out = build_ape(WORK / f"python-{args.python}.com", args.python, args.cosmocc)
+    host_out = single_file(args.python)
     variants = {"host": [str(host_out)], "cosmo": ape.command(ape_out)}
     cases: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as empty:
@@ -90,7 +80,6 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "date": time.strftime("%Y-%m-%d"),
         "sizes_bytes": {"cosmo": ape_out.stat().st_size, "host": host_out.stat().st_size},
-        "build_seconds_this_run": {k: round(v, 1) for k, v in seconds.items()},
         "median_ms": cases,
     }
     RESULTS.mkdir(exist_ok=True)

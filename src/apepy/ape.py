@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,5 +82,7 @@ def command(path: Path) -> list[str]:
     except OSError:
         return [str(path)]
     if head in (b"MZqFpD", b"jartsr") and os.name == "posix":
-        return ["/bin/sh", str(path)]
+        # The header unpacks its loader into ${TMPDIR:-${HOME:-.}}: apepy's probes run
+        # with an empty environment, which left .ape-1.10 in the current directory.
+        return ["/usr/bin/env", f"TMPDIR={tempfile.gettempdir()}", "/bin/sh", str(path)]
     return [str(path)]

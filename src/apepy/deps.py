@@ -571,7 +571,6 @@ def _build_into(
     lib: Library, tc: Toolchain, source: Path, work: Path, root: Path, log: Path, jobs: int
 ) -> None:
     tree = _unpack(source, work)
-    (tree / _EPOCH_FILE).write_text(str(_release_epoch(source)))
     if _is_cosmo(tc):
         for edit in lib.cosmo_edits:
             apply_edit(tree, edit)  # checked only with cosmocc: not run here
@@ -661,23 +660,18 @@ def _missing_products(lib: Library, tc: Toolchain, root: Path) -> list[str]:
 _EPOCH_FILE = ".apepy-source-date-epoch"
 
 
-def _release_epoch(source: Path) -> int:
-    try:
-        with tarfile.open(source) as tar:
-            return max((int(m.mtime) for m in tar), default=0)
-    except (tarfile.TarError, OSError, EOFError):
-        return 0
-
-
 def _unpack(source: Path, work: Path) -> Path:
     try:
         with tarfile.open(source) as tar:
-            tar.extractall(work, filter="data")
+            members = tar.getmembers()
+            tar.extractall(work, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise ApepyError(f"cannot unpack {source}: {exc}", hint="delete it and run again") from exc
     trees = [p for p in work.iterdir() if p.is_dir()]
     if len(trees) != 1:
         raise ApepyError(f"{source} does not unpack to one directory")
+    # The release's own date (its newest file), read by build_env.
+    (trees[0] / _EPOCH_FILE).write_text(str(max((int(m.mtime) for m in members), default=0)))
     return trees[0]
 
 
@@ -947,7 +941,7 @@ def _sources(lib: Library, tc: Toolchain, tree: Path, root: Path, log: Path, job
     for index, source in enumerate(files):
         obj = tree / f"apepy-{index}-{source.stem}.o"
         _run(
-            [tc.cc, *flags, *lib.defines, "-c", str(source), "-o", str(obj)],
+            [tc.cc, *flags, "-c", str(source), "-o", str(obj)],
             tree,
             log,
             env,

@@ -7,13 +7,15 @@ extension builder read these fields and never ask which toolchain they have.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 
 from apepy.errors import ApepyError
 
-_KEYED_WHEN_SET = frozenset({"output_from_link", "source_edits", "partial_link_cc"})
+# Fields that concern CPython's build alone, added after the first cached builds: they
+# count in identity() only when set, and never in library_identity().
+_CPYTHON_ONLY = frozenset({"output_from_link", "source_edits", "partial_link_cc"})
 
 
 @dataclass(frozen=True)
@@ -60,21 +62,19 @@ class Toolchain:
         Fields added since the first cached builds count only when they are set,
         so adding one does not change the key (a rebuild) of every toolchain.
         """
-        data = {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in _KEYED_WHEN_SET or getattr(self, f.name) != f.default
-        }
-        data["configure_env"] = dict(self.configure_env)
-        data["configure_cache"] = dict(self.configure_cache)
-        return json.dumps(data, sort_keys=True)
+        return self._describe(
+            lambda f: f.name not in _CPYTHON_ONLY or getattr(self, f.name) != f.default
+        )
 
     def library_identity(self) -> str:
         """identity() without what concerns CPython alone (its source edits, the output
-        file): the C libraries built for this toolchain do not change with those."""
-        data = json.loads(self.identity())
-        for name in ("source_edits", "output_from_link"):
-            data.pop(name, None)
+        file, extensions' partial links): the C libraries built for it do not change."""
+        return self._describe(lambda f: f.name not in _CPYTHON_ONLY)
+
+    def _describe(self, keep: Callable[[Field[object]], bool]) -> str:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if keep(f)}
+        data["configure_env"] = dict(self.configure_env)
+        data["configure_cache"] = dict(self.configure_cache)
         return json.dumps(data, sort_keys=True)
 
 

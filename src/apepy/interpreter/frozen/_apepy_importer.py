@@ -215,7 +215,7 @@ class Loader:
             return None
         frozen = _FROZEN_PREFIX + fullname
         try:
-            # Not frozen in this build (--no-freeze), or -X frozen_modules=off.
+            # Not frozen in this build (no --freeze), or -X frozen_modules=off.
             if not _imp.is_frozen(frozen):
                 return None
             code = _imp.get_frozen_object(frozen)
