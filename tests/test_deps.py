@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+import apepy.edits
 from apepy import cache, deps, toolchains
 from apepy.errors import ApepyError
+from apepy.toolchains import cosmo
 
 pytestmark = pytest.mark.build
 
@@ -331,20 +333,19 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
 # checked only with cosmocc, which does not run here.
 
 
-def _cosmo(host: toolchains.Toolchain, cc: str) -> toolchains.Toolchain:
-    return dataclasses.replace(
-        host, name="cosmo", cc=cc, ar="cosmoar", ranlib="cosmoranlib", output_kind="ape"
-    )
+def _cosmo(arch: str) -> toolchains.Toolchain:
+    # Pure data: cosmo.toolchain() runs nothing, so the directory need not exist.
+    return cosmo.toolchain(Path("/opt/cosmocc"), "4.0.2", arch)
 
 
 def test_cosmo_recipes_differ_only_where_the_table_says(
     host: toolchains.Toolchain, tmp_path: Path
 ) -> None:
-    x86 = _cosmo(host, "/opt/cosmocc/bin/x86_64-unknown-cosmo-cc")
-    arm = _cosmo(host, "/opt/cosmocc/bin/aarch64-unknown-cosmo-cc")
+    x86 = _cosmo("x86_64")
+    arm = _cosmo("aarch64")
     openssl = deps.LIBRARIES["openssl"]
     ncurses = deps.LIBRARIES["ncurses"]
-    assert deps.arch(arm) == "aarch64"
+    assert arm.arch == "aarch64"
     cmd = deps.openssl_configure_command(openssl, arm)
     assert cmd[1] == "linux-aarch64"
     assert {"no-asm", "no-pic", "--with-rand-seed=getrandom"} <= set(cmd)
@@ -369,11 +370,11 @@ def test_cosmo_recipes_differ_only_where_the_table_says(
 def test_fat_cosmocc_builds_assembly_libraries_once_per_architecture(
     host: toolchains.Toolchain, tmp_path: Path
 ) -> None:
-    fat = _cosmo(host, "/opt/cosmocc/bin/cosmocc")
+    fat = _cosmo("fat")
     assert deps.build_env(deps.LIBRARIES["zlib"], fat, tmp_path, tmp_path)["INSTALL"] == (
         "/opt/cosmocc/bin/cosmoinstall"
     )
-    arm = deps.arch_toolchain(fat, "aarch64")
+    arm = toolchains.for_arch(fat, "aarch64")
     assert (arm.cc, arm.ar) == (
         "/opt/cosmocc/bin/aarch64-unknown-cosmo-cc",
         "/opt/cosmocc/bin/aarch64-linux-cosmo-ar",
@@ -423,25 +424,37 @@ def test_merge_fat_dispatches_differing_headers_by_architecture(
         assert f"int width = {width} + 1 - 1;" in out
 
 
-@pytest.mark.parametrize("name", [n for n, lib in deps.LIBRARIES.items() if lib.cosmo_edits])
-def test_cosmo_source_edits_match_the_pinned_sources(name: str, tmp_path: Path) -> None:
+_EDITED = [
+    (name, family)
+    for name, lib in deps.LIBRARIES.items()
+    for family, o in lib.options.items()
+    if o.edits
+]
+
+
+@pytest.mark.parametrize(("name", "family"), _EDITED)
+def test_family_source_edits_match_the_pinned_sources(
+    name: str, family: str, tmp_path: Path
+) -> None:
     """Each edit's text occurs exactly once in the real pinned tarball (the edited code
-    is compiled only with cosmocc, which does not run here)."""
+    is compiled only with that family's toolchain)."""
     lib = deps.LIBRARIES[name]
+    edits = lib.options_for(family).edits
     source, _ = deps.tarball(lib, offline=True)
     with tarfile.open(source) as tar:
         top = tar.next()
         assert top is not None
         prefix = top.name.split("/")[0]
-        wanted = {f"{prefix}/{e.path}" for e in lib.cosmo_edits}
+        wanted = {f"{prefix}/{e.path}" for e in edits}
         tar.extractall(tmp_path, members=[m for m in tar if m.name in wanted], filter="data")
     tree = tmp_path / prefix
-    for edit in lib.cosmo_edits:
-        deps.apply_edit(tree, edit)
-        assert edit.new in (tree / edit.path).read_text()
+    subject = f"{lib.name} {lib.version}"
+    assert apepy.edits.apply(tree, edits, subject=subject, hint="h") == [e.name for e in edits]
+    for edit in edits:
+        assert edit.replacement in (tree / edit.path).read_text()
     # Applied twice, the edit finds nothing to replace and says so.
-    with pytest.raises(ApepyError, match="occurs 0 times"):
-        deps.apply_edit(tree, lib.cosmo_edits[0])
+    with pytest.raises(ApepyError, match="is missing"):
+        apepy.edits.apply(tree, edits[:1], subject=subject, hint="h")
 
 
 def test_pinned_table_is_consistent() -> None:

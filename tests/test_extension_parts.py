@@ -262,7 +262,7 @@ def test_wrapper_for_a_target_without_shared_objects(tmp_path: Path) -> None:
     """The cosmo path: the link is recorded and a stand-in written instead of a .so."""
     import dataclasses
 
-    tc = dataclasses.replace(toolchains.get("host"), output_kind="ape")
+    tc = dataclasses.replace(toolchains.get("host"), shared_objects=False)
     env = _wrapper_env(tmp_path, tc=tc)
     work = tmp_path / "work"
     src = tmp_path / "m.c"

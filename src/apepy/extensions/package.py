@@ -200,8 +200,8 @@ def write_wrapper(
                 "include_from": str(include_from),
                 "include_to": [str(p) for p in include_to],
                 "collect": str(collect),
-                # Cosmopolitan makes no shared objects: the records are the product.
-                "fake_shared": toolchain.output_kind == "ape",
+                # Without shared objects (Cosmopolitan) the records are the product.
+                "fake_shared": not toolchain.shared_objects,
             }
         )
     )
