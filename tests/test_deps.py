@@ -85,6 +85,62 @@ PROGRAMS = {
         expect="1.1.35 apepy",
         include_dirs=("libxml2",),
     ),
+    # A 2x2 grey image written to a PNG in memory and read back.
+    "libpng": Program(
+        "#include <png.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+        "int main(void) { png_image w; unsigned char px[4] = {0, 85, 170, 255}, back[4];\n"
+        "  png_alloc_size_t n = 0; memset(&w, 0, sizeof w); w.version = PNG_IMAGE_VERSION;\n"
+        "  w.width = w.height = 2; w.format = PNG_FORMAT_GRAY;\n"
+        "  if (!png_image_write_to_memory(&w, NULL, &n, 0, px, 0, NULL)) return 1;\n"
+        "  void *buf = malloc(n); if (!png_image_write_to_memory(&w, buf, &n, 0, px, 0, NULL)) return 2;\n"
+        "  png_image r; memset(&r, 0, sizeof r); r.version = PNG_IMAGE_VERSION;\n"
+        "  if (!png_image_begin_read_from_memory(&r, buf, n)) return 3;\n"
+        "  r.format = PNG_FORMAT_GRAY; if (!png_image_finish_read(&r, NULL, back, 0, NULL)) return 4;\n"
+        '  printf("%s %ux%u %d\\n", png_get_libpng_ver(NULL), r.width, r.height, back[3]); return 0; }\n',
+        ("libpng16.a", "libz.a"),
+        system=("-lm",),
+        expect="1.6.39 2x2 255",
+    ),
+    # An outline (a triangle) measured by the library.
+    "freetype": Program(
+        "#include <ft2build.h>\n#include FT_FREETYPE_H\n#include FT_OUTLINE_H\n#include FT_BBOX_H\n"
+        "#include <stdio.h>\n"
+        "int main(void) { FT_Library ft; FT_Outline o; FT_BBox box; FT_Int a, b, c;\n"
+        "  if (FT_Init_FreeType(&ft) || FT_Outline_New(ft, 3, 1, &o)) return 1;\n"
+        "  o.points[0].x = 0; o.points[0].y = 0; o.points[1].x = 640; o.points[1].y = 0;\n"
+        "  o.points[2].x = 0; o.points[2].y = 320; o.tags[0] = o.tags[1] = o.tags[2] = FT_CURVE_TAG_ON;\n"
+        "  o.contours[0] = 2; if (FT_Outline_Get_BBox(&o, &box)) return 2;\n"
+        '  FT_Library_Version(ft, &a, &b, &c); printf("%d.%d.%d %ld %ld\\n", a, b, c, box.xMax, box.yMax);\n'
+        "  FT_Outline_Done(ft, &o); return FT_Done_FreeType(ft); }\n",
+        ("libfreetype.a", "libz.a"),
+        expect="2.12.1 640 320",
+        include_dirs=("freetype2",),
+    ),
+    # An 8x8 grey gradient compressed to a JPEG in memory and its header read back.
+    "libjpeg-turbo": Program(
+        "#include <turbojpeg.h>\n#include <stdio.h>\n"
+        "int main(void) { unsigned char px[64], *jpeg = NULL; unsigned long n = 0; int w, h, s, c;\n"
+        "  for (int i = 0; i < 64; i++) px[i] = (unsigned char)(i * 4);\n"
+        "  tjhandle t = tjInitCompress(); if (!t) return 1;\n"
+        "  if (tjCompress2(t, px, 8, 0, 8, TJPF_GRAY, &jpeg, &n, TJSAMP_GRAY, 90, 0)) return 2;\n"
+        "  tjhandle d = tjInitDecompress(); if (!d || tjDecompressHeader3(d, jpeg, n, &w, &h, &s, &c)) return 3;\n"
+        '  printf("jpeg %dx%d %d\\n", w, h, jpeg[0] == 0xff && jpeg[1] == 0xd8); return 0; }\n',
+        ("libturbojpeg.a",),
+        expect="jpeg 8x8 1",
+    ),
+    # Two PAIR sockets in one process exchange a message over inproc.
+    "libzmq": Program(
+        "#include <zmq.h>\n#include <stdio.h>\n#include <string.h>\n"
+        'int main(void) { void *ctx = zmq_ctx_new(); char buf[16] = ""; int a, b, c;\n'
+        "  void *s = zmq_socket(ctx, ZMQ_PAIR), *r = zmq_socket(ctx, ZMQ_PAIR);\n"
+        '  if (zmq_bind(s, "inproc://apepy") || zmq_connect(r, "inproc://apepy")) return 1;\n'
+        '  if (zmq_send(s, "apepy", 5, 0) != 5 || zmq_recv(r, buf, sizeof buf - 1, 0) != 5) return 2;\n'
+        '  zmq_version(&a, &b, &c); printf("%d.%d.%d %s %d\\n", a, b, c, buf, zmq_has("curve"));\n'
+        "  zmq_close(s); zmq_close(r); return zmq_ctx_term(ctx); }\n",
+        ("libzmq.a",),
+        system=("-lstdc++", "-lpthread", "-lm"),
+        expect="4.3.4 apepy 1",
+    ),
     "zlib": Program(
         "#include <zlib.h>\n#include <stdio.h>\n#include <string.h>\n"
         'int main(void) { unsigned char in[] = "apepy apepy apepy apepy", z[128], out[128];\n'

@@ -44,16 +44,18 @@ class Library:
     # a file with that hash (SQLite: only Debian's repack is pinned).
     url: str | None
     sha256: str
-    # How the package builds: "autoconf", "zlib", "bzip2", "sqlite", "openssl", or
-    # "sources" (its C files compiled and archived directly: a tarball without a
-    # generated configure, such as a git export).
+    # How the package builds: a recipe in recipes/ ("autoconf", "cmake", "zlib",
+    # "bzip2", "sqlite", "openssl", or "sources": its C files compiled and archived
+    # directly, for a tarball without a generated configure, such as a git export).
     recipe: str
     products: tuple[str, ...]  # static libraries it installs into <sysroot>/lib
     # Other tarballs of the same release that are accepted, by sha256: Debian's
     # repacked orig tarballs, which its source archive serves.
     also_accepted: dict[str, str] = field(default_factory=dict)
-    configure_args: tuple[str, ...] = ()  # "{sysroot}" stands for the sysroot's path
-    # How this package's configure asks for static libraries only.
+    # configure's arguments (CMake's -D options for "cmake"); "{sysroot}" stands for
+    # the sysroot's path.
+    configure_args: tuple[str, ...] = ()
+    # How this package's configure (or CMake project) asks for static libraries only.
     static_args: tuple[str, ...] = ("--disable-shared", "--enable-static")
     # Other libraries of this table built first into the same sysroot.
     requires: tuple[str, ...] = ()
@@ -374,6 +376,91 @@ LIBRARIES: dict[str, Library] = {
             requires=("libxml2",),
             include_dirs=("libxml2",),
             debian=("libxslt", "1.1.35"),
+        ),
+        # Pillow's usual set: libpng, freetype and libjpeg-turbo, at the versions of
+        # bookworm's -dev headers. Debian's libpng and libjpeg-turbo tarballs are
+        # upstream's release tarballs; its freetype tarball is a +dfsg repack. Only
+        # Debian's files are pinned here (no upstream URL checked against them).
+        Library(
+            "libpng",
+            "1.6.39",
+            "libpng1.6_1.6.39.orig.tar.gz",
+            None,
+            "a00e9d2f2f664186e4202db9299397f851aea71b36a35e74910b8820e380d441",
+            recipe="autoconf",
+            products=("libpng16.a",),
+            configure_args=("--with-zlib-prefix={sysroot}", "--disable-tools"),
+            requires=("zlib",),
+            debian=("libpng1.6", "1.6.39"),
+            origin=_debian_orig("libpng1.6", "1.6.39-2+deb12u5", "libpng1.6_1.6.39.orig.tar.gz"),
+            aliases={"libpng.a": "libpng16.a"},
+        ),
+        Library(
+            "freetype",
+            "2.12.1",
+            "freetype_2.12.1+dfsg.orig.tar.xz",
+            None,
+            "7dedb6b9adf331559daea614a83b8de42a753e685ec8e1c4bdb4529eb880b0d1",
+            recipe="autoconf",
+            products=("libfreetype.a",),
+            # Only zlib (for compressed fonts) among its optional libraries: a font
+            # renderer for Pillow needs no PNG glyphs, HarfBuzz or Brotli.
+            configure_args=(
+                "--with-zlib=yes",
+                "--with-bzip2=no",
+                "--with-png=no",
+                "--with-harfbuzz=no",
+                "--with-brotli=no",
+            ),
+            requires=("zlib",),
+            include_dirs=("freetype2",),
+            debian=("freetype", "2.12.1"),
+            origin=_debian_orig(
+                "freetype", "2.12.1+dfsg-5+deb12u4", "freetype_2.12.1+dfsg.orig.tar.xz"
+            ),
+        ),
+        Library(
+            "libjpeg-turbo",
+            "2.1.5",
+            "libjpeg-turbo_2.1.5.orig.tar.gz",
+            None,
+            "254f3642b04e309fee775123133c6464181addc150499561020312ec61c1bf7c",
+            recipe="cmake",
+            products=("libjpeg.a", "libturbojpeg.a"),
+            static_args=("-DENABLE_SHARED=OFF", "-DENABLE_STATIC=ON"),
+            # No SIMD: it is assembly for nasm, which neither the host's build
+            # essentials nor cosmocc carry; the C code paths are the same library.
+            configure_args=("-DWITH_SIMD=OFF", "-DWITH_JAVA=OFF"),
+            debian=("libjpeg-turbo", "2.1.5"),
+            origin=_debian_orig("libjpeg-turbo", "1:2.1.5-2", "libjpeg-turbo_2.1.5.orig.tar.gz"),
+        ),
+        # libzmq 4.3.4 (bookworm's), for pyzmq: Debian's tarball is a git export (no
+        # configure), built with CMake. Without libsodium (CURVE uses libzmq's own
+        # tweetnacl), GSSAPI (its static closure pulls in Kerberos), libbsd, drafts,
+        # WebSockets (their TLS) and the tests, perf tools and docs.
+        Library(
+            "libzmq",
+            "4.3.4",
+            "zeromq3_4.3.4.orig.tar.gz",
+            None,
+            "0ff5a531c9ffaf0dfdc7dc78d13d1383088f454896d252934c429b2554d10559",
+            recipe="cmake",
+            products=("libzmq.a",),
+            static_args=("-DBUILD_SHARED=OFF", "-DBUILD_STATIC=ON"),
+            configure_args=(
+                "-DWITH_LIBSODIUM=OFF",
+                "-DENABLE_CURVE=ON",
+                "-DWITH_LIBBSD=OFF",
+                "-DENABLE_DRAFTS=OFF",
+                "-DENABLE_WS=OFF",
+                "-DWITH_DOCS=OFF",
+                "-DBUILD_TESTS=OFF",
+                "-DWITH_PERF_TOOL=OFF",
+                "-DENABLE_CPACK=OFF",
+                "-DENABLE_PRECOMPILED=OFF",
+            ),
+            debian=("zeromq3", "4.3.4"),
+            origin=_debian_orig("zeromq3", "4.3.4-6", "zeromq3_4.3.4.orig.tar.gz"),
         ),
         # libuuid from util-linux 2.38.1: Debian's util-linux_2.38.1.orig.tar.xz is
         # upstream's. Only the library is configured and built. (superconfigure uses

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from apepy.deps.recipes import autoconf, bzip2, openssl, sources, sqlite, zlib
+from apepy.deps.recipes import autoconf, bzip2, cmake, openssl, sources, sqlite, zlib
 from apepy.deps.table import Library
 from apepy.toolchains import Toolchain
 
@@ -19,6 +19,7 @@ Recipe = Callable[[Library, Toolchain, Path, Path, Path, int], None]
 
 RECIPES: dict[str, Recipe] = {
     "autoconf": autoconf.build,
+    "cmake": cmake.build,
     "zlib": zlib.build,
     "bzip2": bzip2.build,
     "sqlite": sqlite.build,
