@@ -19,8 +19,6 @@ import pytest
 from conftest import REPO, run_apepy
 from wheelmaker import make_wheel
 
-pytestmark = pytest.mark.build
-
 FLASK_HELLO = REPO / "examples" / "flask-hello"
 CLI_TOOL = REPO / "examples" / "cli-tool"
 

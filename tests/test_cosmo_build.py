@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
+from conftest import builds, run_apepy
 from test_bundle import FLASK_HELLO, serving
 from test_extensions import PINS
 
@@ -25,10 +25,9 @@ from apepy import ape
 
 COSMOCC = os.environ.get("APEPY_TEST_COSMOCC")
 
-pytestmark = [
-    pytest.mark.build,
-    pytest.mark.skipif(not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"),
-]
+pytestmark = pytest.mark.skipif(
+    not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"
+)
 
 # Extensions built in under cosmo: the host extension tests' pins.
 EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"])
@@ -52,6 +51,7 @@ def cosmo_build(out: Path, *extra: str) -> None:
 
 
 @pytest.fixture(scope="session")
+@builds
 def python_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cosmo") / "python.com"
     cosmo_build(out)
@@ -162,6 +162,7 @@ def test_flask_bundle_on_the_ape_serves_from_an_empty_environment(
     assert plain.stdout.split()[0] == "flask"
 
 
+@pytest.mark.build
 def test_c_extensions_are_built_in_under_cosmo(tmp_path: Path) -> None:
     out = tmp_path / "ext.com"
     cosmo_build(out, *(f"--with={spec}" for spec in EXTENSIONS))

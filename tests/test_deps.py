@@ -20,8 +20,6 @@ import pytest
 from apepy import cache, deps, toolchains
 from apepy.errors import ApepyError
 
-pytestmark = pytest.mark.build
-
 
 @dataclasses.dataclass(frozen=True)
 class Program:
@@ -198,6 +196,7 @@ def test_every_library_has_a_program() -> None:
     assert set(PROGRAMS) == set(deps.LIBRARIES)
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_library_builds_and_links_statically(
     name: str, host: toolchains.Toolchain, tmp_path: Path
@@ -226,6 +225,7 @@ def test_library_builds_and_links_statically(
     assert (root / "lib" / lib.products[0]).stat().st_mtime_ns == stamp
 
 
+@pytest.mark.build
 def test_sysroot_is_complete_and_names_no_build_path(host: toolchains.Toolchain) -> None:
     """Every library's archives, aliases and pkg-config files are there; no archive embeds
     the cache's path (reproducible builds from caches at different paths)."""
@@ -297,6 +297,7 @@ def test_a_library_builds_what_it_requires_first(
         deps.build(deps.LIBRARIES["libedit"], host, jobs=1, offline=True)
 
 
+@pytest.mark.build
 def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
     host: toolchains.Toolchain, tmp_path: Path
 ) -> None:
