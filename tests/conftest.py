@@ -9,8 +9,10 @@ builds (marked `@pytest.mark.build` where it does so).
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -71,6 +73,15 @@ def local_release(series: str) -> sources.Release | None:
         if r.series == series and (real_cache_root() / "sources" / r.filename).is_file()
     ]
     return max(found, key=lambda r: tuple(map(int, r.version.split(".")))) if found else None
+
+
+def platform_wheel(release: sources.Release) -> tuple[str, str]:
+    """A platform wheel's tag for ``release`` on this machine, and the file name suffix
+    of its extension modules (``.cpython-313-x86_64-linux-gnu.so``)."""
+    nodot = release.series.replace(".", "")
+    machine = platform.machine()
+    multiarch = sysconfig.get_config_var("MULTIARCH") or f"{machine}-linux-gnu"
+    return f"cp{nodot}-cp{nodot}-manylinux_2_17_{machine}", f".cpython-{nodot}-{multiarch}.so"
 
 
 @pytest.fixture(scope="session")

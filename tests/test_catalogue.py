@@ -18,7 +18,6 @@ import hashlib
 import http.server
 import io
 import os
-import platform
 import random
 import re
 import shutil
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import REPO, apepy_cmd, real_cache_root
+from conftest import REPO, apepy_cmd, platform_wheel, real_cache_root
 from wheelmaker import make_wheel
 
 from apepy import download, sources, zipstore
@@ -517,15 +516,16 @@ def _sdist_only(ctx: Ctx) -> list[Arg]:
 
 
 def _needs_c_extension(ctx: Ctx) -> list[Arg]:
+    tag, suffix = platform_wheel(ctx.release())
     make_wheel(
         ctx.links(),
         "fastthing",
         "1.0",
         {
             "fastthing/__init__.py": b"from ._core import go\n",
-            "fastthing/_core.cpython-313-x86_64-linux-gnu.so": b"\x7fELF not really",
+            f"fastthing/_core{suffix}": b"\x7fELF not really",
         },
-        tag=f"cp313-cp313-manylinux_2_17_{platform.machine()}",
+        tag=tag,
     )
     return ctx.offline_bundle(ctx.project(["fastthing"]))
 

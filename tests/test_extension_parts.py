@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import platform_wheel
 from wheelmaker import make_sdist
 
-from apepy import toolchains
+from apepy import sources, toolchains
 from apepy.errors import ApepyError
 from apepy.extensions import link, package, sdist, spec
 
@@ -151,7 +152,7 @@ def test_wrapper_swaps_includes_and_records_the_shared_link(tmp_path: Path) -> N
         check=True,
         cwd=tmp_path,
     )
-    out = tmp_path / "_speedups.cpython-313-x86_64-linux-gnu.so"
+    out = tmp_path / f"_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
     subprocess.run(
         ["cc", "-shared", str(obj), "-lm", "-o", str(out)], env=env, check=True, cwd=tmp_path
     )
@@ -224,11 +225,14 @@ def test_partial_link_without_init_names_what_it_found(tmp_path: Path) -> None:
         link.partial_link(module, toolchains.get("host"), tmp_path / "o" / "x.o", tmp_path / "log")
 
 
+_, EXT_SUFFIX = platform_wheel(sources.newest(sources.DEFAULT_SERIES))
+
+
 @pytest.mark.parametrize(
     ("wheel_path", "dotted"),
     [
-        ("markupsafe/_speedups.cpython-313-x86_64-linux-gnu.so", "markupsafe._speedups"),
-        ("_cffi_backend.cpython-313-x86_64-linux-gnu.so", "_cffi_backend"),
+        (f"markupsafe/_speedups{EXT_SUFFIX}", "markupsafe._speedups"),
+        (f"_cffi_backend{EXT_SUFFIX}", "_cffi_backend"),
         ("yaml/_yaml.abi3.so", "yaml._yaml"),
     ],
 )
