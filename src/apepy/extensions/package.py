@@ -197,6 +197,7 @@ def write_wrapper(
             {
                 "cc": toolchain.cc,
                 "cxx": toolchain.cxx or toolchain.cc,
+                "ar": toolchain.ar,
                 "include_from": str(include_from),
                 "include_to": [str(p) for p in include_to],
                 "collect": str(collect),
