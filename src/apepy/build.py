@@ -93,6 +93,7 @@ class BuildRequest:
     extensions: tuple[ExtensionSpec, ...] = ()
     arch: str | None = None
     cosmocc: Path | None = None
+    libraries: toolchains.Libraries | None = None
     minimal: bool = False
     optimize: bool = False
     freeze: bool = False
@@ -136,7 +137,11 @@ class Interpreter:
 def ensure_interpreter(request: BuildRequest) -> Interpreter:
     """Return the cached interpreter for these inputs, building it first if needed."""
     toolchain = toolchains.get(
-        request.toolchain, arch=request.arch, cosmocc=request.cosmocc, offline=request.offline
+        request.toolchain,
+        arch=request.arch,
+        cosmocc=request.cosmocc,
+        offline=request.offline,
+        libraries=request.libraries,
     )
     source = sources.obtain(
         request.python,

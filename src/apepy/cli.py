@@ -111,6 +111,12 @@ def _add_build(subparsers: Subparsers) -> None:
         help="an unpacked cosmocc release (default: $COSMOCC, cosmocc on PATH, or download the pinned one)",
     )
     build.add_argument(
+        "--libraries",
+        choices=toolchains.LIBRARIES,
+        help="where the C libraries come from: the system's static archives (host default) "
+        "or apepy's builds of pinned sources (cosmo always; for host, every library)",
+    )
+    build.add_argument(
         "-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel compile jobs"
     )
     build.add_argument(
@@ -362,6 +368,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             extensions=tuple(spec.merge(wanted)),
             arch=args.arch,
             cosmocc=args.cosmocc,
+            libraries=args.libraries,
             minimal=args.minimal,
             optimize=args.optimize,
             freeze=args.freeze,

@@ -511,5 +511,9 @@ LIBRARIES: dict[str, Library] = {
 
 
 def providing(archive: str) -> Library | None:
-    """The pinned library whose build installs ``archive`` (``libxslt.a``), if any."""
-    return next((lib for lib in LIBRARIES.values() if archive in lib.products), None)
+    """The pinned library whose build installs ``archive`` (``libxslt.a``, or an alias such
+    as ``libtinfo.a``), if any."""
+    return next(
+        (lib for lib in LIBRARIES.values() if archive in lib.products or archive in lib.aliases),
+        None,
+    )

@@ -10,6 +10,7 @@ builds only that package and re-links.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -161,7 +162,7 @@ def _build_one(
             item.sdist,
             hostpy,
             toolchain,
-            (core.tree / "Include", core.tree, *_sysroot_include(toolchain)),
+            (core.tree / "Include", core.tree, *_sysroot_include(toolchain, offline=offline)),
             Path(scratch),
             log,
             rust_build=item.judgement.kind == "rust",
@@ -289,11 +290,12 @@ def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
     return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
 
 
-def _sysroot_include(toolchain: Toolchain) -> tuple[Path, ...]:
-    """The headers of the C libraries apepy builds, for a toolchain without system ones.
+def _sysroot_include(toolchain: Toolchain, *, offline: bool) -> tuple[Path, ...]:
+    """The headers of the C libraries apepy builds, for a toolchain that links those.
 
     cosmocc sees no /usr/include: an extension's `#include <yaml.h>` finds the
-    sysroot's (every recipe is built there with the interpreter's own libraries).
+    sysroot's. Every recipe is built before the package's build looks for its headers
+    (PyYAML's setup.py compiles its C extension only where it finds yaml.h).
     """
-    root = toolchains.sysroot(toolchain)
+    root = toolchains.prepare_libraries(toolchain, jobs=os.cpu_count() or 1, offline=offline)
     return () if root is None else (root / "include",)

@@ -118,7 +118,13 @@ def _build(
     freeze: bool = False,
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
-    sysroot = toolchains.prepare_libraries(toolchain, jobs=jobs, offline=offline)
+    # The stdlib's libraries only: an extension's are built when one asks for them.
+    sysroot = toolchains.prepare_libraries(
+        toolchain,
+        jobs=jobs,
+        offline=offline,
+        archives=[a for needs in modules.FROM_SOURCE.values() for a in needs.libraries],
+    )
     skipped = exclude | missing_optional | frozenset(modules.NOT_STATIC)
 
     with ui.phase("unpack", f"CPython {source.version} source"):
@@ -209,7 +215,8 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
     _gdbm are left out, as they are on a host without libgdbm-dev.
     """
     lacking: dict[str, list[str]] = {}
-    for module, needs in modules.NEEDS.items():
+    table = modules.FROM_SOURCE if toolchains.sysroot(toolchain) is not None else modules.NEEDS
+    for module, needs in table.items():
         if module in exclude:
             continue
         absent = toolchains.missing_libraries(toolchain, needs.libraries)
@@ -226,7 +233,7 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
         )
     optional = frozenset(lacking)
     for module in sorted(optional):
-        reason = toolchains.missing_reason(toolchain, lacking[module], modules.NEEDS[module].debian)
+        reason = toolchains.missing_reason(toolchain, lacking[module], table[module].debian)
         ui.warn(f"building without {module}: {reason}")
     return optional
 

@@ -67,6 +67,10 @@ NEEDS: dict[str, Needs] = {
     "_gdbm": Needs(("libgdbm.a",), "libgdbm-dev"),
 }
 
+# Built from source (deps), readline is libedit's emulation, not GNU readline (GPLv3):
+# configure --with-readline=editline.
+FROM_SOURCE: dict[str, Needs] = {**NEEDS, "readline": Needs(("libedit.a",), "libedit-dev")}
+
 # Setup.local lines for modules whose configure probe fails under LDFLAGS=-static
 # although the library is there (the probe links without the library's own
 # dependencies). Setup.local is read first, so these lines win.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from types import ModuleType
@@ -22,10 +22,18 @@ from apepy.edits import Edit
 from apepy.errors import ApepyError
 
 Family = Literal["host", "cosmo"]
+# Where the C libraries come from: the system's static archives (the -dev packages'),
+# or apepy's builds of pinned sources into a sysroot in the cache (deps).
+Libraries = Literal["system", "source"]
+LIBRARIES: tuple[Libraries, ...] = ("system", "source")
 
 # Fields that concern CPython's build alone, added after the first cached builds: they
-# count in identity() only when set, and never in library_identity().
-_CPYTHON_ONLY = frozenset({"output_from_link", "source_edits", "partial_link_cc"})
+# count in identity() only when set.
+_CPYTHON_ONLY = frozenset({"output_from_link", "source_edits", "partial_link_cc", "libraries"})
+# What library_identity() (the sysroot's key) leaves out: CPython's own configure
+# inputs, which the C libraries' builds never read, so that a host build from source
+# and the host's extension libraries share one sysroot.
+_NOT_LIBRARIES = _CPYTHON_ONLY | {"configure_args", "configure_env", "configure_cache"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class Toolchain:
     rust: bool = True
     # Libraries every link of an interpreter with extensions ends with.
     link_libs: tuple[str, ...] = ("-lm", "-lpthread")
+    libraries: Libraries = "system"
     # binutils for linking third-party extensions in: a partial link keeps one
     # extension's symbols private, objcopy renames its PyInit_ function.
     objcopy: str | None = None
@@ -100,14 +109,16 @@ class Toolchain:
         )
 
     def library_identity(self) -> str:
-        """identity() without what concerns CPython alone (its source edits, the output
-        file, extensions' partial links): the C libraries built for it do not change."""
-        return self._describe(lambda f: f.name not in _CPYTHON_ONLY)
+        """identity() without what concerns CPython alone (its configure inputs and source
+        edits, the output file, extensions' partial links): the C libraries built for it
+        do not change."""
+        return self._describe(lambda f: f.name not in _NOT_LIBRARIES)
 
     def _describe(self, keep: Callable[[Field[object]], bool]) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self) if keep(f)}
-        data["configure_env"] = dict(self.configure_env)
-        data["configure_cache"] = dict(self.configure_cache)
+        for name in ("configure_env", "configure_cache"):
+            if name in data:
+                data[name] = dict(getattr(self, name))
         # An edit is described as its fields in order, as the tuples it once was.
         return json.dumps(data, sort_keys=True, default=dataclasses.astuple)
 
@@ -127,9 +138,15 @@ def _family(tc: Toolchain) -> ModuleType:
 
 
 def get(
-    name: str, *, arch: str | None = None, cosmocc: Path | None = None, offline: bool = False
+    name: str,
+    *,
+    arch: str | None = None,
+    cosmocc: Path | None = None,
+    offline: bool = False,
+    libraries: Libraries | None = None,
 ) -> Toolchain:
-    """The named toolchain, found and checked; ``arch`` and ``cosmocc`` apply to cosmo."""
+    """The named toolchain, found and checked; ``arch`` and ``cosmocc`` apply to cosmo.
+    ``libraries``: where its C libraries come from (None: the toolchain's default)."""
     if name == "host":
         import platform
 
@@ -141,11 +158,18 @@ def get(
                 hint="drop --arch, or build a portable file with --toolchain cosmo --arch " + arch,
             )
         if cosmocc is not None:
-            raise ApepyError("--cosmocc applies to --toolchain cosmo only")
-        return host.detect()
+            raise ApepyError(
+                "--cosmocc applies to --toolchain cosmo only", hint="add --toolchain cosmo"
+            )
+        return host.detect(libraries or "system")
     if name == "cosmo":
         from apepy.toolchains import cosmo
 
+        if libraries == "system":
+            raise ApepyError(
+                "cosmocc has no system libraries: every C library is built from source",
+                hint="drop --libraries system (cosmo builds use --libraries source)",
+            )
         return cosmo.detect(arch or "fat", cosmocc, offline=offline)
     raise ApepyError(f"unknown toolchain {name!r}", hint=f"choose one of: {', '.join(NAMES)}")
 
@@ -153,44 +177,64 @@ def get(
 def code(tc: Toolchain) -> tuple[str, ...]:
     """apepy's own source files (relative to the package) that shape what ``tc`` builds."""
     files: tuple[str, ...] = _family(tc).CODE
-    return files
+    return (*files, "deps") if tc.libraries == "source" else files
 
 
 def system_library(tc: Toolchain, filename: str) -> Path | None:
-    """Where the toolchain's own search path has ``filename`` (``libssl.a``), if anywhere."""
+    """Where the toolchain's own search path has ``filename`` (``libssl.a``), if it links
+    the system's libraries at all."""
+    if tc.libraries == "source":
+        return None
     found: Path | None = _family(tc).system_library(tc, filename)
     return found
 
 
 def sysroot(tc: Toolchain) -> Path | None:
-    """The cache directory of C libraries apepy builds from source for this toolchain;
-    None when the toolchain links the system's own."""
-    root: Path | None = _family(tc).sysroot(tc)
-    return root
+    """The cache directory of the C libraries apepy builds from source for this
+    toolchain; None when it links the system's own."""
+    if tc.libraries == "system":
+        return None
+    from apepy import deps
+
+    return deps.sysroot(tc)
 
 
-def prepare_libraries(tc: Toolchain, *, jobs: int, offline: bool) -> Path | None:
-    """Make the C libraries of the stdlib's modules available; return the sysroot, if any."""
-    root: Path | None = _family(tc).prepare_libraries(tc, jobs=jobs, offline=offline)
-    return root
+def prepare_libraries(
+    tc: Toolchain, *, jobs: int, offline: bool, archives: Iterable[str] | None = None
+) -> Path | None:
+    """Make the C libraries that install ``archives`` (None: every library apepy has a
+    recipe for) available to builds with ``tc``; return the sysroot, if it uses one."""
+    if tc.libraries == "system":
+        return None
+    from apepy import deps
+
+    names = None
+    if archives is not None:
+        names = sorted({lib.name for a in archives if (lib := deps.providing(a)) is not None})
+    return deps.build_all(tc, jobs=jobs, offline=offline, names=names)
 
 
 def missing_libraries(tc: Toolchain, archives: tuple[str, ...]) -> list[str]:
     """Those of ``archives`` (``libgdbm.a``) a build with ``tc`` cannot link."""
-    missing: list[str] = _family(tc).missing_libraries(tc, archives)
-    return missing
+    if tc.libraries == "source":
+        from apepy import deps
+
+        return [a for a in archives if deps.providing(a) is None]
+    return [a for a in archives if system_library(tc, a) is None]
 
 
 def missing_reason(tc: Toolchain, missing: list[str], debian: str) -> str:
     """Why ``missing`` cannot be linked, for a message; ``debian``: the package carrying them."""
-    reason: str = _family(tc).missing_reason(missing, debian)
-    return reason
+    if tc.libraries == "source":
+        return f"apepy has no recipe for {', '.join(missing)}"
+    return f"{', '.join(missing)} not found (Debian package {debian})"
 
 
 def libraries_hint(tc: Toolchain, debian_packages: list[str]) -> str:
     """How to get the libraries a required module lacks."""
-    hint: str = _family(tc).libraries_hint(debian_packages)
-    return hint
+    if tc.libraries == "source":
+        return "add a recipe for the library to apepy's table (apepy/deps)"
+    return f"install them (Debian/Ubuntu: apt-get install {' '.join(debian_packages)})"
 
 
 def for_arch(tc: Toolchain, arch: str) -> Toolchain:

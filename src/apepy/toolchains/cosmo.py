@@ -35,8 +35,7 @@ from apepy.errors import ApepyError
 from apepy.toolchains import Toolchain
 
 OUTPUT_KIND = "ape"
-# The code that shapes a cosmo build, with the C libraries apepy builds for it.
-CODE = ("toolchains/cosmo.py", "deps")
+CODE = ("toolchains/cosmo.py",)
 ARCHES = ("fat", "x86_64", "aarch64")
 ENV = "COSMOCC"
 MIRROR_ENV = "APEPY_COSMOCC_MIRROR"
@@ -323,6 +322,8 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
         # Cosmopolitan makes no shared objects; cargo has no Cosmopolitan target.
         shared_objects=False,
         rust=False,
+        # No system libraries: cosmocc's search path holds its libc alone.
+        libraries="source",
         objcopy=str(tool(root, arch, "objcopy")),
         nm=str(tool(root, arch, "nm")),
         # <arch>-unknown-cosmo-cc links an ELF holding the APE image (the fat
@@ -361,40 +362,6 @@ def for_arch(tc: Toolchain, arch: str) -> Toolchain:
         triplet=_triplet(arch),
         install=None,
     )
-
-
-# --- where the C libraries come from: apepy's builds of pinned sources (deps) ----------
-
-
-def system_library(tc: Toolchain, filename: str) -> Path | None:
-    """None: cosmocc's search path holds its libc alone, no system libraries."""
-    return None
-
-
-def sysroot(tc: Toolchain) -> Path | None:
-    from apepy import deps
-
-    return deps.sysroot(tc)
-
-
-def prepare_libraries(tc: Toolchain, *, jobs: int, offline: bool) -> Path | None:
-    from apepy import deps
-
-    return deps.build_all(tc, jobs=jobs, offline=offline)
-
-
-def missing_libraries(tc: Toolchain, archives: tuple[str, ...]) -> list[str]:
-    from apepy import deps
-
-    return [a for a in archives if deps.providing(a) is None]
-
-
-def missing_reason(missing: list[str], debian: str) -> str:
-    return f"apepy has no recipe for {', '.join(missing)}"
-
-
-def libraries_hint(debian_packages: list[str]) -> str:
-    return "add a recipe for the library to apepy's table (apepy/deps)"
 
 
 def runs_linux_wheels(platform: str) -> bool:

@@ -12,10 +12,9 @@ import tempfile
 from pathlib import Path
 
 from apepy.errors import ApepyError
-from apepy.toolchains import Toolchain
+from apepy.toolchains import Libraries, Toolchain
 
 OUTPUT_KIND = "elf-static"
-# The code that shapes a host build: the system's libraries, no sysroot.
 CODE = ("toolchains/host.py",)
 
 _NO_COMPILER_HINT = (
@@ -35,7 +34,7 @@ def _find(env: str, *names: str) -> str | None:
     return None
 
 
-def detect() -> Toolchain:
+def detect(libraries: Libraries = "system") -> Toolchain:
     if not sys.platform.startswith("linux"):
         raise ApepyError(
             f"the host toolchain makes fully static executables on Linux only, not on {sys.platform}",
@@ -62,6 +61,8 @@ def detect() -> Toolchain:
         target=sysconfig.get_platform(),
         arch={"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine),
         ldflags=("-static",),
+        # From source, line editing is libedit (BSD), as under cosmo: see apepy/deps.
+        configure_args=("--with-readline=editline",) if libraries == "source" else (),
         configure_env={
             "MODULE_BUILDTYPE": "static",
             "LINKFORSHARED": " ",
@@ -71,6 +72,7 @@ def detect() -> Toolchain:
         },
         objcopy=_find("OBJCOPY", "objcopy"),
         nm=_find("NM", "nm"),
+        libraries=libraries,
     )
 
 
@@ -114,27 +116,6 @@ def system_library(toolchain: Toolchain, filename: str) -> Path | None:
     if result.returncode != 0 or not os.path.isabs(found) or not Path(found).is_file():
         return None
     return Path(found)
-
-
-def sysroot(toolchain: Toolchain) -> Path | None:
-    """None: the host links the system's static libraries (the -dev packages')."""
-    return None
-
-
-def prepare_libraries(toolchain: Toolchain, *, jobs: int, offline: bool) -> Path | None:
-    return None
-
-
-def missing_libraries(toolchain: Toolchain, archives: tuple[str, ...]) -> list[str]:
-    return [a for a in archives if system_library(toolchain, a) is None]
-
-
-def missing_reason(missing: list[str], debian: str) -> str:
-    return f"{', '.join(missing)} not found (Debian package {debian})"
-
-
-def libraries_hint(debian_packages: list[str]) -> str:
-    return f"install them (Debian/Ubuntu: apt-get install {' '.join(debian_packages)})"
 
 
 def for_arch(toolchain: Toolchain, arch: str) -> Toolchain:

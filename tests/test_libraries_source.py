@@ -1,0 +1,93 @@
+"""`apepy build --libraries source` with the host compiler: every C library from apepy's
+pinned sources (the path a cosmo build always takes), tested here with gcc.
+
+The interpreter links the sysroot's archives, not the system's -dev packages': line
+editing is libedit (the system build links GNU readline), there is no gdbm (no
+recipe), and an extension's C library (PyYAML's libyaml) is apepy's build too, though
+the system has a static libyaml.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import builds, run_apepy
+from test_extensions import PINS
+
+from apepy import deps, manifest, sources, toolchains
+
+SMOKE = r"""
+import json, sys, ssl, sqlite3, zlib, bz2, lzma, ctypes, curses, uuid, hashlib, readline
+import yaml
+out = {
+    "readline": getattr(readline, "backend", readline.__doc__),
+    "openssl": ssl.OPENSSL_VERSION,
+    "sqlite": sqlite3.sqlite_version,
+    "cas": ssl.create_default_context().cert_store_stats()["x509_ca"] > 0,
+    "uuid4": uuid.uuid4().version,
+    "round": zlib.decompress(zlib.compress(b"apepy")) == b"apepy"
+    and bz2.decompress(bz2.compress(b"apepy")) == b"apepy"
+    and lzma.decompress(lzma.compress(b"apepy")) == b"apepy",
+    "yaml_c": yaml.__with_libyaml__,
+    "yaml": yaml.load("a: [1, apepy]", Loader=yaml.CSafeLoader),
+}
+try:
+    import dbm.gnu
+    out["gdbm"] = True
+except ImportError:
+    out["gdbm"] = False
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+@builds
+def from_source(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
+    out = tmp_path_factory.mktemp("source") / "python"
+    result = run_apepy(
+        "build",
+        "--python",
+        release.version,
+        "--libraries",
+        "source",
+        "--with",
+        PINS["pyyaml"],
+        "-o",
+        out,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"apepy build --libraries source failed:\n{result.stderr}")
+    assert "building without _gdbm: apepy has no recipe for libgdbm.a" in result.stderr
+    return out
+
+
+def test_every_library_comes_from_the_pinned_sources(from_source: Path, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [str(from_source), "-c", SMOKE], capture_output=True, text=True, cwd=tmp_path, env={}
+    )
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    if tuple(map(int, sources.DEFAULT_SERIES.split("."))) >= (3, 13):
+        assert got["readline"] == "editline"  # readline.backend is new in 3.13
+    # The system's OpenSSL is another 3.0.x (Debian's security updates move it on).
+    assert got["openssl"].startswith(f"OpenSSL {deps.LIBRARIES['openssl'].version} ")
+    assert got["sqlite"] == deps.LIBRARIES["sqlite"].version
+    assert got["cas"] and got["uuid4"] == 4 and got["round"]
+    assert got["gdbm"] is False
+    assert got["yaml_c"] is True and got["yaml"] == {"a": [1, "apepy"]}
+    ldd = subprocess.run(["ldd", str(from_source)], capture_output=True, text=True)
+    assert "not a dynamic executable" in ldd.stdout + ldd.stderr
+
+
+def test_one_sysroot_serves_the_host_build_and_its_extensions(from_source: Path) -> None:
+    """A host build from source and the host's extension libraries (lxml's libxslt,
+    which the system lacks) share one sysroot: each library is built once."""
+    found = manifest.read(from_source)
+    assert found is not None and found.toolchain == "host"
+    root = toolchains.sysroot(toolchains.get("host", libraries="source"))
+    assert root is not None and root == deps.sysroot(toolchains.get("host"))
+    for archive in ("libssl.a", "libedit.a", "libyaml.a"):
+        assert (root / "lib" / archive).is_file(), archive
