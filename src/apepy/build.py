@@ -27,11 +27,12 @@ from apepy import (
     ui,
     zipstore,
 )
-from apepy.bundle import SITE, site_entries
+from apepy.bundle import site_entries
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, freeze, stdlib
-from apepy.manifest import ARCNAME, Manifest
+from apepy.layout import MANIFEST_ARCNAME, SITE
+from apepy.manifest import Manifest
 
 # Source files whose change must invalidate each cache level (plus the selected
 # toolchain's own module: editing the cosmo toolchain does not rebuild host trees).
@@ -320,7 +321,9 @@ def _pack(
                 subprocess.run(
                     [toolchain.strip, "--strip-all", str(binary)], check=True, capture_output=True
                 )
-            zipstore.append(binary, [*entries, zipstore.Entry(ARCNAME, manifest.to_json())], epoch)
+            zipstore.append(
+                binary, [*entries, zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json())], epoch
+            )
         with ui.phase("verify", "running the packed interpreter from an empty environment"):
             _verify(binary, core, dotted)
         shutil.rmtree(tmp / "staging")

@@ -19,11 +19,10 @@ from apepy import cache, pyc, ui, zipstore
 from apepy.bundle import base as base_mod
 from apepy.bundle import install, project, prune, wheels
 from apepy.errors import ApepyError
+from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
 from apepy.runtime import RUNTIME_DIR
 
-SITE = "Lib/site-packages/"
 _CODE_SUFFIXES = (".py", ".pyc", ".pyi")
-CONFIG = ".apepy/bundle.json"
 _WORK_DIR = re.compile(r"apepy-bundle-(?P<pid>\d+)-[A-Za-z0-9_]+")
 
 
@@ -134,9 +133,9 @@ def bundle(request: BundleRequest) -> BundleResult:
             "distributions": [{"name": d.name, "version": d.version} for d in dists],
         }
         entries.append(
-            zipstore.Entry(CONFIG, json.dumps(config, indent=1, sort_keys=True).encode())
+            zipstore.Entry(BUNDLE_CONFIG, json.dumps(config, indent=1, sort_keys=True).encode())
         )
-        entries.append(zipstore.Entry(".args", _args_text(allow_env).encode(), compress=False))
+        entries.append(zipstore.Entry(ARGS_ARCNAME, _args_text(allow_env).encode(), compress=False))
         dropped = (
             _prune(request, proj, base, site) if _option(request.prune, proj, "prune") else set()
         )
@@ -175,7 +174,7 @@ def _prune(
         for name in sizes:
             # A directory with nothing left would look like a namespace package.
             empty = not any(r.startswith(name) for r in remaining)
-            if name.endswith("/") and name.startswith(prune.LIB) and empty:
+            if name.endswith("/") and name.startswith(LIB) and empty:
                 dropped.add(name)
         st.done_text = (
             f"pruned the standard library: kept {len(planned.kept)} modules, dropped "

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from apepy import ape, pyc
 from apepy.errors import ApepyError
+from apepy.layout import CA_DIR, LIB, SITE
 
-LIB = "Lib/"
 # Needed by every start whatever the app imports: codecs are chosen from the
 # locale at run time, and the runtime support modules are imported by name.
 ALWAYS = ("encodings", "_apepy", "_apepy_boot", "site", "sitecustomize", "_sysconfigdata")
@@ -201,15 +201,11 @@ def plan(
     kept_files = {LIB + m.replace(".", "/") + ".pyc" for m in wanted}
     dropped = set()
     for name in member_sizes:
-        if (
-            not name.startswith(LIB)
-            or name.startswith(LIB + "site-packages/")
-            or name.endswith("/")
-        ):
+        if not name.startswith(LIB) or name.startswith(SITE) or name.endswith("/"):
             continue
         rel = name[len(LIB) :]
         top = rel.split("/")[0].split(".")[0]
-        if top.startswith(tuple(ALWAYS)) or top == "_apepy_data":
+        if top.startswith(tuple(ALWAYS)) or top == CA_DIR:
             continue
         if name in kept_files:
             continue

@@ -12,6 +12,7 @@ import certifi
 from apepy import ape, cache, pyc
 from apepy.errors import ApepyError
 from apepy.interpreter.compile import Core
+from apepy.layout import CA_ARCNAME, LIB, SITE
 from apepy.runtime import RUNTIME_DIR
 from apepy.zipstore import Entry, directory_entries
 
@@ -29,8 +30,6 @@ EXCLUDED_TOP = frozenset(
     }
 )
 EXCLUDED_DIRS = frozenset({"test", "tests", "idle_test", "__pycache__"})
-
-CA_ARCNAME = "Lib/_apepy_data/cacert.pem"
 
 
 def _wanted(rel: Path, drop: frozenset[str] = frozenset()) -> bool:
@@ -66,16 +65,16 @@ def collect(
     sources.append((runtime, runtime.name))
 
     pyc_dir = staging / "pyc"
-    pyc.compile_sources(core.python, sources, pyc_dir, dfile_prefix="Lib/", log=log, cwd=core.tree)
+    pyc.compile_sources(core.python, sources, pyc_dir, dfile_prefix=LIB, log=log, cwd=core.tree)
 
     entries: list[Entry] = []
     for _, py_rel in sources:
         pyc_rel = py_rel[:-3] + ".pyc"
-        entries.append(Entry(f"Lib/{pyc_rel}", (pyc_dir / pyc_rel).read_bytes(), compress=False))
+        entries.append(Entry(LIB + pyc_rel, (pyc_dir / pyc_rel).read_bytes(), compress=False))
     for data_path, data_rel in data:
-        entries.append(Entry(f"Lib/{data_rel}", data_path.read_bytes(), compress=True))
+        entries.append(Entry(LIB + data_rel, data_path.read_bytes(), compress=True))
     entries.append(Entry(CA_ARCNAME, Path(certifi.where()).read_bytes(), compress=True))
-    names = [e.name for e in entries] + ["Lib/site-packages/"]
+    names = [e.name for e in entries] + [SITE]
     return directory_entries(names) + sorted(entries, key=lambda e: e.name)
 
 
