@@ -27,12 +27,12 @@ from apepy import (
     ui,
     zipstore,
 )
-from apepy.bundle import site_entries
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, freeze, stdlib
 from apepy.layout import MANIFEST_ARCNAME, SITE
 from apepy.manifest import Manifest
+from apepy.sitepackages import site_entries
 
 # Source files whose change must invalidate each cache level (plus the selected
 # toolchain's own module: editing the cosmo toolchain does not rebuild host trees).

@@ -21,6 +21,7 @@ from apepy.bundle import install, project, prune, wheels
 from apepy.errors import ApepyError
 from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
 from apepy.runtime import RUNTIME_DIR
+from apepy.sitepackages import site_entries
 
 _CODE_SUFFIXES = (".py", ".pyc", ".pyi")
 _WORK_DIR = re.compile(r"apepy-bundle-(?P<pid>\d+)-[A-Za-z0-9_]+")
@@ -355,23 +356,6 @@ def _top_level_names(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom | ast.Import):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
     return names
-
-
-def site_entries(site: Path, pyc_dir: Path) -> list[zipstore.Entry]:
-    """Zip entries for a staged site-packages: each file, and each .py's .pyc beside it."""
-    entries: list[zipstore.Entry] = []
-    for path in sorted(site.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts:
-            continue
-        rel = path.relative_to(site).as_posix()
-        mode = 0o755 if os.access(path, os.X_OK) else 0o644
-        entries.append(zipstore.Entry(SITE + rel, path.read_bytes(), compress=True, mode=mode))
-        compiled = pyc_dir / (rel[:-3] + ".pyc")
-        if rel.endswith(".py") and compiled.is_file():
-            entries.append(
-                zipstore.Entry(SITE + rel[:-3] + ".pyc", compiled.read_bytes(), compress=False)
-            )
-    return entries
 
 
 def _extracts(
