@@ -40,12 +40,12 @@ _CORE_CODE = (
     "interpreter/compile.py",
     "interpreter/modules.py",
     "interpreter/patches.py",
-    "interpreter/c",
-    "interpreter/frozen",
+    "inside/c",
+    "inside/frozen",
     "interpreter/freeze.py",
     "toolchains/__init__.py",
 )
-_PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
+_PACK_CODE = ("interpreter/stdlib.py", "inside/runtime", "zipstore.py", "manifest.py", "build.py")
 
 
 # --minimal: the smallest interpreter that still does HTTPS, compression, json,

@@ -15,7 +15,7 @@ CA_ARCNAME = LIB + CA_BUNDLE
 
 # apepy's own members. The manifest marks a file as apepy's (so zipstore writes
 # the import index into it); bundle.json is what _apepy_boot runs; .args holds the
-# default arguments (also named in interpreter/c/apepy_args.c, which is C).
+# default arguments (also named in inside/c/apepy_args.c, which is C).
 APEPY_DIR = ".apepy/"
 MANIFEST_ARCNAME = APEPY_DIR + "manifest.json"
 BUNDLE_CONFIG = APEPY_DIR + "bundle.json"

@@ -15,12 +15,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import cache, pyc, ui, zipstore
+from apepy import cache, inside, pyc, ui, zipstore
 from apepy.bundle import base as base_mod
 from apepy.bundle import install, project, prune, wheels
 from apepy.errors import ApepyError
 from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
-from apepy.runtime import RUNTIME_DIR
 from apepy.sitepackages import site_entries
 
 _CODE_SUFFIXES = (".py", ".pyc", ".pyi")
@@ -310,7 +309,7 @@ def _copy_app(proj: project.Project, site: Path) -> list[str]:
             (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         (dist_info / "RECORD").write_text("")
     for runtime in ("_apepy_boot.py", "_apepy.py"):
-        shutil.copyfile(RUNTIME_DIR / runtime, site / runtime)
+        shutil.copyfile(inside.path(f"runtime/{runtime}"), site / runtime)
     return names
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import certifi
 
-from apepy import ape, cache, pyc
+from apepy import ape, cache, inside, pyc
 from apepy.errors import ApepyError
 from apepy.interpreter.compile import Core
 from apepy.layout import CA_ARCNAME, LIB, SITE
-from apepy.runtime import RUNTIME_DIR
 from apepy.zipstore import Entry, directory_entries
 
 # Never shipped: test suites, GUI and demo code, bundled pip wheels.
@@ -61,7 +60,7 @@ def collect(
     sysconfigdata = _sysconfigdata(core, extra)
     sources.append((sysconfigdata, sysconfigdata.name))
     runtime = extra / "_apepy.py"
-    shutil.copyfile(RUNTIME_DIR / "_apepy.py", runtime)
+    shutil.copyfile(inside.path("runtime/_apepy.py"), runtime)
     sources.append((runtime, runtime.name))
 
     pyc_dir = staging / "pyc"
