@@ -16,6 +16,9 @@ BUILD = [
 ]
 # Modules both sides share, which must import neither.
 SHARED = ["layout.py", "sitepackages.py", "zipstore.py", "manifest.py", "pyc.py"]
+# What runs inside the file (inside/'s subfolders) cannot import apepy at all; its
+# layout import is replaced by values (apepy.inside.source).
+INSIDE = sorted(p for p in (PACKAGE / "inside").rglob("*.py") if p.parent != PACKAGE / "inside")
 
 
 def imported(path: Path) -> set[str]:
@@ -56,3 +59,9 @@ def test_shared_modules_import_neither_side(name: str) -> None:
 
 def test_layout_imports_nothing() -> None:
     assert imported(PACKAGE / "layout.py") == set()
+
+
+@pytest.mark.parametrize("path", INSIDE, ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_code_that_runs_inside_the_file_imports_only_the_layout(path: Path) -> None:
+    others = sorted(n for n in imported(path) if _is(n, "apepy") and not _is(n, "apepy.layout"))
+    assert others == [], f"{path.relative_to(PACKAGE)} imports {others}"

@@ -44,8 +44,20 @@ _CORE_CODE = (
     "inside/frozen",
     "interpreter/freeze.py",
     "toolchains/__init__.py",
+    # The importer is frozen with layout's values, put in by inside/__init__.py.
+    "inside/__init__.py",
+    "layout.py",
 )
-_PACK_CODE = ("interpreter/stdlib.py", "inside/runtime", "zipstore.py", "manifest.py", "build.py")
+_PACK_CODE = (
+    "interpreter/stdlib.py",
+    "inside/runtime",
+    "inside/__init__.py",
+    "layout.py",
+    "sitepackages.py",
+    "zipstore.py",
+    "manifest.py",
+    "build.py",
+)
 
 
 # --minimal: the smallest interpreter that still does HTTPS, compression, json,

@@ -309,7 +309,7 @@ def _copy_app(proj: project.Project, site: Path) -> list[str]:
             (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         (dist_info / "RECORD").write_text("")
     for runtime in ("_apepy_boot.py", "_apepy.py"):
-        shutil.copyfile(inside.path(f"runtime/{runtime}"), site / runtime)
+        (site / runtime).write_text(inside.source(f"runtime/{runtime}"), encoding="utf-8")
     return names
 
 

@@ -144,7 +144,7 @@ DOTTED_BUILTINS_311 = Edit(
 # interpreter like os and site, and installed ahead of zipimport in sys.path_hooks
 # right after zipimport's own hook, before the first import from the zip
 # (encodings). If it cannot be imported, start-up goes on with zipimport.
-_IMPORTER_SOURCE = inside.path("frozen/_apepy_importer.py").read_text(encoding="utf-8")
+_IMPORTER_SOURCE = inside.source("frozen/_apepy_importer.py")
 IMPORTER_FILE = Edit(
     name="Lib/_apepy_importer.py: the fast importer",
     path="Lib/_apepy_importer.py",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -60,7 +59,7 @@ def collect(
     sysconfigdata = _sysconfigdata(core, extra)
     sources.append((sysconfigdata, sysconfigdata.name))
     runtime = extra / "_apepy.py"
-    shutil.copyfile(inside.path("runtime/_apepy.py"), runtime)
+    runtime.write_text(inside.source("runtime/_apepy.py"), encoding="utf-8")
     sources.append((runtime, runtime.name))
 
     pyc_dir = staging / "pyc"

@@ -20,10 +20,9 @@ import sys
 from _frozen_importlib import ModuleSpec
 from _frozen_importlib_external import MAGIC_NUMBER, decode_source
 
-_COMMENT = b"APEPYIX1"
-# The stdlib's hot modules are frozen into the binary under this prefix
-# (apepy/interpreter/freeze.py), out of reach of CPython's FrozenImporter.
-_FROZEN_PREFIX = "__apepy__."
+# Given their values when the importer is put into the interpreter (apepy.inside).
+from apepy.layout import FROZEN_PREFIX, INDEX_MAGIC, LIB
+
 _EOCD_SIG = b"PK\x05\x06"
 _LFH_SIG = b"PK\x03\x04"
 
@@ -48,10 +47,12 @@ class Store:
         cd_offset = int.from_bytes(tail[at + 16 : at + 20], "little")
         comment_len = int.from_bytes(tail[at + 20 : at + 22], "little")
         comment = tail[at + 22 : at + 22 + comment_len]
-        if len(comment) != 24 or not comment.startswith(_COMMENT):
+        # The magic, then the index's offset and length (two 64-bit numbers).
+        at = len(INDEX_MAGIC)
+        if len(comment) != at + 16 or not comment.startswith(INDEX_MAGIC):
             raise ImportError("no apepy index")
-        offset = int.from_bytes(comment[8:16], "little")
-        length = int.from_bytes(comment[16:24], "little")
+        offset = int.from_bytes(comment[at : at + 8], "little")
+        length = int.from_bytes(comment[at + 8 : at + 16], "little")
         index = marshal.loads(self._read(offset, length))
         if index.get("cd") != (cd_offset, cd_count):
             raise ImportError("the apepy index does not match this archive")
@@ -209,11 +210,11 @@ class Loader:
         """The module's code object from the binary, if this is a frozen stdlib member."""
         # Only the stdlib's own file: an app's json/ elsewhere in the zip is not it.
         stdlib_member = (
-            "Lib/" + fullname.replace(".", "/") + ("/__init__.pyc" if self.package else ".pyc")
+            LIB + fullname.replace(".", "/") + ("/__init__.pyc" if self.package else ".pyc")
         )
         if self.member != stdlib_member:
             return None
-        frozen = _FROZEN_PREFIX + fullname
+        frozen = FROZEN_PREFIX + fullname
         try:
             # Not frozen in this build (no --freeze), or -X frozen_modules=off.
             if not _imp.is_frozen(frozen):

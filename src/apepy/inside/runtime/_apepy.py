@@ -2,7 +2,8 @@
 
 import os
 
-CA_BUNDLE = "_apepy_data/cacert.pem"
+# Given their values when this module is put into a file (apepy.inside).
+from apepy.layout import CA_BUNDLE
 
 # Where the common systems keep their CA bundle, for a build whose compiled-in
 # OpenSSL paths (those of the build host) do not exist on this machine.

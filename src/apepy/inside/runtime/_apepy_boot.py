@@ -6,7 +6,8 @@
 import os
 import sys
 
-CONFIG = ".apepy/bundle.json"
+# Given their values when this module is put into a file (apepy.inside).
+from apepy.layout import BUNDLE_CONFIG
 
 
 def _archive():
@@ -17,7 +18,7 @@ def _archive():
 def _config(archive):
     import json
 
-    return json.loads(__loader__.get_data(archive + "/" + CONFIG))
+    return json.loads(__loader__.get_data(archive + "/" + BUNDLE_CONFIG))
 
 
 def _cache_home():
