@@ -20,6 +20,7 @@ from apepy import (
     cache,
     extensions,
     hashing,
+    inside,
     procs,
     pyc,
     sources,
@@ -51,6 +52,10 @@ _CORE_CODE = (
 _PACK_CODE = (
     "interpreter/stdlib.py",
     "inside/runtime",
+    # The .pyc compiler (pyc.py runs it), and the checks of the packed file.
+    "inside/probes/compile_pyc.py",
+    "inside/probes/interpreter_facts.py",
+    "inside/probes/import_all.py",
     "inside/__init__.py",
     "layout.py",
     "sitepackages.py",
@@ -396,18 +401,7 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
     # Each module is imported as an app would. One that imports another
     # distribution when it starts (aiohttp needs multidict) is fine: that one comes
     # with the app. Any other failure is a broken build.
-    code = (
-        "import importlib, json, sys\n"
-        "out = {}\n"
-        "for name in sys.argv[1:]:\n"
-        "    try:\n"
-        "        importlib.import_module(name)\n"
-        "    except ModuleNotFoundError as exc:\n"
-        "        out[name] = ['missing', str(exc.name)]\n"
-        "    except BaseException as exc:\n"
-        "        out[name] = ['error', f'{type(exc).__name__}: {exc}']\n"
-        "print(json.dumps(out))\n"
-    )
+    code = inside.source("probes/import_all.py")
     result = subprocess.run(
         [*ape.command(binary), "-I", "-c", code, *dotted],
         capture_output=True,

@@ -15,7 +15,7 @@ from installer.sources import WheelFile
 from installer.utils import parse_metadata_file
 from packaging.utils import canonicalize_name
 
-from apepy import ape, pyc, ui
+from apepy import ape, inside, pyc, ui
 from apepy.bundle.base import Base
 from apepy.errors import ApepyError
 from apepy.sitepackages import install_wheel, site_scheme
@@ -161,14 +161,7 @@ def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> In
     # package that fails because a dropped C module is missing. A private top-level
     # shim of a moved C module (PyYAML's `_yaml`) does not, nor does a module that
     # needs an optional dependency the app did not ask for (black's `blackd`, aiohttp).
-    code = (
-        "import sys, importlib, json; sys.path.insert(0, sys.argv[1]); out = {}\n"
-        "for m in sys.argv[2:]:\n"
-        "    try: importlib.import_module(m)\n"
-        "    except BaseException as e:\n"
-        "        out[m] = [type(e).__name__, str(e), getattr(e, 'name', None) or '']\n"
-        "print(json.dumps(out))"
-    )
+    code = inside.source("probes/import_check.py")
     result = subprocess.run(
         [*ape.command(base.path), "-I", "-c", code, str(site), *modules],
         capture_output=True,

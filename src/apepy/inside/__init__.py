@@ -5,7 +5,9 @@ build side). Each subfolder holds code for one place in the file:
 
 - ``frozen/``: frozen into the interpreter (the importer for the zip);
 - ``c/``: compiled into the interpreter (``.args`` support in ``Programs/python.c``);
-- ``runtime/``: modules stored in the zip (``_apepy``, ``_apepy_boot``).
+- ``runtime/``: modules stored in the zip (``_apepy``, ``_apepy_boot``);
+- ``probes/``: scripts the build and bundle steps run with a built interpreter
+  (with ``-c``, or written out and run as a script), never stored in it.
 
 Their files run under their own names (``_apepy_importer``, not
 ``apepy.inside.frozen._apepy_importer``), which is why the subfolders are not packages.

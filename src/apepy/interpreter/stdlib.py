@@ -103,12 +103,7 @@ def _sysconfigdata(core: Core, extra: Path) -> Path:
 
 def interpreter_probe(executable: Path, cwd: Path) -> dict[str, object]:
     """Ask a built file about itself from an empty environment, as a user would run it."""
-    code = (
-        "import json, sys, sysconfig; print(json.dumps({"
-        "'version': '%d.%d.%d' % sys.version_info[:3], 'builtins': sorted(sys.builtin_module_names), "
-        "'path': sys.path, 'prefix': sys.prefix, 'executable': sys.executable, "
-        "'platform': sysconfig.get_platform(), 'stdlib': sys._stdlib_dir}))"
-    )
+    code = inside.source("probes/interpreter_facts.py")
     result = subprocess.run(
         [*ape.command(executable), "-c", code], capture_output=True, text=True, cwd=cwd, env={}
     )
