@@ -38,7 +38,7 @@ def locate(name: str) -> "tuple[str, bool, CodeType | None] | None":
     for suffix, pkg in (("/__init__.pyc", True), (".pyc", False)):
         member = LIB + rel + suffix
         if member in members:
-            return "stdlib", pkg, marshal.loads(memoryview(store.read(member))[16:])  # type: ignore[union-attr, arg-type]
+            return "stdlib", pkg, marshal.loads(memoryview(store.read(member))[16:])
     if name in sys.builtin_module_names:
         return "builtin", False, None
     if _imp.is_frozen(name):
