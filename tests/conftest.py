@@ -1,12 +1,21 @@
-"""Shared fixtures: the real CPython source in apepy's cache, and one real interpreter build."""
+"""Shared fixtures: the real CPython source in apepy's cache, and one real interpreter build.
+
+Tests come in two tiers. `pytest -m "not build"` is the fast loop: it builds nothing.
+A test is in the `build` tier when it uses a fixture whose set-up builds (registered
+with `builds`, reached directly or through other fixtures), or when its own body
+builds (marked `@pytest.mark.build` where it does so).
+"""
 
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
-from collections.abc import Iterator
+import sysconfig
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -14,6 +23,27 @@ from apepy import sources
 from apepy.cache import cache_root
 
 REPO = Path(__file__).resolve().parent.parent
+
+F = TypeVar("F", bound=Callable[..., object])
+
+# The names of the fixtures whose set-up builds an interpreter or an extension.
+BUILDING_FIXTURES: set[str] = set()
+
+
+def builds(fixture: F) -> F:
+    """Register a fixture function (put it under `@pytest.fixture`) as one that builds:
+    every test that uses it, however indirectly, gets the `build` marker."""
+    BUILDING_FIXTURES.add(fixture.__name__)
+    return fixture
+
+
+# tryfirst: the marker has to be there before `-m` deselects by it.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # fixturenames is the closure: fixtures used through other fixtures count too.
+        if BUILDING_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.build)
 
 
 def apepy_cmd(*args: str | os.PathLike[str]) -> list[str]:
@@ -45,6 +75,15 @@ def local_release(series: str) -> sources.Release | None:
     return max(found, key=lambda r: tuple(map(int, r.version.split(".")))) if found else None
 
 
+def platform_wheel(release: sources.Release) -> tuple[str, str]:
+    """A platform wheel's tag for ``release`` on this machine, and the file name suffix
+    of its extension modules (``.cpython-313-x86_64-linux-gnu.so``)."""
+    nodot = release.series.replace(".", "")
+    machine = platform.machine()
+    multiarch = sysconfig.get_config_var("MULTIARCH") or f"{machine}-linux-gnu"
+    return f"cp{nodot}-cp{nodot}-manylinux_2_17_{machine}", f".cpython-{nodot}-{multiarch}.so"
+
+
 @pytest.fixture(scope="session")
 def release() -> sources.Release:
     found = local_release(sources.DEFAULT_SERIES)
@@ -62,6 +101,7 @@ def source_tarball(release: sources.Release) -> Path:
 
 
 @pytest.fixture(scope="session")
+@builds
 def built_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     """One real build through the CLI, shared by the tests; cached across runs by its inputs."""
     out = tmp_path_factory.mktemp("build") / "python"

@@ -17,8 +17,6 @@ import pytest
 from conftest import run_apepy
 from test_bundle import serving
 
-pytestmark = pytest.mark.build
-
 
 def _requirements(tmp_path: Path, *lines: str) -> Path:
     path = tmp_path / "requirements.txt"

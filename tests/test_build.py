@@ -14,8 +14,6 @@ from conftest import apepy_cmd, run_apepy
 from apepy import sources
 from apepy.interpreter.modules import REQUIRED
 
-pytestmark = pytest.mark.build
-
 
 def run_clean(
     exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None

@@ -7,14 +7,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, local_release, run_apepy
+from conftest import REPO, builds, local_release, run_apepy
 
 from apepy.interpreter.modules import REQUIRED
 
-pytestmark = pytest.mark.build
-
 
 @pytest.fixture(scope="session")
+@builds
 def python311(tmp_path_factory: pytest.TempPathFactory) -> Path:
     release = local_release("3.11")
     if release is None:

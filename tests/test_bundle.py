@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_apepy
+from conftest import REPO, platform_wheel, run_apepy
 from wheelmaker import make_wheel
 
-pytestmark = pytest.mark.build
+from apepy import sources
 
 FLASK_HELLO = REPO / "examples" / "flask-hello"
 CLI_TOOL = REPO / "examples" / "cli-tool"
@@ -339,17 +339,19 @@ def test_dependency_without_a_wheel(tmp_path: Path, built_python: Path) -> None:
     assert_refused(result, out, "no wheel of sdistonly fits the base")
 
 
-def test_dependency_that_needs_a_missing_c_extension(tmp_path: Path, built_python: Path) -> None:
+def test_dependency_that_needs_a_missing_c_extension(
+    tmp_path: Path, built_python: Path, release: sources.Release
+) -> None:
     links = tmp_path / "links"
     links.mkdir()
-    tag = "cp313-cp313-manylinux_2_17_x86_64"
+    tag, suffix = platform_wheel(release)
     make_wheel(
         links,
         "fastthing",
         "1.0",
         {
             "fastthing/__init__.py": b"from ._core import go\n",
-            "fastthing/_core.cpython-313-x86_64-linux-gnu.so": b"\x7fELF not really",
+            f"fastthing/_core{suffix}": b"\x7fELF not really",
         },
         tag=tag,
     )
@@ -359,7 +361,7 @@ def test_dependency_that_needs_a_missing_c_extension(tmp_path: Path, built_pytho
         "1.0",
         {
             "softthing/__init__.py": b"try:\n    from ._speed import go\nexcept ImportError:\n    def go(): return 'slow'\n",
-            "softthing/_speed.cpython-313-x86_64-linux-gnu.so": b"\x7fELF not really",
+            f"softthing/_speed{suffix}": b"\x7fELF not really",
             # PyYAML's `_yaml`: a private top-level shim that works only with the C module.
             "_softthing/__init__.py": b"from softthing._speed import go\n",
         },

@@ -7,7 +7,8 @@ they were, and a cache without half-written entries. Cases that break the cache 
 purpose then run a good command that must succeed. One case (a download cut off
 halfway) must succeed instead: apepy resumes it.
 
-Cases that need an interpreter use the session's cached build (`built_python`).
+Cases that need an interpreter (`built=True`) use the session's cached build
+(`built_python`), which puts them in the `build` tier; the others build nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import hashlib
 import http.server
 import io
 import os
-import platform
+import random
 import re
 import shutil
 import struct
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import REPO, apepy_cmd, real_cache_root
+from conftest import REPO, apepy_cmd, platform_wheel, real_cache_root
 from wheelmaker import make_wheel
 
 from apepy import download, sources, zipstore
@@ -67,6 +68,9 @@ class Ctx:
         return self.tmp / "in"
 
     def base(self) -> Path:
+        # A case that asked for no build must not start one behind the tiers' back.
+        if "built_python" not in self.request.fixturenames:
+            pytest.fail("this case uses the built interpreter: give its Case built=True")
         built: Path = self.request.getfixturevalue("built_python")
         self.watched.append(built)
         return built
@@ -270,6 +274,8 @@ class Case:
     then: Callable[[Ctx], list[list[Arg]]] | None = None
     # For the one case that must succeed: a check of the result instead.
     succeeds: Callable[[Ctx], None] | None = None
+    # Uses the built interpreter (Ctx.base): a bundle base, or its cache to link in.
+    built: bool = False
 
 
 def _build(ctx: Ctx, *extra: Arg) -> list[Arg]:
@@ -301,9 +307,14 @@ def _not_a_tarball(ctx: Ctx) -> list[Arg]:
 
 
 def _truncated_tarball(ctx: Ctx) -> list[Arg]:
+    version = ctx.release().version
+    whole = cpython_like_tarball(
+        ctx.tmp / "whole.tar.xz",
+        version,
+        files={f"Python-{version}/filler": random.Random(0).randbytes(600_000)},
+    )
     cut = ctx.inputs / ctx.release().filename
-    with open(ctx.real_source(), "rb") as handle:
-        cut.write_bytes(handle.read(300_000))
+    cut.write_bytes(whole.read_bytes()[:300_000])
     return _build(ctx, "--source", cut)
 
 
@@ -359,7 +370,8 @@ def _after_damaged_source(ctx: Ctx) -> list[list[Arg]]:
 
 
 def _tampered_download(ctx: Ctx) -> list[Arg]:
-    data = bytearray(ctx.real_source().read_bytes())
+    fake = cpython_like_tarball(ctx.tmp / "fake.tar.xz", ctx.release().version)
+    data = bytearray(fake.read_bytes())
     data[len(data) // 3] ^= 0xFF
     serve_release(ctx, bytes(data), drops=0)
     return _build(ctx, "--python", ctx.release().version)
@@ -504,15 +516,16 @@ def _sdist_only(ctx: Ctx) -> list[Arg]:
 
 
 def _needs_c_extension(ctx: Ctx) -> list[Arg]:
+    tag, suffix = platform_wheel(ctx.release())
     make_wheel(
         ctx.links(),
         "fastthing",
         "1.0",
         {
             "fastthing/__init__.py": b"from ._core import go\n",
-            "fastthing/_core.cpython-313-x86_64-linux-gnu.so": b"\x7fELF not really",
+            f"fastthing/_core{suffix}": b"\x7fELF not really",
         },
-        tag=f"cp313-cp313-manylinux_2_17_{platform.machine()}",
+        tag=tag,
     )
     return ctx.offline_bundle(ctx.project(["fastthing"]))
 
@@ -737,10 +750,16 @@ CASES = [
         ("does not match its pinned sha256", "damaged"),
         "--source",
         then=_after_damaged_source,
+        built=True,
     ),
     Case("build-tampered-download", _tampered_download, "checksum mismatch", "nothing was kept"),
     Case(
-        "build-download-cut-off-is-resumed", _download_cut_off, (), (), succeeds=_download_resumed
+        "build-download-cut-off-is-resumed",
+        _download_cut_off,
+        (),
+        (),
+        succeeds=_download_resumed,
+        built=True,
     ),
     Case(
         "build-output-read-only",
@@ -778,18 +797,32 @@ CASES = [
         _entry_without_colon,
         "not of the form module:function",
         "--entry",
+        built=True,
     ),
     Case(
-        "bundle-entry-function-missing", _entry_missing_function, "defines no 'nope'", "top level"
+        "bundle-entry-function-missing",
+        _entry_missing_function,
+        "defines no 'nope'",
+        "top level",
+        built=True,
     ),
-    Case("bundle-module-missing", _module_missing, "module 'nothere' is not in the bundle", "-m"),
-    Case("bundle-entry-and-module", _entry_and_module, "either --entry or -m", "drop one"),
-    Case("bundle-extract-unknown", _extract_unknown, "--extract nopkg", "import name"),
+    Case(
+        "bundle-module-missing",
+        _module_missing,
+        "module 'nothere' is not in the bundle",
+        "-m",
+        built=True,
+    ),
+    Case(
+        "bundle-entry-and-module", _entry_and_module, "either --entry or -m", "drop one", built=True
+    ),
+    Case("bundle-extract-unknown", _extract_unknown, "--extract nopkg", "import name", built=True),
     Case(
         "bundle-link-without-scripts",
         _link_without_scripts,
         "--link needs [project.scripts]",
         "drop --link",
+        built=True,
     ),
     Case("bundle-base-missing", _base_missing, "does not exist", "apepy build"),
     Case("bundle-base-not-executable", _base_not_executable, "is not executable", "chmod +x"),
@@ -808,57 +841,87 @@ CASES = [
             "past the start of the central directory",
         ),
         "apepy build",
+        built=True,
     ),
     Case(
-        "bundle-output-is-base", _output_is_base, "the output path is the base", "another -o path"
+        "bundle-output-is-base",
+        _output_is_base,
+        "the output path is the base",
+        "another -o path",
+        built=True,
     ),
     Case(
         "bundle-output-read-only",
         _read_only_output("bundle"),
         "is on a read-only filesystem",
         "choose another -o path",
+        built=True,
     ),
-    Case("bundle-output-disk-full", _disk_full, "no space left", "free some disk space"),
+    Case(
+        "bundle-output-disk-full", _disk_full, "no space left", "free some disk space", built=True
+    ),
     Case(
         "bundle-dependency-without-wheel",
         _sdist_only,
         "no wheel of sdistonly fits the base",
         "pin a version",
+        built=True,
     ),
     Case(
         "bundle-needs-c-extension",
         _needs_c_extension,
         "fastthing 1.0 needs its C extension",
         "cannot load .so",
+        built=True,
     ),
-    Case("bundle-wheel-record-mismatch", _record_mismatch, "fails its RECORD check", "tampered"),
+    Case(
+        "bundle-wheel-record-mismatch",
+        _record_mismatch,
+        "fails its RECORD check",
+        "tampered",
+        built=True,
+    ),
     Case(
         "bundle-wheel-path-traversal",
         _wheel_path_traversal,
         "unsafe member '../../outside.py'",
         "not installed",
+        built=True,
     ),
     Case(
-        "bundle-wheel-absolute-member", _wheel_absolute_member, ("absy-1.0", "absolute"), "tampered"
+        "bundle-wheel-absolute-member",
+        _wheel_absolute_member,
+        ("absy-1.0", "absolute"),
+        "tampered",
+        built=True,
     ),
     Case(
         "bundle-wheel-not-a-zip",
         _wheel_not_a_zip,
         ("broken-1.0-py3-none-any.whl is invalid", "pip cannot read it"),
         "damaged or not a wheel",
+        built=True,
     ),
     Case(
         "bundle-wheel-member-damaged",
         _wheel_damaged_member,
         ("dented-1.0-py3-none-any.whl is not a readable zip archive", "dented/__init__.py"),
         "damaged or not a wheel",
+        built=True,
     ),
-    Case("bundle-conflicting-wheels", _conflicting_wheels, "both install shared/x.py", "conflict"),
+    Case(
+        "bundle-conflicting-wheels",
+        _conflicting_wheels,
+        "both install shared/x.py",
+        "conflict",
+        built=True,
+    ),
     Case(
         "bundle-unresolvable",
         _unresolvable,
         ("could not resolve", "conflict"),
         "check the requirements",
+        built=True,
     ),
     Case(
         "bundle-tampered-cached-wheel",
@@ -866,6 +929,7 @@ CASES = [
         ("tables-1.0-py3-none-any.whl", "does not match the sha256 recorded"),
         "--refresh",
         then=_refresh_then_run,
+        built=True,
     ),
     Case(
         "bundle-damaged-cached-resolution",
@@ -873,6 +937,7 @@ CASES = [
         ("cached resolution", "is damaged"),
         "--refresh",
         then=_refresh_then_run,
+        built=True,
     ),
     # the zip store tools
     Case(
@@ -987,8 +1052,20 @@ def half_written(cache: Path) -> list[str]:
     return left
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES if not c.built])
 def test_bad_input(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    check(case, tmp_path, request)
+
+
+@pytest.mark.usefixtures("built_python")
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES if c.built])
+def test_bad_input_on_the_built_interpreter(
+    case: Case, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    check(case, tmp_path, request)
+
+
+def check(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     # An empty cache of the case's own, given to apepy only: the session fixtures
     # (release, built_python) still see the real one.
     cache = tmp_path / "cache"
@@ -1040,6 +1117,7 @@ def test_catalogue_size() -> None:
     assert {"build", "bundle", "ls", "verify", "cat", "rm", "add"} <= kinds
 
 
+@pytest.mark.usefixtures("built_python")
 def test_download_broken_off_in_every_attempt_resumes_in_the_next_run(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -13,8 +13,6 @@ from conftest import REPO, apepy_cmd, real_cache_root
 
 from apepy import sources
 
-pytestmark = pytest.mark.build
-
 
 def fresh_cache(tmp_path: Path) -> Path:
     """A new cache that shares only the compiled CPython trees and the source tarballs."""
@@ -97,6 +95,7 @@ def test_four_bundles_and_two_builds_at_once(
     )
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("delay", [0.5, 1.5, 2.5, 4.0])
 def test_killed_build_leaves_no_output_and_the_next_run_succeeds(
     tmp_path: Path, release: sources.Release, delay: float

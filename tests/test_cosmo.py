@@ -17,6 +17,7 @@ import pytest
 from conftest import run_apepy
 from test_sources import serve_directory
 
+from apepy import toolchains
 from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
 from apepy.toolchains import cosmo
@@ -118,7 +119,9 @@ def test_toolchain_arguments_per_arch(tmp_path: Path) -> None:
         "cosmoc++",
         "cosmoar",
     )
-    assert fat.output_kind == "ape" and fat.libraries_from == "sysroot" and fat.strip is None
+    assert fat.output_kind == "ape" and fat.strip is None and fat.fat and not fat.shared_objects
+    # Every C library comes from apepy's builds: cosmocc's search path has none.
+    assert toolchains.system_library(fat, "libz.a") is None
     assert fat.target == "cosmo-x86_64+aarch64"
     one = cosmo.toolchain(root, "4.0.2", "x86_64")
     assert (Path(one.cc).name, Path(one.ar).name, Path(one.objcopy or "").name) == (

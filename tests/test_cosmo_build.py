@@ -3,13 +3,15 @@
 cosmocc cannot be downloaded on apepy's CI machines, so these tests run only when
 ``APEPY_TEST_COSMOCC`` names an unpacked cosmocc directory (the release zip, or a
 toolchain laid out like it); otherwise they are reported as skipped with that
-reason. They build the x86_64 half (``--arch x86_64``) and run it on this host.
+reason. They build the half for this host's architecture (``--arch`` as
+``platform.machine()`` names it) and run it here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import urllib.request
@@ -17,18 +19,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
+from conftest import builds, run_apepy
 from test_bundle import FLASK_HELLO, serving
 from test_extensions import PINS
 
 from apepy import ape
 
 COSMOCC = os.environ.get("APEPY_TEST_COSMOCC")
+ARCH = platform.machine()
 
-pytestmark = [
-    pytest.mark.build,
-    pytest.mark.skipif(not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"),
-]
+pytestmark = pytest.mark.skipif(
+    not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"
+)
 
 # Extensions built in under cosmo: the host extension tests' pins.
 EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"])
@@ -40,7 +42,7 @@ def cosmo_build(out: Path, *extra: str) -> None:
         "--toolchain",
         "cosmo",
         "--arch",
-        "x86_64",
+        ARCH,
         "--cosmocc",
         str(COSMOCC),
         "--offline",
@@ -52,6 +54,7 @@ def cosmo_build(out: Path, *extra: str) -> None:
 
 
 @pytest.fixture(scope="session")
+@builds
 def python_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cosmo") / "python.com"
     cosmo_build(out)
@@ -88,7 +91,7 @@ def test_the_output_is_an_ape_and_info_lists_its_loaders(python_com: Path) -> No
     manifest = json.loads(info.stdout)
     assert manifest["toolchain"] == "cosmo" and manifest["output_kind"] == "ape"
     text = run_apepy("info", python_com)
-    assert "ELF x86_64" in text.stdout and "shell" in text.stdout.lower()
+    assert f"ELF {ARCH}" in text.stdout and "shell" in text.stdout.lower()
 
 
 def test_runs_alone_from_an_empty_environment(python_com: Path, tmp_path: Path) -> None:
@@ -162,6 +165,7 @@ def test_flask_bundle_on_the_ape_serves_from_an_empty_environment(
     assert plain.stdout.split()[0] == "flask"
 
 
+@pytest.mark.build
 def test_c_extensions_are_built_in_under_cosmo(tmp_path: Path) -> None:
     out = tmp_path / "ext.com"
     cosmo_build(out, *(f"--with={spec}" for spec in EXTENSIONS))

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+import apepy.edits
 from apepy import cache, deps, toolchains
 from apepy.errors import ApepyError
-
-pytestmark = pytest.mark.build
+from apepy.toolchains import cosmo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +82,62 @@ PROGRAMS = {
         system=("-lm",),
         expect="1.1.35 apepy",
         include_dirs=("libxml2",),
+    ),
+    # A 2x2 grey image written to a PNG in memory and read back.
+    "libpng": Program(
+        "#include <png.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+        "int main(void) { png_image w; unsigned char px[4] = {0, 85, 170, 255}, back[4];\n"
+        "  png_alloc_size_t n = 0; memset(&w, 0, sizeof w); w.version = PNG_IMAGE_VERSION;\n"
+        "  w.width = w.height = 2; w.format = PNG_FORMAT_GRAY;\n"
+        "  if (!png_image_write_to_memory(&w, NULL, &n, 0, px, 0, NULL)) return 1;\n"
+        "  void *buf = malloc(n); if (!png_image_write_to_memory(&w, buf, &n, 0, px, 0, NULL)) return 2;\n"
+        "  png_image r; memset(&r, 0, sizeof r); r.version = PNG_IMAGE_VERSION;\n"
+        "  if (!png_image_begin_read_from_memory(&r, buf, n)) return 3;\n"
+        "  r.format = PNG_FORMAT_GRAY; if (!png_image_finish_read(&r, NULL, back, 0, NULL)) return 4;\n"
+        '  printf("%s %ux%u %d\\n", png_get_libpng_ver(NULL), r.width, r.height, back[3]); return 0; }\n',
+        ("libpng16.a", "libz.a"),
+        system=("-lm",),
+        expect="1.6.39 2x2 255",
+    ),
+    # An outline (a triangle) measured by the library.
+    "freetype": Program(
+        "#include <ft2build.h>\n#include FT_FREETYPE_H\n#include FT_OUTLINE_H\n#include FT_BBOX_H\n"
+        "#include <stdio.h>\n"
+        "int main(void) { FT_Library ft; FT_Outline o; FT_BBox box; FT_Int a, b, c;\n"
+        "  if (FT_Init_FreeType(&ft) || FT_Outline_New(ft, 3, 1, &o)) return 1;\n"
+        "  o.points[0].x = 0; o.points[0].y = 0; o.points[1].x = 640; o.points[1].y = 0;\n"
+        "  o.points[2].x = 0; o.points[2].y = 320; o.tags[0] = o.tags[1] = o.tags[2] = FT_CURVE_TAG_ON;\n"
+        "  o.contours[0] = 2; if (FT_Outline_Get_BBox(&o, &box)) return 2;\n"
+        '  FT_Library_Version(ft, &a, &b, &c); printf("%d.%d.%d %ld %ld\\n", a, b, c, box.xMax, box.yMax);\n'
+        "  FT_Outline_Done(ft, &o); return FT_Done_FreeType(ft); }\n",
+        ("libfreetype.a", "libz.a"),
+        expect="2.12.1 640 320",
+        include_dirs=("freetype2",),
+    ),
+    # An 8x8 grey gradient compressed to a JPEG in memory and its header read back.
+    "libjpeg-turbo": Program(
+        "#include <turbojpeg.h>\n#include <stdio.h>\n"
+        "int main(void) { unsigned char px[64], *jpeg = NULL; unsigned long n = 0; int w, h, s, c;\n"
+        "  for (int i = 0; i < 64; i++) px[i] = (unsigned char)(i * 4);\n"
+        "  tjhandle t = tjInitCompress(); if (!t) return 1;\n"
+        "  if (tjCompress2(t, px, 8, 0, 8, TJPF_GRAY, &jpeg, &n, TJSAMP_GRAY, 90, 0)) return 2;\n"
+        "  tjhandle d = tjInitDecompress(); if (!d || tjDecompressHeader3(d, jpeg, n, &w, &h, &s, &c)) return 3;\n"
+        '  printf("jpeg %dx%d %d\\n", w, h, jpeg[0] == 0xff && jpeg[1] == 0xd8); return 0; }\n',
+        ("libturbojpeg.a",),
+        expect="jpeg 8x8 1",
+    ),
+    # Two PAIR sockets in one process exchange a message over inproc.
+    "libzmq": Program(
+        "#include <zmq.h>\n#include <stdio.h>\n#include <string.h>\n"
+        'int main(void) { void *ctx = zmq_ctx_new(); char buf[16] = ""; int a, b, c;\n'
+        "  void *s = zmq_socket(ctx, ZMQ_PAIR), *r = zmq_socket(ctx, ZMQ_PAIR);\n"
+        '  if (zmq_bind(s, "inproc://apepy") || zmq_connect(r, "inproc://apepy")) return 1;\n'
+        '  if (zmq_send(s, "apepy", 5, 0) != 5 || zmq_recv(r, buf, sizeof buf - 1, 0) != 5) return 2;\n'
+        '  zmq_version(&a, &b, &c); printf("%d.%d.%d %s %d\\n", a, b, c, buf, zmq_has("curve"));\n'
+        "  zmq_close(s); zmq_close(r); return zmq_ctx_term(ctx); }\n",
+        ("libzmq.a",),
+        system=("-lstdc++", "-lpthread", "-lm"),
+        expect="4.3.4 apepy 1",
     ),
     "zlib": Program(
         "#include <zlib.h>\n#include <stdio.h>\n#include <string.h>\n"
@@ -198,6 +254,7 @@ def test_every_library_has_a_program() -> None:
     assert set(PROGRAMS) == set(deps.LIBRARIES)
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_library_builds_and_links_statically(
     name: str, host: toolchains.Toolchain, tmp_path: Path
@@ -226,6 +283,7 @@ def test_library_builds_and_links_statically(
     assert (root / "lib" / lib.products[0]).stat().st_mtime_ns == stamp
 
 
+@pytest.mark.build
 def test_sysroot_is_complete_and_names_no_build_path(host: toolchains.Toolchain) -> None:
     """Every library's archives, aliases and pkg-config files are there; no archive embeds
     the cache's path (reproducible builds from caches at different paths)."""
@@ -297,6 +355,7 @@ def test_a_library_builds_what_it_requires_first(
         deps.build(deps.LIBRARIES["libedit"], host, jobs=1, offline=True)
 
 
+@pytest.mark.build
 def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
     host: toolchains.Toolchain, tmp_path: Path
 ) -> None:
@@ -331,20 +390,19 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
 # checked only with cosmocc, which does not run here.
 
 
-def _cosmo(host: toolchains.Toolchain, cc: str) -> toolchains.Toolchain:
-    return dataclasses.replace(
-        host, name="cosmo", cc=cc, ar="cosmoar", ranlib="cosmoranlib", output_kind="ape"
-    )
+def _cosmo(arch: str) -> toolchains.Toolchain:
+    # Pure data: cosmo.toolchain() runs nothing, so the directory need not exist.
+    return cosmo.toolchain(Path("/opt/cosmocc"), "4.0.2", arch)
 
 
 def test_cosmo_recipes_differ_only_where_the_table_says(
     host: toolchains.Toolchain, tmp_path: Path
 ) -> None:
-    x86 = _cosmo(host, "/opt/cosmocc/bin/x86_64-unknown-cosmo-cc")
-    arm = _cosmo(host, "/opt/cosmocc/bin/aarch64-unknown-cosmo-cc")
+    x86 = _cosmo("x86_64")
+    arm = _cosmo("aarch64")
     openssl = deps.LIBRARIES["openssl"]
     ncurses = deps.LIBRARIES["ncurses"]
-    assert deps.arch(arm) == "aarch64"
+    assert arm.arch == "aarch64"
     cmd = deps.openssl_configure_command(openssl, arm)
     assert cmd[1] == "linux-aarch64"
     assert {"no-asm", "no-pic", "--with-rand-seed=getrandom"} <= set(cmd)
@@ -369,11 +427,11 @@ def test_cosmo_recipes_differ_only_where_the_table_says(
 def test_fat_cosmocc_builds_assembly_libraries_once_per_architecture(
     host: toolchains.Toolchain, tmp_path: Path
 ) -> None:
-    fat = _cosmo(host, "/opt/cosmocc/bin/cosmocc")
+    fat = _cosmo("fat")
     assert deps.build_env(deps.LIBRARIES["zlib"], fat, tmp_path, tmp_path)["INSTALL"] == (
         "/opt/cosmocc/bin/cosmoinstall"
     )
-    arm = deps.arch_toolchain(fat, "aarch64")
+    arm = toolchains.for_arch(fat, "aarch64")
     assert (arm.cc, arm.ar) == (
         "/opt/cosmocc/bin/aarch64-unknown-cosmo-cc",
         "/opt/cosmocc/bin/aarch64-linux-cosmo-ar",
@@ -413,7 +471,9 @@ def test_merge_fat_dispatches_differing_headers_by_architecture(
     assert (root / "include" / "same.h").read_text() == "#define SAME 1\n"
     src = tmp_path / "t.c"
     src.write_text("#include <same.h>\n#include <sub/target.h>\nint width = WIDTH + SAME - 1;\n")
-    for flags, width in (([], "64"), (["-U__x86_64__", "-D__aarch64__"], "128")):
+    # Each architecture's macros set explicitly: the host compiler may be either.
+    views = ((["-U__aarch64__", "-D__x86_64__"], "64"), (["-U__x86_64__", "-D__aarch64__"], "128"))
+    for flags, width in views:
         out = subprocess.run(
             [host.cc, "-E", "-P", *flags, f"-I{root / 'include'}", str(src)],
             capture_output=True,
@@ -423,25 +483,37 @@ def test_merge_fat_dispatches_differing_headers_by_architecture(
         assert f"int width = {width} + 1 - 1;" in out
 
 
-@pytest.mark.parametrize("name", [n for n, lib in deps.LIBRARIES.items() if lib.cosmo_edits])
-def test_cosmo_source_edits_match_the_pinned_sources(name: str, tmp_path: Path) -> None:
+_EDITED = [
+    (name, family)
+    for name, lib in deps.LIBRARIES.items()
+    for family, o in lib.options.items()
+    if o.edits
+]
+
+
+@pytest.mark.parametrize(("name", "family"), _EDITED)
+def test_family_source_edits_match_the_pinned_sources(
+    name: str, family: str, tmp_path: Path
+) -> None:
     """Each edit's text occurs exactly once in the real pinned tarball (the edited code
-    is compiled only with cosmocc, which does not run here)."""
+    is compiled only with that family's toolchain)."""
     lib = deps.LIBRARIES[name]
+    edits = lib.options_for(family).edits
     source, _ = deps.tarball(lib, offline=True)
     with tarfile.open(source) as tar:
         top = tar.next()
         assert top is not None
         prefix = top.name.split("/")[0]
-        wanted = {f"{prefix}/{e.path}" for e in lib.cosmo_edits}
+        wanted = {f"{prefix}/{e.path}" for e in edits}
         tar.extractall(tmp_path, members=[m for m in tar if m.name in wanted], filter="data")
     tree = tmp_path / prefix
-    for edit in lib.cosmo_edits:
-        deps.apply_edit(tree, edit)
-        assert edit.new in (tree / edit.path).read_text()
+    subject = f"{lib.name} {lib.version}"
+    assert apepy.edits.apply(tree, edits, subject=subject, hint="h") == [e.name for e in edits]
+    for edit in edits:
+        assert edit.replacement in (tree / edit.path).read_text()
     # Applied twice, the edit finds nothing to replace and says so.
-    with pytest.raises(ApepyError, match="occurs 0 times"):
-        deps.apply_edit(tree, lib.cosmo_edits[0])
+    with pytest.raises(ApepyError, match="is missing"):
+        apepy.edits.apply(tree, edits[:1], subject=subject, hint="h")
 
 
 def test_pinned_table_is_consistent() -> None:

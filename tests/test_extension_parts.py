@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import platform_wheel
 from wheelmaker import make_sdist
 
-from apepy import toolchains
+from apepy import sources, toolchains
 from apepy.errors import ApepyError
 from apepy.extensions import link, package, sdist, spec
 
@@ -151,7 +152,7 @@ def test_wrapper_swaps_includes_and_records_the_shared_link(tmp_path: Path) -> N
         check=True,
         cwd=tmp_path,
     )
-    out = tmp_path / "_speedups.cpython-313-x86_64-linux-gnu.so"
+    out = tmp_path / f"_speedups{sysconfig.get_config_var('EXT_SUFFIX')}"
     subprocess.run(
         ["cc", "-shared", str(obj), "-lm", "-o", str(out)], env=env, check=True, cwd=tmp_path
     )
@@ -224,11 +225,14 @@ def test_partial_link_without_init_names_what_it_found(tmp_path: Path) -> None:
         link.partial_link(module, toolchains.get("host"), tmp_path / "o" / "x.o", tmp_path / "log")
 
 
+_, EXT_SUFFIX = platform_wheel(sources.newest(sources.DEFAULT_SERIES))
+
+
 @pytest.mark.parametrize(
     ("wheel_path", "dotted"),
     [
-        ("markupsafe/_speedups.cpython-313-x86_64-linux-gnu.so", "markupsafe._speedups"),
-        ("_cffi_backend.cpython-313-x86_64-linux-gnu.so", "_cffi_backend"),
+        (f"markupsafe/_speedups{EXT_SUFFIX}", "markupsafe._speedups"),
+        (f"_cffi_backend{EXT_SUFFIX}", "_cffi_backend"),
         ("yaml/_yaml.abi3.so", "yaml._yaml"),
     ],
 )
@@ -262,7 +266,7 @@ def test_wrapper_for_a_target_without_shared_objects(tmp_path: Path) -> None:
     """The cosmo path: the link is recorded and a stand-in written instead of a .so."""
     import dataclasses
 
-    tc = dataclasses.replace(toolchains.get("host"), output_kind="ape")
+    tc = dataclasses.replace(toolchains.get("host"), shared_objects=False)
     env = _wrapper_env(tmp_path, tc=tc)
     work = tmp_path / "work"
     src = tmp_path / "m.c"
@@ -360,3 +364,56 @@ def test_thin_archives_are_kept_as_real_ones(tmp_path: Path, layout: str) -> Non
     )
     every = subprocess.run(["nm", str(linked.object)], capture_output=True, text=True).stdout
     assert " t helper" in every and " t inner" in every
+
+
+def test_wrapper_reads_each_spelling_of_the_link_line(tmp_path: Path) -> None:
+    """Whole-archive regions by -Wl, and by -Xlinker, libraries and their folders given
+    joined and apart: a build-local static library is kept, a system one is named."""
+    env = _wrapper_env(tmp_path)
+    build = tmp_path / "build"
+    (build / "local").mkdir(parents=True)
+    for name in ("m", "w", "x", "y", "loc"):
+        (build / f"{name}.c").write_text(f"int {name}_fn(void) {{ return 1; }}\n")
+        subprocess.run(["cc", "-fPIC", "-c", f"{name}.c"], cwd=build, env=env, check=True)
+        if name != "m":
+            folder = "local/" if name == "loc" else ""
+            subprocess.run(
+                ["ar", "rcs", f"{folder}lib{name}.a", f"{name}.o"], cwd=build, check=True
+            )
+    line = ["m.o", "-Wl,--whole-archive", "libw.a", "-Wl,--no-whole-archive"]
+    line += ["-Xlinker", "--whole-archive", "libx.a", "-Xlinker", "--no-whole-archive"]
+    line += ["liby.a", "-L", "local", "-lloc", "-Llocal", "-lm", "-l", "m", "-o", "m.so"]
+    subprocess.run(["cc", "-shared", *line], cwd=build, env=env, check=True)
+    (record,) = package.read_records(tmp_path / "work" / "links")
+    assert record.output == str(build / "m.so")
+    assert [(Path(p).name, whole) for p, whole in record.archives] == [
+        ("lib0000-libw.a", True),
+        ("lib0001-libx.a", True),
+        ("lib0002-liby.a", False),
+        ("lib0003-libloc.a", False),
+    ]
+    assert record.libs == ("m", "m")
+    assert [Path(o).name for o in record.objects] == ["obj0000-m.o"]
+
+
+def test_thin_archives_are_rebuilt_with_the_toolchains_ar(tmp_path: Path) -> None:
+    import dataclasses
+
+    log = tmp_path / "ar.log"
+    ar = tmp_path / "logging-ar"
+    ar.write_text(f'#!/bin/sh\necho "$1" >> {log}\nexec ar "$@"\n')
+    ar.chmod(0o755)
+    env = _wrapper_env(tmp_path, tc=dataclasses.replace(toolchains.get("host"), ar=str(ar)))
+    build = tmp_path / "build"
+    build.mkdir()
+    for name in ("m", "helper"):
+        (build / f"{name}.c").write_text(f"int {name}(void) {{ return 1; }}\n")
+        subprocess.run(["cc", "-fPIC", "-c", f"{name}.c"], cwd=build, env=env, check=True)
+    subprocess.run(["ar", "csrT", "libhelper.a", "helper.o"], cwd=build, check=True)
+    subprocess.run(
+        ["cc", "-shared", "m.o", "libhelper.a", "-o", "m.so"], cwd=build, env=env, check=True
+    )
+    assert log.read_text().split() == ["t", "rcs"]
+    (record,) = package.read_records(tmp_path / "work" / "links")
+    ((archive, _whole),) = record.archives
+    assert Path(archive).read_bytes().startswith(b"!<arch>\n")

@@ -16,12 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import local_release, run_apepy
+from conftest import builds, local_release, run_apepy
 from wheelmaker import make_sdist
 
 from apepy import manifest, sources
-
-pytestmark = pytest.mark.build
 
 # Pinned like a user's lock file: a changed sdist on the index fails the test.
 PINS = {
@@ -64,6 +62,7 @@ def _with(*names: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+@builds
 def ext_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("ext") / "python"
     version = release.version
@@ -254,6 +253,7 @@ def test_tampered_pin_is_refused(tmp_path: Path, release: sources.Release) -> No
     assert not out.exists()
 
 
+@pytest.mark.build
 def test_311_finds_built_in_submodules(tmp_path: Path) -> None:
     release = local_release("3.11")
     if release is None:

@@ -8,13 +8,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
+from conftest import builds, run_apepy
 from test_bundle import make_project, run_clean
 from wheelmaker import make_wheel
 
 from apepy import sources, zipstore
-
-pytestmark = pytest.mark.build
 
 
 def test_stdlib_is_served_by_the_index(built_python: Path, tmp_path: Path) -> None:
@@ -145,6 +143,7 @@ def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> 
 
 
 @pytest.fixture(scope="session")
+@builds
 def frozen_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("frozen") / "python"
     result = run_apepy("build", "--python", release.version, "--freeze", "--offline", "-o", out)

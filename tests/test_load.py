@@ -20,8 +20,6 @@ from typing import NamedTuple
 import pytest
 from conftest import REPO, run_apepy
 
-pytestmark = pytest.mark.build
-
 FLASK_HELLO = REPO / "examples" / "flask-hello"
 SECONDS = 5.0
 CLIENTS = 4

@@ -22,14 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_apepy
+from conftest import REPO, builds, run_apepy
 from test_bundle import make_project, serving
 from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
 from apepy.cache import cache_root
-
-pytestmark = pytest.mark.build
 
 PINS = {
     "pydantic-core": "pydantic-core==2.50.5 --hash=sha256:1e740886083ff95530d694e6a3f09ed914bcf92a496d16acd307c6c3484fc36d",
@@ -70,6 +68,7 @@ print(json.dumps(out, sort_keys=True))
 
 
 @pytest.fixture(scope="session")
+@builds
 def rust_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("rust") / "python"
     with_args = [arg for pin in PINS.values() for arg in ("--with", pin)]
@@ -277,6 +276,7 @@ def _bare_rust_sdist(directory: Path, name: str, salt: str = "") -> Path:
     )
 
 
+@pytest.mark.build
 def test_two_rust_modules_each_with_its_own_runtime(
     tmp_path: Path, release: sources.Release
 ) -> None:
@@ -304,6 +304,7 @@ def test_two_rust_modules_each_with_its_own_runtime(
     assert run.stdout.split() == ["1062", "1062", "True"]
 
 
+@pytest.mark.build
 def test_offline_crate_missing_from_the_cache(tmp_path: Path, release: sources.Release) -> None:
     sdist = make_sdist(
         tmp_path,
@@ -328,6 +329,7 @@ def test_offline_crate_missing_from_the_cache(tmp_path: Path, release: sources.R
     assert not out.exists()
 
 
+@pytest.mark.build
 def test_rust_link_that_bypasses_the_wrapper_is_named(
     tmp_path: Path, release: sources.Release
 ) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.server
 import io
+import random
 import shutil
 import tarfile
 import threading
@@ -32,6 +33,11 @@ def fake_tarball(path: Path, version: str, *, extra: dict[str, bytes] | None = N
             info.mtime = 1_700_000_000
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def incompressible(size: int) -> bytes:
+    """Bytes xz cannot shrink: a cut through a tarball that holds them is a cut through its data."""
+    return random.Random(size).randbytes(size)
 
 
 @contextlib.contextmanager
@@ -101,11 +107,12 @@ def test_checksum_mismatch_is_refused(isolated_cache: Path, tmp_path: Path) -> N
     assert not (isolated_cache / "sources" / "Python-3.13.15.tar.xz").exists()
 
 
-def test_truncated_and_non_tarball_sources(
-    isolated_cache: Path, source_tarball: Path, tmp_path: Path
-) -> None:
+def test_truncated_and_non_tarball_sources(isolated_cache: Path, tmp_path: Path) -> None:
+    whole = fake_tarball(
+        tmp_path / "whole.tar.xz", "3.13.99", extra={"Python-3.13.99/x": incompressible(400_000)}
+    )
     truncated = tmp_path / "cut.tar.xz"
-    truncated.write_bytes(source_tarball.read_bytes()[:200_000])
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     with pytest.raises(ApepyError, match=r"not a readable tarball|truncated"):
         sources.obtain(None, truncated)
     text = tmp_path / "notes.txt"
@@ -114,11 +121,11 @@ def test_truncated_and_non_tarball_sources(
         sources.obtain(None, text)
 
 
-def test_version_must_agree_with_python_flag(
-    isolated_cache: Path, source_tarball: Path, release: sources.Release
-) -> None:
+def test_version_must_agree_with_python_flag(isolated_cache: Path, tmp_path: Path) -> None:
+    release = sources.newest(sources.DEFAULT_SERIES)
+    tarball = fake_tarball(tmp_path / release.filename, release.version)
     with pytest.raises(ApepyError, match=r"--python asks for 3\.12"):
-        sources.obtain("3.12", source_tarball)
+        sources.obtain("3.12", tarball)
 
 
 def test_unpinned_tarball_needs_explicit_flag(isolated_cache: Path, tmp_path: Path) -> None:
@@ -155,14 +162,11 @@ def test_download_verifies_and_caches(
 
 
 def test_tampered_download_is_refused_and_not_kept(
-    isolated_cache: Path,
-    source_tarball: Path,
-    release: sources.Release,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    isolated_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = bytearray(source_tarball.read_bytes())
-    data[1000] ^= 0xFF
+    release = sources.newest(sources.DEFAULT_SERIES)
+    data = bytearray(fake_tarball(tmp_path / "fake.tar.xz", release.version).read_bytes())
+    data[len(data) // 2] ^= 0xFF
     with serve_release(tmp_path, release, bytes(data)) as url:
         monkeypatch.setenv("APEPY_PYTHON_MIRROR", url)
         with pytest.raises(ApepyError, match="checksum mismatch"):

@@ -17,8 +17,6 @@ import pytest
 from conftest import apepy_cmd
 from wheelmaker import make_wheel
 
-pytestmark = pytest.mark.build
-
 
 def bundle(
     project: Path, links: Path, out: Path, base: Path, cache: Path, *extra: str

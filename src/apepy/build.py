@@ -45,6 +45,7 @@ _CORE_CODE = (
     "inside/frozen",
     "interpreter/freeze.py",
     "toolchains/__init__.py",
+    "edits.py",
     # The importer is frozen with layout's values, put in by inside/__init__.py.
     "inside/__init__.py",
     "layout.py",
@@ -123,11 +124,8 @@ class BuildResult:
     seconds: float
 
 
-def _core_code(name: str, toolchain: toolchains.Toolchain) -> tuple[str, ...]:
-    # C libraries built from source (deps.py) go into the tree only for toolchains
-    # that use the sysroot.
-    extra = ("deps.py",) if toolchain.libraries_from == "sysroot" else ()
-    return (*_CORE_CODE, f"toolchains/{name}.py", *extra)
+def _core_code(toolchain: toolchains.Toolchain) -> tuple[str, ...]:
+    return (*_CORE_CODE, *toolchains.code(toolchain))
 
 
 def source_date_epoch(source: sources.Source) -> int:
@@ -183,7 +181,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     core_key = hashing.cache_key(
         {
             "apepy": apepy.__version__,
-            "code": hashing.code_digest(_core_code(request.toolchain, toolchain)),
+            "code": hashing.code_digest(_core_code(toolchain)),
             "source": source.sha256,
             "version": source.version,
             "toolchain": toolchain.identity(),
@@ -202,8 +200,8 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     }
     if prepared:
         inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
-        # deps.py: the re-link may build a C library an extension needs from source.
-        inputs["extensions-code"] = hashing.code_digest((*extensions.BUILD_CODE, "deps.py"))
+        # deps: the re-link may build a C library an extension needs from source.
+        inputs["extensions-code"] = hashing.code_digest((*extensions.BUILD_CODE, "deps"))
         if any(p.judgement.kind == "rust" for p in prepared):
             inputs["rust"] = extensions.rust_identity()
     key = hashing.cache_key(inputs)
@@ -218,7 +216,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 shutil.rmtree(entry)
             cached = False
             ui.info(
-                f"building CPython {source.version} with the {toolchain.name} toolchain (log: {log})"
+                f"building CPython {source.version} with the {toolchain.family} toolchain (log: {log})"
             )
             core = compile.build_core(
                 source,
@@ -306,7 +304,7 @@ def _pack(
         manifest = Manifest(
             apepy_version=apepy.__version__,
             python_version=core.version,
-            toolchain=toolchain.name,
+            toolchain=toolchain.family,
             compiler=toolchain.compiler_version,
             target=toolchain.target,
             output_kind=toolchain.output_kind,

@@ -6,17 +6,23 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import apepy
-from apepy import cache, ui
+from apepy import cache, toolchains, ui
 from apepy.errors import ApepyError
 
 DESCRIPTION = """\
 apepy makes single-file Pythons: CPython built from source into one static
 executable with its standard library inside, and apps bundled into it.
 """
+
+
+# What add_subparsers returns (a string: the class is generic only to type checkers).
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Handler = Callable[[argparse.Namespace], int]
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -26,9 +32,26 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"apepy {apepy.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # The order here is the order `apepy --help` lists the commands in.
+    for add in (
+        _add_build,
+        _add_bundle,
+        _add_info,
+        _add_ls,
+        _add_cat,
+        _add_add,
+        _add_rm,
+        _add_verify,
+        _add_doctor,
+        _add_cache,
+    ):
+        add(subparsers)
+    return parser
 
-    build = sub.add_parser(
+
+def _add_build(subparsers: Subparsers) -> None:
+    build = subparsers.add_parser(
         "build",
         help="build a single-file CPython interpreter from source",
         description="Build CPython from source into one static executable whose standard "
@@ -57,7 +80,7 @@ def _build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--toolchain",
         default="host",
-        choices=["host", "cosmo"],
+        choices=toolchains.NAMES,
         help="compiler to build with (default: host); cosmo makes an Actually Portable Executable",
     )
     build.add_argument(
@@ -116,7 +139,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="extension packages pinned one per line (NAME==VERSION --hash=sha256:HEX)",
     )
 
-    bundle = sub.add_parser(
+
+def _add_bundle(subparsers: Subparsers) -> None:
+    bundle = subparsers.add_parser(
         "bundle",
         help="bundle an app and its PyPI dependencies into one executable",
         description="Bundle a project (a directory with pyproject.toml), a requirements file, or "
@@ -214,19 +239,29 @@ def _build_parser() -> argparse.ArgumentParser:
         "--offline", action="store_true", help="never download CPython source for the default base"
     )
 
-    info = sub.add_parser("info", help="show what an apepy executable is and how it was built")
+
+def _add_info(subparsers: Subparsers) -> None:
+    info = subparsers.add_parser(
+        "info", help="show what an apepy executable is and how it was built"
+    )
     info.add_argument("file", type=Path)
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
-    ls = sub.add_parser("ls", help="list the members of an executable's zip store")
+
+def _add_ls(subparsers: Subparsers) -> None:
+    ls = subparsers.add_parser("ls", help="list the members of an executable's zip store")
     ls.add_argument("file", type=Path)
     ls.add_argument("-l", "--long", action="store_true", help="sizes, compression, mode and date")
 
-    cat = sub.add_parser("cat", help="write one member of the zip store to stdout")
+
+def _add_cat(subparsers: Subparsers) -> None:
+    cat = subparsers.add_parser("cat", help="write one member of the zip store to stdout")
     cat.add_argument("file", type=Path)
     cat.add_argument("member")
 
-    add = sub.add_parser(
+
+def _add_add(subparsers: Subparsers) -> None:
+    add = subparsers.add_parser(
         "add",
         help="add files or directories to the zip store (written to a temp file, then renamed)",
     )
@@ -244,25 +279,35 @@ def _build_parser() -> argparse.ArgumentParser:
         help="store uncompressed (default: .pyc stored, rest deflated)",
     )
 
-    rm = sub.add_parser("rm", help="remove members matching glob patterns; the file is compacted")
+
+def _add_rm(subparsers: Subparsers) -> None:
+    rm = subparsers.add_parser(
+        "rm", help="remove members matching glob patterns; the file is compacted"
+    )
     rm.add_argument("file", type=Path)
     rm.add_argument("patterns", nargs="+", metavar="PATTERN", help="e.g. 'Lib/site-packages/pip/*'")
 
-    verify = sub.add_parser(
+
+def _add_verify(subparsers: Subparsers) -> None:
+    verify = subparsers.add_parser(
         "verify", help="check the zip store: CRCs, offsets, overlaps, truncation"
     )
     verify.add_argument("file", type=Path)
 
-    doctor = sub.add_parser(
+
+def _add_doctor(subparsers: Subparsers) -> None:
+    doctor = subparsers.add_parser(
         "doctor",
         help="check the toolchains, tools and sources apepy would use, and say what is missing",
     )
     doctor.add_argument("--cosmocc", type=Path, metavar="DIR", help="an unpacked cosmocc to check")
-    cache_cmd = sub.add_parser("cache", help="show or clear apepy's cache")
+
+
+def _add_cache(subparsers: Subparsers) -> None:
+    cache_cmd = subparsers.add_parser("cache", help="show or clear apepy's cache")
     cache_cmd.add_argument(
         "action", choices=["path", "clean"], help="path: print its location; clean: delete it"
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -271,23 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    handler = _HANDLERS.get(args.command)
+    if handler is None:
+        parser.error(f"unknown command {args.command}")
     try:
-        if args.command == "build":
-            return _cmd_build(args)
-        if args.command == "bundle":
-            return _cmd_bundle(args)
-        if args.command == "info":
-            return _cmd_info(args)
-        if args.command == "cache":
-            return _cmd_cache(args)
-        if args.command == "doctor":
-            from apepy import doctor
-
-            return doctor.run(args.cosmocc)
-        if args.command in ("ls", "cat", "add", "rm", "verify"):
-            from apepy import storecli
-
-            return int(getattr(storecli, f"cmd_{args.command}")(args))
+        return handler(args)
     except ApepyError as error:
         ui.report_error(error)
         return 1
@@ -305,8 +338,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 1
-    parser.error(f"unknown command {args.command}")
-    return 2
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -454,3 +485,29 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         shutil.rmtree(root)
     ui.info(f"removed {root}")
     return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from apepy import doctor
+
+    return doctor.run(args.cosmocc)
+
+
+def _cmd_store(args: argparse.Namespace) -> int:
+    from apepy import storecli
+
+    return int(getattr(storecli, f"cmd_{args.command}")(args))
+
+
+_HANDLERS: dict[str, Handler] = {
+    "build": _cmd_build,
+    "bundle": _cmd_bundle,
+    "info": _cmd_info,
+    "ls": _cmd_store,
+    "cat": _cmd_store,
+    "add": _cmd_store,
+    "rm": _cmd_store,
+    "verify": _cmd_store,
+    "doctor": _cmd_doctor,
+    "cache": _cmd_cache,
+}

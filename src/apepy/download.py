@@ -29,13 +29,29 @@ ATTEMPTS = 4
 _RETRY_PAUSE = 0.5
 
 
-class NetworkError(Exception):
-    """The download could not reach its server; callers turn this into advice."""
+class NetworkError(ApepyError):
+    """The download could not reach its server.
+
+    Callers turn it into advice of their own (another way to get the file); an
+    ApepyError all the same, so one that does not still ends in one message and a hint.
+    """
+
+    def __init__(
+        self, message: str, hint: str = "check the network connection and run again"
+    ) -> None:
+        super().__init__(message, hint)
 
 
 class BrokenOff(NetworkError):
     """The server answered but the transfer stopped early; ``.part`` keeps what arrived,
     and the next attempt resumes from there."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str = "run the same command again: the download resumes where it stopped",
+    ) -> None:
+        super().__init__(message, hint)
 
 
 def fetch(url: str, dest: Path, sha256: str) -> None:

@@ -349,12 +349,14 @@ _RATIO_FLOOR = 64_000_000
 _UNSAFE_HINT = "the tarball has unsafe members; use an official release tarball"
 
 
-class UnsafeTarball(Exception):
-    """A member that would escape the destination, a special file, or a bomb."""
+class UnsafeTarball(ApepyError):
+    """A member that would escape the destination, a special file, or a bomb.
+
+    Raised while the members are read; the reader names the tarball (_refusal).
+    """
 
     def __init__(self, message: str, hint: str = _UNSAFE_HINT) -> None:
-        super().__init__(message)
-        self.hint = hint
+        super().__init__(message, hint)
 
 
 def _refusal(path: Path, exc: Exception) -> ApepyError:

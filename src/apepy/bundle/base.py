@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import ape, inside, pyc, zipstore
+from apepy import ape, inside, pyc, toolchains, zipstore
 from apepy import manifest as manifest_mod
 from apepy.errors import ApepyError
 
@@ -35,14 +35,7 @@ class Base:
 
     def pip_platforms(self) -> list[str]:
         """Platform tags whose wheels carry usable pure-Python parts for this base."""
-        arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(self.machine.lower(), self.machine)
-        if self.platform.startswith("linux") or "cosmo" in self.platform:
-            return [f"manylinux_2_{minor}_{arch}" for minor in (17, 24, 28, 31, 34)] + [
-                f"manylinux2014_{arch}",
-                f"musllinux_1_2_{arch}",
-                f"linux_{arch}",
-            ]
-        return [self.platform.replace("-", "_").replace(".", "_")]
+        return toolchains.wheel_platforms(self.platform, self.machine)
 
     def describe(self) -> str:
         return f"CPython {'.'.join(map(str, self.version))} ({self.platform})"

@@ -17,14 +17,14 @@ from pathlib import Path
 
 from installer.sources import WheelFile
 
-from apepy import cache, hashing, sources, ui
+from apepy import cache, hashing, sources, toolchains, ui
 from apepy.errors import ApepyError
 from apepy.extensions import hostpython, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
 from apepy.sitepackages import install_wheel, site_scheme
-from apepy.toolchains import Toolchain, host
+from apepy.toolchains import Toolchain
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,10 @@ def prepare(
         got = sdist.obtain(spec, offline=offline, log=log)
         judgement = sdist.judge(got)
         if judgement.kind == "rust":
-            if toolchain is not None and toolchain.output_kind != "elf-static":
-                # cargo builds for the host's own target; Rust has no Cosmopolitan target
-                # whose objects could go into an APE.
+            if toolchain is not None and not toolchain.rust:
                 raise ApepyError(
                     f"{got.name} {got.version} is written in Rust, which apepy compiles in "
-                    f"with the host toolchain only, not {toolchain.name}",
+                    f"with the host toolchain only, not {toolchain.family}",
                     hint="build this base with --toolchain host, or drop --with "
                     f"{spec.requirement}",
                 )
@@ -106,7 +104,7 @@ def build_all(
 ) -> list[Extension]:
     if not prepared:
         return []
-    builder = host.detect()
+    builder = toolchains.get("host")
     # Each cache level is keyed by the code that makes it, so editing one step
     # does not rebuild the build Python (minutes) or every package.
     hostpy_key = hashing.cache_key(
@@ -253,14 +251,22 @@ def relink(
     work: Path,
     log: Path,
     *,
-    toolchain: Toolchain | None = None,
+    toolchain: Toolchain,
     offline: bool = False,
 ) -> None:
     modules = [m for ext in built for m in ext.modules]
     # Before the relink phase: a library built from source shows its own progress.
     libraries = link.libraries_for(modules, toolchain, offline=offline)
     with ui.phase("relink", f"the interpreter with {len(modules)} extension modules"):
-        link.relink(core.tree, modules, out, work, log, libraries=libraries)
+        link.relink(
+            core.tree,
+            modules,
+            out,
+            work,
+            log,
+            libraries=libraries,
+            system_libs=toolchain.link_libs,
+        )
 
 
 def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
@@ -284,8 +290,5 @@ def _sysroot_include(toolchain: Toolchain) -> tuple[Path, ...]:
     cosmocc sees no /usr/include: an extension's `#include <yaml.h>` finds the
     sysroot's (every recipe is built there with the interpreter's own libraries).
     """
-    if toolchain.libraries_from != "sysroot":
-        return ()
-    from apepy import deps
-
-    return (deps.sysroot(toolchain) / "include",)
+    root = toolchains.sysroot(toolchain)
+    return () if root is None else (root / "include",)

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 
 _CXX_NAMES = ("c++", "g++", "clang++")
 # Options whose value is the next argument.
@@ -122,111 +123,178 @@ def _is_local(directory: str) -> bool:
     return not path.startswith(_SYSTEM_DIRS)
 
 
-def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: bool) -> int:
-    output = "a.out"
-    objects: list[str] = []
-    archives: list[tuple[str, bool]] = []
-    shared_inputs: list[str] = []
-    sources: list[str] = []
-    libdirs: list[str] = []
-    libs: list[str] = []
-    whole = False
+class _Link:
+    """What a `-shared` link command line names, sorted by what apepy does with it."""
+
+    def __init__(self) -> None:
+        self.output = "a.out"
+        self.objects: list[str] = []
+        # Each with whether it was under --whole-archive.
+        self.archives: list[tuple[str, bool]] = []
+        self.shared_inputs: list[str] = []
+        self.sources: list[str] = []
+        self.libdirs: list[str] = []
+        self.libs: list[str] = []
+        self.whole = False
+
+    def linker_flag(self, flag: str) -> None:
+        if flag == "--whole-archive":
+            self.whole = True
+        elif flag == "--no-whole-archive":
+            self.whole = False
+
+    def linker_flags(self, joined: str) -> None:
+        for flag in joined.split(","):
+            self.linker_flag(flag)
+
+    def add_input(self, path: str) -> None:
+        if path.endswith(_OBJECT_SUFFIXES):
+            self.objects.append(path)
+        elif path.endswith((".a", ".rlib")):
+            # An .rlib is an ar archive of the crate's objects (plus metadata no
+            # linker pulls in): the partial link takes the members it needs.
+            self.archives.append((path, self.whole))
+        elif ".so" in os.path.basename(path) or path.endswith(".dylib"):
+            self.shared_inputs.append(path)
+        else:
+            self.sources.append(path)
+
+
+def _set_output(link: _Link, value: str) -> None:
+    link.output = value
+
+
+def _add_libdir(link: _Link, value: str) -> None:
+    link.libdirs.append(value)
+
+
+def _add_lib(link: _Link, value: str) -> None:
+    link.libs.append(value)
+
+
+_Handler = Callable[[_Link, str], None]
+# The options of _WITH_VALUE whose value (the next argument) the record needs; the
+# others' values are skipped.
+_SEPARATE: dict[str, _Handler] = {
+    "-o": _set_output,
+    "-L": _add_libdir,
+    "-l": _add_lib,
+    "-Xlinker": _Link.linker_flag,
+}
+# Options with their value joined on (-lm, -Wl,--whole-archive), by prefix, in order.
+_JOINED: tuple[tuple[str, _Handler], ...] = (
+    ("-L", _add_libdir),
+    ("-l", _add_lib),
+    ("-Wl,", _Link.linker_flags),
+)
+
+
+def _parse_link(args: list[str]) -> _Link:
+    link = _Link()
     i = 0
     while i < len(args):
         arg = args[i]
         if arg in _WITH_VALUE and i + 1 < len(args):
-            value = args[i + 1]
-            if arg == "-o":
-                output = value
-            elif arg == "-L":
-                libdirs.append(value)
-            elif arg == "-l":
-                libs.append(value)
-            elif arg == "-Xlinker":
-                whole = _whole(value, whole)
+            handler = _SEPARATE.get(arg)
+            if handler is not None:
+                handler(link, args[i + 1])
             i += 2
             continue
         i += 1
-        if arg.startswith("-L"):
-            libdirs.append(arg[2:])
-        elif arg.startswith("-l"):
-            libs.append(arg[2:])
-        elif arg.startswith("-Wl,"):
-            for part in arg[4:].split(","):
-                whole = _whole(part, whole)
-        elif arg.startswith("-"):
-            continue
-        elif arg.endswith(_OBJECT_SUFFIXES):
-            objects.append(arg)
-        elif arg.endswith((".a", ".rlib")):
-            # An .rlib is an ar archive of the crate's objects (plus metadata no
-            # linker pulls in): the partial link takes the members it needs.
-            archives.append((arg, whole))
-        elif ".so" in os.path.basename(arg) or arg.endswith(".dylib"):
-            shared_inputs.append(arg)
-        else:
-            sources.append(arg)
+        joined = next(((p, h) for p, h in _JOINED if arg.startswith(p)), None)
+        if joined is not None:
+            prefix, handler = joined
+            handler(link, arg[len(prefix) :])
+        elif not arg.startswith("-"):
+            link.add_input(arg)
+    return link
 
+
+def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: bool) -> int:
+    link = _parse_link(args)
+    ar = str(config.get("ar", "ar"))
     folder = tempfile.mkdtemp(prefix="link-", dir=str(config["collect"]))
-    kept_objects = [_keep(path, folder, n) for n, path in enumerate(objects)]
-    # Sources handed straight to the link (numpy passes its SVML .s files): compile
-    # each to an object of its own, with the link's preprocessor and code flags.
+    objects = [_keep(path, folder, n, ar=ar) for n, path in enumerate(link.objects)]
+    compiled = _compile_sources(link.sources, args, str(config["cxx" if cxx else "cc"]), folder)
+    if compiled is None:
+        return 1
+    archives: list[dict[str, object]] = [
+        {"path": _keep(path, folder, n, "lib", ar=ar), "whole": w}
+        for n, (path, w) in enumerate(link.archives)
+    ]
+    system_libs = _sort_libs(link, folder, archives, ar)
+    system_dirs = [
+        os.path.realpath(d) for d in link.libdirs if not _is_local(d) and os.path.isdir(d)
+    ]
+    if not produced:
+        with open(link.output, "w", encoding="utf-8") as stand_in:
+            json.dump({"apepy-link-record": os.path.basename(folder)}, stand_in)
+    record = {
+        "output": os.path.abspath(link.output),
+        "sha256": _sha256(link.output),
+        "cxx": cxx,
+        "objects": objects + compiled,
+        "archives": archives,
+        "libs": system_libs,
+        "libdirs": system_dirs,
+        "shared_inputs": link.shared_inputs,
+        # Every source was compiled aside: none is left for the partial link.
+        "sources": [],
+    }
+    with open(os.path.join(folder, "record.json"), "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+    return 0
+
+
+def _compile_sources(
+    sources: list[str], args: list[str], real: str, folder: str
+) -> list[str] | None:
+    """Sources handed straight to the link (numpy passes its SVML .s files): each
+    compiled to an object of its own, with the link's preprocessor and code flags.
+    None if one does not compile."""
     flags = [a for a in args if a.startswith(("-I", "-D", "-U", "-f", "-m", "-O", "-std"))]
-    real = str(config["cxx"] if cxx else config["cc"])
+    objects = []
     for n, source in enumerate(sources):
         obj = os.path.join(folder, f"src{n:04d}-{os.path.basename(source)}.o")
         if subprocess.call([real, *flags, "-c", source, "-o", obj]) != 0:
-            return 1
-        kept_objects.append(obj)
-    sources = []
-    kept_archives = [
-        {"path": _keep(path, folder, n, "lib"), "whole": w} for n, (path, w) in enumerate(archives)
-    ]
-    system_libs: list[str] = []
-    system_dirs: list[str] = []
-    for lib in libs:
+            return None
+        objects.append(obj)
+    return objects
+
+
+def _sort_libs(link: _Link, folder: str, archives: list[dict[str, object]], ar: str) -> list[str]:
+    """Each -l library, by where it is found: a build-local static one is kept with the
+    archives, a build-local shared one counts as a shared input (named later, when the
+    partial link cannot be made); the rest are the system's, returned."""
+    system: list[str] = []
+    for lib in link.libs:
         if lib.startswith("python"):
             continue
         local = next(
             (
                 os.path.join(d, f"lib{lib}.a")
-                for d in libdirs
+                for d in link.libdirs
                 if _is_local(d) and os.path.isfile(os.path.join(d, f"lib{lib}.a"))
             ),
             None,
         )
         if local is not None:
-            kept_archives.append(
-                {"path": _keep(local, folder, len(kept_archives), "lib"), "whole": False}
+            archives.append(
+                {"path": _keep(local, folder, len(archives), "lib", ar=ar), "whole": False}
             )
-        elif any(_is_local(d) and _has_shared(d, lib) for d in libdirs):
-            shared_inputs.append(f"-l{lib}")
+        elif any(_is_local(d) and _has_shared(d, lib) for d in link.libdirs):
+            link.shared_inputs.append(f"-l{lib}")
         else:
-            system_libs.append(lib)
-    for d in libdirs:
-        if not _is_local(d) and os.path.isdir(d):
-            system_dirs.append(os.path.realpath(d))
-    if not produced:
-        with open(output, "w", encoding="utf-8") as stand_in:
-            json.dump({"apepy-link-record": os.path.basename(folder)}, stand_in)
+            system.append(lib)
+    return system
+
+
+def _sha256(path: str) -> str:
     digest = hashlib.sha256()
-    with open(output, "rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    record = {
-        "output": os.path.abspath(output),
-        "sha256": digest.hexdigest(),
-        "cxx": cxx,
-        "objects": kept_objects,
-        "archives": kept_archives,
-        "libs": system_libs,
-        "libdirs": system_dirs,
-        "shared_inputs": shared_inputs,
-        "sources": sources,
-    }
-    with open(os.path.join(folder, "record.json"), "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=1)
-    return 0
+    return digest.hexdigest()
 
 
 def _is_rust_helper(args: list[str]) -> bool:
@@ -238,14 +306,6 @@ def _is_rust_helper(args: list[str]) -> bool:
     return False
 
 
-def _whole(flag: str, current: bool) -> bool:
-    if flag == "--whole-archive":
-        return True
-    if flag == "--no-whole-archive":
-        return False
-    return current
-
-
 def _has_shared(directory: str, lib: str) -> bool:
     return (
         any(name.startswith(f"lib{lib}.so") for name in os.listdir(directory))
@@ -254,7 +314,7 @@ def _has_shared(directory: str, lib: str) -> bool:
     )
 
 
-def _keep(path: str, folder: str, n: int, kind: str = "obj") -> str:
+def _keep(path: str, folder: str, n: int, kind: str = "obj", *, ar: str = "ar") -> str:
     target = os.path.join(folder, f"{kind}{n:04d}-{os.path.basename(path)}")
     with open(path, "rb") as handle:
         thin = handle.read(8) == b"!<thin>\n"
@@ -266,24 +326,24 @@ def _keep(path: str, folder: str, n: int, kind: str = "obj") -> str:
     # archives nested in it are flattened. If that fails, the copy is kept as it is
     # and the partial link reports the missing members later: never fail the build.
     try:
-        members = _thin_members(path)
-        subprocess.run(["ar", "rcs", target, *members], check=True, capture_output=True)
+        members = _thin_members(path, ar)
+        subprocess.run([ar, "rcs", target, *members], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
         shutil.copyfile(path, target)
     return target
 
 
-def _thin_members(path: str) -> list[str]:
+def _thin_members(path: str, ar: str) -> list[str]:
     # A thin archive stores member paths relative to its own folder, but `ar t`
     # prints them relative to the current directory (numpy's meson build links
     # numpy/_core/libunique_hash.a from the build root): resolve them against that.
-    listed = subprocess.run(["ar", "t", path], capture_output=True, text=True, check=True)
+    listed = subprocess.run([ar, "t", path], capture_output=True, text=True, check=True)
     members: list[str] = []
     for name in listed.stdout.splitlines():
         member = os.path.abspath(name)
         with open(member, "rb") as handle:
             nested = handle.read(8) == b"!<thin>\n"
-        members.extend(_thin_members(member) if nested else [member])
+        members.extend(_thin_members(member, ar) if nested else [member])
     return members
 
 

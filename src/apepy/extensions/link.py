@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import deps, procs
+from apepy import deps, procs, toolchains
 from apepy.errors import ApepyError
 from apepy.extensions.package import Module
 from apepy.toolchains import Toolchain
@@ -189,7 +189,7 @@ def libraries_for(
     if toolchain is None:
         return static_closure(names)
     recipes = {n: r for n in names if (r := deps.providing(f"lib{n}.a")) is not None}
-    if not any(not _static_archive(toolchain, n) for n in recipes):
+    if all(toolchains.system_library(toolchain, f"lib{n}.a") for n in recipes):
         return static_closure(names)
     # Each is built once into the sysroot (deps.build is a no-op when it is there).
     root = deps.sysroot(toolchain)
@@ -207,17 +207,6 @@ def libraries_for(
         for f in ours
     ]
     return [*built, *(f for f in system if f not in ours)]
-
-
-def _static_archive(toolchain: Toolchain, name: str) -> bool:
-    """Does the toolchain's compiler find ``lib<name>.a`` on its own search path?"""
-    try:
-        found = subprocess.run(
-            [toolchain.cc, f"-print-file-name=lib{name}.a"], capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return False
-    return os.path.isabs(found) and os.path.isfile(found)
 
 
 def _pkg_config(*args: str, pc_dir: Path | None = None) -> str:
@@ -240,7 +229,7 @@ def _pc_module(lib: str, candidates: list[str], pc_dir: Path | None = None) -> s
 def _binutils(toolchain: Toolchain) -> tuple[str, str]:
     if not toolchain.nm or not toolchain.objcopy:
         raise ApepyError(
-            f"the {toolchain.name} toolchain has no nm/objcopy, needed to link extensions in",
+            f"the {toolchain.family} toolchain has no nm/objcopy, needed to link extensions in",
             hint="install binutils (Debian/Ubuntu: apt-get install binutils)",
         )
     return toolchain.nm, toolchain.objcopy
@@ -265,10 +254,12 @@ def relink(
     log: Path,
     *,
     libraries: list[str] | None = None,
+    system_libs: tuple[str, ...] = ("-lm", "-lpthread"),
 ) -> None:
     """Link ``out`` from the CPython tree's objects plus ``modules``, with their inittab.
 
-    ``libraries``: the link flags of the modules' C libraries (``libraries_for``).
+    ``libraries``: the link flags of the modules' C libraries (``libraries_for``);
+    ``system_libs``: what every such link ends with (the toolchain's ``link_libs``).
     """
     work.mkdir(parents=True, exist_ok=True)
     config_c = work / "config.c"
@@ -295,7 +286,7 @@ def relink(
     tail = [*libdirs, *closure]
     if any(m.cxx for m in modules):
         tail += ["-lstdc++"]
-    tail += ["-lm", "-lpthread"]
+    tail += system_libs
     link_cmd = link_cmd[:at] + extra_objects + link_cmd[at:] + tail
     try:
         procs.run_logged(

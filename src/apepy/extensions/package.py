@@ -197,11 +197,12 @@ def write_wrapper(
             {
                 "cc": toolchain.cc,
                 "cxx": toolchain.cxx or toolchain.cc,
+                "ar": toolchain.ar,
                 "include_from": str(include_from),
                 "include_to": [str(p) for p in include_to],
                 "collect": str(collect),
-                # Cosmopolitan makes no shared objects: the records are the product.
-                "fake_shared": toolchain.output_kind == "ape",
+                # Without shared objects (Cosmopolitan) the records are the product.
+                "fake_shared": not toolchain.shared_objects,
             }
         )
     )

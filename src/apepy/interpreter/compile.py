@@ -9,12 +9,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import cache, procs, sources, ui
+from apepy import cache, procs, sources, toolchains, ui
 from apepy.cache import locked
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze as hot
 from apepy.interpreter import modules, patches
-from apepy.toolchains import Toolchain, host
+from apepy.toolchains import Toolchain
 
 COMPLETE_MARKER = ".apepy-complete.json"
 # A 3.13 build tree without debug info is ~220 MB; leave room for the compiler's temporaries.
@@ -118,14 +118,14 @@ def _build(
     freeze: bool = False,
 ) -> Core:
     missing_optional = _preflight(toolchain, exclude)
-    sysroot = _sysroot(toolchain, jobs=jobs, offline=offline)
+    sysroot = toolchains.prepare_libraries(toolchain, jobs=jobs, offline=offline)
     skipped = exclude | missing_optional | frozenset(modules.NOT_STATIC)
 
     with ui.phase("unpack", f"CPython {source.version} source"):
         tree = sources.extract(source, root)
         edits = (
             *patches.patch_set(source.version),
-            *(patches.Edit(*edit) for edit in toolchain.source_edits),
+            *toolchain.source_edits,
         )
         if freeze and hot.applies(source.version):
             edits = (*edits, hot.edit(tree))
@@ -142,7 +142,7 @@ def _build(
         )
 
     with ui.phase(
-        "configure", f"with {toolchain.name} toolchain ({toolchain.compiler_version})"
+        "configure", f"with {toolchain.family} toolchain ({toolchain.compiler_version})"
     ) as st:
         _configure(tree, source.version, toolchain, log, st, sysroot, optimize=optimize)
         if optimize:
@@ -205,16 +205,14 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
     """Fail before configure if a required module's static library is missing.
 
     Returns the optional modules whose libraries are missing (built without them).
+    gdbm, for one, has no recipe (it is GPL, as readline is): under cosmocc, _dbm and
+    _gdbm are left out, as they are on a host without libgdbm-dev.
     """
-    if toolchain.libraries_from != "system":
-        return _without_recipes(exclude)
     lacking: dict[str, list[str]] = {}
     for module, needs in modules.NEEDS.items():
         if module in exclude:
             continue
-        absent = [
-            lib for lib in needs.libraries if host.find_static_library(toolchain, lib) is None
-        ]
+        absent = toolchains.missing_libraries(toolchain, needs.libraries)
         if absent:
             lacking[module] = absent
     required = sorted(m for m in lacking if m not in modules.OPTIONAL)
@@ -223,48 +221,14 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
         raise ApepyError(
             "missing static libraries: "
             + "; ".join(f"{', '.join(lacking[m])} for {m}" for m in required),
-            hint=f"install them (Debian/Ubuntu: apt-get install {' '.join(packages)}), "
+            hint=f"{toolchains.libraries_hint(toolchain, packages)}, "
             "or leave the module out with --exclude-module NAME",
         )
     optional = frozenset(lacking)
     for module in sorted(optional):
-        ui.warn(
-            f"building without {module}: {', '.join(lacking[module])} not found "
-            f"(Debian package {modules.NEEDS[module].debian})"
-        )
+        reason = toolchains.missing_reason(toolchain, lacking[module], modules.NEEDS[module].debian)
+        ui.warn(f"building without {module}: {reason}")
     return optional
-
-
-def _without_recipes(exclude: frozenset[str]) -> frozenset[str]:
-    """The optional modules whose libraries apepy has no recipe for (a sysroot toolchain).
-
-    gdbm has none (it is GPL, as readline is): under cosmocc, _dbm and _gdbm are left
-    out, as they are on a host without libgdbm-dev. Found with a monorepo-built
-    cosmocc 4.0.2, where configure's probe fails but apepy's Setup.local line for
-    _dbm would still have been written.
-    """
-    from apepy import deps
-
-    lacking = {
-        module: [a for a in needs.libraries if deps.providing(a) is None]
-        for module, needs in modules.NEEDS.items()
-        if module in modules.OPTIONAL and module not in exclude
-    }
-    for module, archives in sorted(lacking.items()):
-        if archives:
-            ui.warn(f"building without {module}: apepy has no recipe for {', '.join(archives)}")
-    return frozenset(m for m, archives in lacking.items() if archives)
-
-
-def _sysroot(toolchain: Toolchain, *, jobs: int, offline: bool) -> Path | None:
-    """Build the C libraries from source for toolchains without system libraries."""
-    if toolchain.libraries_from != "sysroot":
-        return None
-    from apepy import deps
-
-    for lib in deps.LIBRARIES.values():
-        deps.build(lib, toolchain, jobs=jobs, offline=offline)
-    return deps.sysroot(toolchain)
 
 
 def _configure(

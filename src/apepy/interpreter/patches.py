@@ -1,27 +1,22 @@
 """Edits apepy makes to CPython's source, one named set per supported series.
 
-Each edit names a file, an anchor that must occur exactly once, and the text that
-replaces it. Anchors are exact, so a release that moved the code fails loudly with
-the version, the file and the edit's name, instead of building something subtly wrong.
+Edits are apepy.edits' (an anchor that must occur exactly once, and its
+replacement): a release that moved the code fails loudly with the version, the
+file and the edit's name, instead of building something subtly wrong.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from apepy import edits as engine
 from apepy import inside
+from apepy.edits import Edit
 from apepy.errors import ApepyError
 
-
-@dataclass(frozen=True)
-class Edit:
-    name: str
-    path: str
-    anchor: str
-    replacement: str
+__all__ = ["Edit", "apply", "patch_set", "regenerate"]
 
 
 # getpath.py is frozen into the interpreter and computes sys.path at start-up.
@@ -255,30 +250,13 @@ def apply(tree: Path, version: str, edits: tuple[Edit, ...] | None = None) -> li
     Every anchor is checked before any file is written, so a failure leaves the
     tree as it was.
     """
-    edits = patch_set(version) if edits is None else edits
-    planned: dict[Path, str] = {}
-    for edit in edits:
-        target = tree / edit.path
-        if edit.anchor == "":
-            # A new file.
-            if target.exists() or target in planned:
-                raise _failed(version, edit, f"{edit.path} already exists")
-            planned[target] = edit.replacement
-            continue
-        text = planned.get(target)
-        if text is None:
-            try:
-                text = target.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise _failed(version, edit, f"{edit.path} does not exist") from None
-        count = text.count(edit.anchor)
-        if count != 1:
-            where = "is missing" if count == 0 else f"occurs {count} times"
-            raise _failed(version, edit, f"its anchor in {edit.path} {where}")
-        planned[target] = text.replace(edit.anchor, edit.replacement)
-    for target, text in planned.items():
-        target.write_text(text, encoding="utf-8")
-    return [edit.name for edit in edits]
+    return engine.apply(
+        tree,
+        patch_set(version) if edits is None else edits,
+        subject=f"CPython {version}",
+        hint="this CPython release changed that code, so apepy needs an updated patch set "
+        "for it (or pick a pinned version)",
+    )
 
 
 def regenerate(tree: Path, run: Callable[[list[str]], None]) -> None:
@@ -287,12 +265,3 @@ def regenerate(tree: Path, run: Callable[[list[str]], None]) -> None:
         if (tree / script).is_file():
             run([sys.executable, script])
             return
-
-
-def _failed(version: str, edit: Edit, why: str) -> ApepyError:
-    first_line = edit.anchor.strip().splitlines()[0] if edit.anchor.strip() else edit.anchor
-    return ApepyError(
-        f"patch '{edit.name}' does not apply to CPython {version}: {why}",
-        hint=f"the hunk expects the line {first_line!r}; this CPython release changed that "
-        "code, so apepy needs an updated patch set for it (or pick a pinned version)",
-    )

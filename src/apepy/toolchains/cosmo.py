@@ -20,6 +20,7 @@ discovery, verification, unpacking and argument building are tested for real.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -29,9 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apepy import cache, download, ui
+from apepy.edits import Edit
 from apepy.errors import ApepyError
 from apepy.toolchains import Toolchain
 
+OUTPUT_KIND = "ape"
+# The code that shapes a cosmo build, with the C libraries apepy builds for it.
+CODE = ("toolchains/cosmo.py", "deps")
 ARCHES = ("fat", "x86_64", "aarch64")
 ENV = "COSMOCC"
 MIRROR_ENV = "APEPY_COSMOCC_MIRROR"
@@ -252,15 +257,15 @@ def detect(arch: str = "fat", explicit: Path | None = None, *, offline: bool = F
 # The libc knows the file on every OS (GetProgramExecutableName), so argv[0]
 # becomes that path before CPython computes sys.executable from it, and getpath
 # starts from the executable alone.
-SOURCE_EDITS: tuple[tuple[str, str, str, str], ...] = (
-    (
+SOURCE_EDITS: tuple[Edit, ...] = (
+    Edit(
         "python.c: argv[0] is the file itself (cosmo)",
         "Programs/python.c",
         "    const char *path = GetProgramExecutableName();\n    (void)self;\n",
         "    const char *path = GetProgramExecutableName();\n    (void)self;\n"
         "    if (path != NULL && *argc > 0) {\n        (*argv)[0] = (char *)path;\n    }\n",
     ),
-    (
+    Edit(
         "getpath: the executable, not /proc/self/exe (cosmo)",
         "Modules/getpath.py",
         "    if os_name == 'posix' and isfile('/proc/self/exe'):\n",
@@ -270,7 +275,7 @@ SOURCE_EDITS: tuple[tuple[str, str, str, str], ...] = (
     # Cosmopolitan program does not support ("dlopen() isn't supported; consider
     # using cosmo_dlopen()"): ctypes then failed to import at all. Types, structures
     # and callbacks work without it; ctypes.pythonapi is None.
-    (
+    Edit(
         "ctypes: no pythonapi without dlopen (cosmo)",
         "Lib/ctypes/__init__.py",
         "else:\n    pythonapi = PyDLL(None)\n",
@@ -285,7 +290,7 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
     """The Toolchain for an unpacked cosmocc (pure data: no program is run here)."""
     targets = {"fat": "cosmo-x86_64+aarch64", "x86_64": "cosmo-x86_64", "aarch64": "cosmo-aarch64"}
     return Toolchain(
-        name="cosmo",
+        family="cosmo",
         cc=str(tool(root, arch, "cc")),
         cxx=str(tool(root, arch, "c++")),
         ar=str(tool(root, arch, "ar")),
@@ -295,7 +300,7 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
         strip=None,
         compiler_version=f"cosmocc {version} ({arch})",
         target=targets[arch],
-        output_kind="ape",
+        arch=arch,
         # Checked only with cosmocc: -Os as superconfigure builds CPython; no
         # -static/-fPIC games (cosmocc always links statically).
         cflags=("-Os",),
@@ -304,12 +309,20 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
             "--disable-loadable-sqlite-extensions",
             "--without-system-expat",
             "--with-lto=no",
-            # libedit (BSD) from the sysroot, not GNU readline (GPLv3): see deps.py.
+            # libedit (BSD) from the sysroot, not GNU readline (GPLv3): see apepy/deps.
             "--with-readline=editline",
         ),
         configure_env={"MODULE_BUILDTYPE": "static", "LINKFORSHARED": " "},
         configure_cache={},
-        libraries_from="sysroot",
+        # superconfigure builds every library without PIC (--without-pic, OpenSSL's
+        # no-pic): cosmocc links static, non-PIE.
+        pic_flags=(),
+        triplet=None if arch == "fat" else _triplet(arch),
+        # cosmocc's README: INSTALL=cosmoinstall installs each file's .aarch64/ twin with it.
+        install=str(root / "bin" / "cosmoinstall") if arch == "fat" else None,
+        # Cosmopolitan makes no shared objects; cargo has no Cosmopolitan target.
+        shared_objects=False,
+        rust=False,
         objcopy=str(tool(root, arch, "objcopy")),
         nm=str(tool(root, arch, "nm")),
         # <arch>-unknown-cosmo-cc links an ELF holding the APE image (the fat
@@ -320,3 +333,69 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
         source_edits=SOURCE_EDITS,
         partial_link_cc=str(tool(root, arch, "gcc")),
     )
+
+
+def _triplet(arch: str) -> str:
+    return f"{arch}-unknown-linux-gnu"
+
+
+def _root(tc: Toolchain) -> Path:
+    return Path(tc.cc).parent.parent
+
+
+def for_arch(tc: Toolchain, arch: str) -> Toolchain:
+    """One architecture's tools from the directory of fat cosmocc: ``<arch>-unknown-cosmo-cc``
+    and ``<arch>-linux-cosmo-ar`` (cosmocc's README: use these for projects such as OpenSSL)."""
+    if arch not in ARCHES[1:]:
+        raise ApepyError(
+            f"cosmocc has no {arch!r} toolchain", hint=f"one of: {', '.join(ARCHES[1:])}"
+        )
+    root = _root(tc)
+    return dataclasses.replace(
+        tc,
+        cc=str(tool(root, arch, "cc")),
+        cxx=str(tool(root, arch, "c++")),
+        ar=str(tool(root, arch, "ar")),
+        ranlib=str(tool(root, arch, "ranlib")),
+        arch=arch,
+        triplet=_triplet(arch),
+        install=None,
+    )
+
+
+# --- where the C libraries come from: apepy's builds of pinned sources (deps) ----------
+
+
+def system_library(tc: Toolchain, filename: str) -> Path | None:
+    """None: cosmocc's search path holds its libc alone, no system libraries."""
+    return None
+
+
+def sysroot(tc: Toolchain) -> Path | None:
+    from apepy import deps
+
+    return deps.sysroot(tc)
+
+
+def prepare_libraries(tc: Toolchain, *, jobs: int, offline: bool) -> Path | None:
+    from apepy import deps
+
+    return deps.build_all(tc, jobs=jobs, offline=offline)
+
+
+def missing_libraries(tc: Toolchain, archives: tuple[str, ...]) -> list[str]:
+    from apepy import deps
+
+    return [a for a in archives if deps.providing(a) is None]
+
+
+def missing_reason(missing: list[str], debian: str) -> str:
+    return f"apepy has no recipe for {', '.join(missing)}"
+
+
+def libraries_hint(debian_packages: list[str]) -> str:
+    return "add a recipe for the library to apepy's table (apepy/deps)"
+
+
+def runs_linux_wheels(platform: str) -> bool:
+    return "cosmo" in platform

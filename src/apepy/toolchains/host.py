@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,10 @@ from pathlib import Path
 
 from apepy.errors import ApepyError
 from apepy.toolchains import Toolchain
+
+OUTPUT_KIND = "elf-static"
+# The code that shapes a host build: the system's libraries, no sysroot.
+CODE = ("toolchains/host.py",)
 
 _NO_COMPILER_HINT = (
     "install a C compiler and make (Debian/Ubuntu: apt-get install build-essential), "
@@ -45,8 +50,9 @@ def detect() -> Toolchain:
         raise ApepyError("make is not installed", hint=_NO_COMPILER_HINT)
     version = _compiler_version(cc)
     _check_static_link(cc)
+    machine = platform.machine().lower()
     return Toolchain(
-        name="host",
+        family="host",
         cc=cc,
         cxx=_find("CXX", "c++", "g++", "clang++"),
         ar=_find("AR", "ar") or "ar",
@@ -54,7 +60,7 @@ def detect() -> Toolchain:
         strip=_find("STRIP", "strip"),
         compiler_version=version,
         target=sysconfig.get_platform(),
-        output_kind="elf-static",
+        arch={"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine),
         ldflags=("-static",),
         configure_env={
             "MODULE_BUILDTYPE": "static",
@@ -63,7 +69,6 @@ def detect() -> Toolchain:
             # (tinfo for readline, ...), which a static link needs.
             "PKG_CONFIG": "pkg-config --static",
         },
-        libraries_from="system",
         objcopy=_find("OBJCOPY", "objcopy"),
         nm=_find("NM", "nm"),
     )
@@ -96,13 +101,48 @@ def _check_static_link(cc: str) -> None:
         )
 
 
-def find_static_library(toolchain: Toolchain, filename: str) -> Path | None:
+def system_library(toolchain: Toolchain, filename: str) -> Path | None:
     """Ask the compiler where it would find ``filename`` (e.g. ``libssl.a``)."""
-    result = subprocess.run(
-        [toolchain.cc, f"-print-file-name={filename}"], capture_output=True, text=True
-    )
+    try:
+        result = subprocess.run(
+            [toolchain.cc, f"-print-file-name={filename}"], capture_output=True, text=True
+        )
+    except OSError:
+        return None
     found = result.stdout.strip()
     # The compiler echoes the bare name when it does not find the file.
-    if result.returncode != 0 or found == filename or not Path(found).is_file():
+    if result.returncode != 0 or not os.path.isabs(found) or not Path(found).is_file():
         return None
     return Path(found)
+
+
+def sysroot(toolchain: Toolchain) -> Path | None:
+    """None: the host links the system's static libraries (the -dev packages')."""
+    return None
+
+
+def prepare_libraries(toolchain: Toolchain, *, jobs: int, offline: bool) -> Path | None:
+    return None
+
+
+def missing_libraries(toolchain: Toolchain, archives: tuple[str, ...]) -> list[str]:
+    return [a for a in archives if system_library(toolchain, a) is None]
+
+
+def missing_reason(missing: list[str], debian: str) -> str:
+    return f"{', '.join(missing)} not found (Debian package {debian})"
+
+
+def libraries_hint(debian_packages: list[str]) -> str:
+    return f"install them (Debian/Ubuntu: apt-get install {' '.join(debian_packages)})"
+
+
+def for_arch(toolchain: Toolchain, arch: str) -> Toolchain:
+    raise ApepyError(
+        f"the host toolchain builds for this machine ({toolchain.arch}), not {arch}",
+        hint=f"build a portable file with --toolchain cosmo --arch {arch}",
+    )
+
+
+def runs_linux_wheels(platform: str) -> bool:
+    return platform.startswith("linux")
