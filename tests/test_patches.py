@@ -12,6 +12,7 @@ from conftest import real_cache_root
 from apepy import sources
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze, patches
+from apepy.layout import FROZEN_PREFIX
 from apepy.toolchains import cosmo
 
 LOCAL = [r for r in sources.RELEASES if (real_cache_root() / "sources" / r.filename).is_file()]
@@ -90,12 +91,12 @@ def test_the_hot_modules_parse_in_cpythons_own_freeze_script(
     present = freeze.present(tree)
     assert len(present) > 150 and "asyncio" in present and "json.decoder" in present
     for name, package in present.items():
-        module = parsed[freeze.PREFIX + name]
+        module = parsed[FROZEN_PREFIX + name]
         tail = "/__init__.py" if package else ".py"
         assert module.pyfile == f"{tree}/Lib/{name.replace('.', '/')}{tail}"
         assert Path(module.pyfile).is_file()
     # A dotted package (the script's bracket form cannot name it) is frozen from its __init__.
-    assert parsed[freeze.PREFIX + "concurrent.futures"].pyfile.endswith(
+    assert parsed[FROZEN_PREFIX + "concurrent.futures"].pyfile.endswith(
         "Lib/concurrent/futures/__init__.py"
     )
     # CPython's own start-up set is untouched.

@@ -20,6 +20,7 @@ from apepy import (
     cache,
     extensions,
     hashing,
+    inside,
     procs,
     pyc,
     sources,
@@ -27,11 +28,12 @@ from apepy import (
     ui,
     zipstore,
 )
-from apepy.bundle import SITE, site_entries
 from apepy.errors import ApepyError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, freeze, stdlib
-from apepy.manifest import ARCNAME, Manifest
+from apepy.layout import MANIFEST_ARCNAME, SITE
+from apepy.manifest import Manifest
+from apepy.sitepackages import site_entries
 
 # Source files whose change must invalidate each cache level (plus the selected
 # toolchain's own module: editing the cosmo toolchain does not rebuild host trees).
@@ -39,13 +41,29 @@ _CORE_CODE = (
     "interpreter/compile.py",
     "interpreter/modules.py",
     "interpreter/patches.py",
-    "interpreter/c",
-    "interpreter/frozen",
+    "inside/c",
+    "inside/frozen",
     "interpreter/freeze.py",
     "toolchains/__init__.py",
     "edits.py",
+    # The importer is frozen with layout's values, put in by inside/__init__.py.
+    "inside/__init__.py",
+    "layout.py",
 )
-_PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
+_PACK_CODE = (
+    "interpreter/stdlib.py",
+    "inside/runtime",
+    # The .pyc compiler (pyc.py runs it), and the checks of the packed file.
+    "inside/probes/compile_pyc.py",
+    "inside/probes/interpreter_facts.py",
+    "inside/probes/import_all.py",
+    "inside/__init__.py",
+    "layout.py",
+    "sitepackages.py",
+    "zipstore.py",
+    "manifest.py",
+    "build.py",
+)
 
 
 # --minimal: the smallest interpreter that still does HTTPS, compression, json,
@@ -323,7 +341,9 @@ def _pack(
                 subprocess.run(
                     [toolchain.strip, "--strip-all", str(binary)], check=True, capture_output=True
                 )
-            zipstore.append(binary, [*entries, zipstore.Entry(ARCNAME, manifest.to_json())], epoch)
+            zipstore.append(
+                binary, [*entries, zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json())], epoch
+            )
         with ui.phase("verify", "running the packed interpreter from an empty environment"):
             _verify(binary, core, dotted)
         shutil.rmtree(tmp / "staging")
@@ -384,18 +404,7 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
     # Each module is imported as an app would. One that imports another
     # distribution when it starts (aiohttp needs multidict) is fine: that one comes
     # with the app. Any other failure is a broken build.
-    code = (
-        "import importlib, json, sys\n"
-        "out = {}\n"
-        "for name in sys.argv[1:]:\n"
-        "    try:\n"
-        "        importlib.import_module(name)\n"
-        "    except ModuleNotFoundError as exc:\n"
-        "        out[name] = ['missing', str(exc.name)]\n"
-        "    except BaseException as exc:\n"
-        "        out[name] = ['error', f'{type(exc).__name__}: {exc}']\n"
-        "print(json.dumps(out))\n"
-    )
+    code = inside.source("probes/import_all.py")
     result = subprocess.run(
         [*ape.command(binary), "-I", "-c", code, *dotted],
         capture_output=True,

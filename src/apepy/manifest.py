@@ -8,8 +8,8 @@ from pathlib import Path
 
 from apepy import zipstore
 from apepy.errors import ApepyError
+from apepy.layout import MANIFEST_ARCNAME
 
-ARCNAME = ".apepy/manifest.json"
 SCHEMA = 1
 
 
@@ -46,7 +46,7 @@ class Manifest:
 
 
 def read(path: Path) -> Manifest | None:
-    raw = zipstore.read_member(path, ARCNAME)
+    raw = zipstore.read_member(path, MANIFEST_ARCNAME)
     if raw is None:
         return None
     try:

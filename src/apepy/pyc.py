@@ -6,26 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from apepy import ape, procs
-
-# Run by the target interpreter, so the magic number is always its own. Unchecked
-# hash-based .pyc (PEP 552) do not depend on file times, so output is reproducible.
-# A file that does not compile is reported and skipped (its .py stays usable)
-# unless strict is set.
-_SCRIPT = """\
-import py_compile, sys
-listing, out, prefix, strict = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == '1'
-mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-for line in open(listing, encoding='utf-8'):
-    src, rel = line.rstrip('\\n').split('\\t')
-    try:
-        py_compile.compile(src, cfile=out + '/' + rel[:-3] + '.pyc', dfile=prefix + rel,
-                           doraise=True, optimize=0, invalidation_mode=mode)
-    except py_compile.PyCompileError as exc:
-        if strict:
-            raise
-        print('apepy-skip\\t' + rel + '\\t' + str(exc.msg).splitlines()[0], flush=True)
-"""
+from apepy import ape, inside, procs
 
 
 def compile_sources(
@@ -44,7 +25,8 @@ def compile_sources(
     listing = work / f"{out_dir.name}-sources.txt"
     listing.write_text("".join(f"{src}\t{rel}\n" for src, rel in sources), encoding="utf-8")
     script = work / "apepy_compile.py"
-    script.write_text(_SCRIPT)
+    # Run by the target interpreter, so the magic number is always its own.
+    script.write_text(inside.source("probes/compile_pyc.py"), encoding="utf-8")
     skipped: list[str] = []
 
     def collect(line: str) -> None:

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from apepy import ape, cache, ui, zipstore
 from apepy.errors import ApepyError
+from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG
 
 
 def _archive(path: Path) -> zipstore.Archive:
@@ -60,13 +61,13 @@ def file_format(path: Path) -> str:
 
 def bundle_rows(path: Path) -> list[tuple[str, str]]:
     """What `apepy bundle` put into the file, if anything."""
-    raw = zipstore.read_member(path, ".apepy/bundle.json")
+    raw = zipstore.read_member(path, BUNDLE_CONFIG)
     if raw is None:
         return []
     try:
         config = json.loads(raw)
     except ValueError:
-        return [("bundle", "damaged .apepy/bundle.json")]
+        return [("bundle", f"damaged {BUNDLE_CONFIG}")]
     entry = config.get("entry")
     scripts = config.get("scripts", {})
     rows = [("bundle", str(config.get("name", "?")))]
@@ -78,9 +79,9 @@ def bundle_rows(path: Path) -> list[tuple[str, str]]:
     rows.append(
         ("distributions", ", ".join(f"{d['name']} {d['version']}" for d in dists) or "none")
     )
-    args = zipstore.read_member(path, ".args")
+    args = zipstore.read_member(path, ARGS_ARCNAME)
     if args is not None:
-        rows.append((".args", " ".join(args.decode("utf-8", "replace").split())))
+        rows.append((ARGS_ARCNAME, " ".join(args.decode("utf-8", "replace").split())))
     return rows
 
 

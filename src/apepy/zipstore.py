@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apepy.errors import ApepyError
+from apepy.layout import INDEX_ARCNAME, INDEX_MAGIC, MANIFEST_ARCNAME
 
 DOS_EPOCH = 315532800  # 1980-01-01 00:00:00 UTC, the earliest time a zip can hold
 
@@ -430,11 +431,6 @@ def rewrite(
             )
         )
         out.write(final_comment)
-
-
-INDEX_ARCNAME = ".apepy/index"
-MANIFEST_ARCNAME = ".apepy/manifest.json"
-INDEX_MAGIC = b"APEPYIX1"
 
 
 def _index_entry(

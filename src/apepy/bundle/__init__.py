@@ -15,15 +15,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import cache, pyc, ui, zipstore
+from apepy import cache, inside, pyc, ui, zipstore
 from apepy.bundle import base as base_mod
 from apepy.bundle import install, project, prune, wheels
 from apepy.errors import ApepyError
-from apepy.runtime import RUNTIME_DIR
+from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
+from apepy.sitepackages import site_entries
 
-SITE = "Lib/site-packages/"
 _CODE_SUFFIXES = (".py", ".pyc", ".pyi")
-CONFIG = ".apepy/bundle.json"
 _WORK_DIR = re.compile(r"apepy-bundle-(?P<pid>\d+)-[A-Za-z0-9_]+")
 
 
@@ -134,9 +133,9 @@ def bundle(request: BundleRequest) -> BundleResult:
             "distributions": [{"name": d.name, "version": d.version} for d in dists],
         }
         entries.append(
-            zipstore.Entry(CONFIG, json.dumps(config, indent=1, sort_keys=True).encode())
+            zipstore.Entry(BUNDLE_CONFIG, json.dumps(config, indent=1, sort_keys=True).encode())
         )
-        entries.append(zipstore.Entry(".args", _args_text(allow_env).encode(), compress=False))
+        entries.append(zipstore.Entry(ARGS_ARCNAME, _args_text(allow_env).encode(), compress=False))
         dropped = (
             _prune(request, proj, base, site) if _option(request.prune, proj, "prune") else set()
         )
@@ -175,7 +174,7 @@ def _prune(
         for name in sizes:
             # A directory with nothing left would look like a namespace package.
             empty = not any(r.startswith(name) for r in remaining)
-            if name.endswith("/") and name.startswith(prune.LIB) and empty:
+            if name.endswith("/") and name.startswith(LIB) and empty:
                 dropped.add(name)
         st.done_text = (
             f"pruned the standard library: kept {len(planned.kept)} modules, dropped "
@@ -310,7 +309,7 @@ def _copy_app(proj: project.Project, site: Path) -> list[str]:
             (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         (dist_info / "RECORD").write_text("")
     for runtime in ("_apepy_boot.py", "_apepy.py"):
-        shutil.copyfile(RUNTIME_DIR / runtime, site / runtime)
+        (site / runtime).write_text(inside.source(f"runtime/{runtime}"), encoding="utf-8")
     return names
 
 
@@ -356,23 +355,6 @@ def _top_level_names(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom | ast.Import):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
     return names
-
-
-def site_entries(site: Path, pyc_dir: Path) -> list[zipstore.Entry]:
-    """Zip entries for a staged site-packages: each file, and each .py's .pyc beside it."""
-    entries: list[zipstore.Entry] = []
-    for path in sorted(site.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts:
-            continue
-        rel = path.relative_to(site).as_posix()
-        mode = 0o755 if os.access(path, os.X_OK) else 0o644
-        entries.append(zipstore.Entry(SITE + rel, path.read_bytes(), compress=True, mode=mode))
-        compiled = pyc_dir / (rel[:-3] + ".pyc")
-        if rel.endswith(".py") and compiled.is_file():
-            entries.append(
-                zipstore.Entry(SITE + rel[:-3] + ".pyc", compiled.read_bytes(), compress=False)
-            )
-    return entries
 
 
 def _extracts(

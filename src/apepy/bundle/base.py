@@ -8,16 +8,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import ape, pyc, toolchains, zipstore
+from apepy import ape, inside, pyc, toolchains, zipstore
 from apepy import manifest as manifest_mod
 from apepy.errors import ApepyError
-
-_PROBE = (
-    "import json, platform, sys, sysconfig;"
-    "print(json.dumps({'version': list(sys.version_info[:3]), 'impl': sys.implementation.name,"
-    " 'abiflags': getattr(sys, 'abiflags', ''), 'platform': sysconfig.get_platform(),"
-    " 'machine': platform.machine(), 'builtins': sorted(sys.builtin_module_names)}))"
-)
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ def inspect(path: Path) -> Base:
         ) from exc
     try:
         result = subprocess.run(
-            [*ape.command(path), "-I", "-c", _PROBE],
+            [*ape.command(path), "-I", "-c", inside.source("probes/base_facts.py")],
             capture_output=True,
             text=True,
             env=pyc.plain_env(),

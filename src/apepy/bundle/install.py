@@ -9,17 +9,16 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer import install
-from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.records import parse_record_file
 from installer.sources import WheelFile
 from installer.utils import parse_metadata_file
 from packaging.utils import canonicalize_name
 
-from apepy import ape, pyc, ui
+from apepy import ape, inside, pyc, ui
 from apepy.bundle.base import Base
 from apepy.errors import ApepyError
+from apepy.sitepackages import install_wheel, site_scheme
 
 _EXTENSION_SUFFIXES = (".so", ".pyd", ".dylib")
 # Failures that say nothing about a missing C part when they name another module:
@@ -34,17 +33,6 @@ class Installed:
     dist_info: str
     files: tuple[str, ...]  # relative to site-packages
     dropped_extensions: tuple[str, ...] = ()
-
-
-def site_scheme(site: Path, scratch: Path) -> dict[str, str]:
-    """An installer scheme that puts a wheel's code in ``site`` and the rest aside."""
-    return {
-        "purelib": str(site),
-        "platlib": str(site),
-        "headers": str(scratch / "headers"),
-        "scripts": str(scratch / "scripts"),
-        "data": str(scratch / "data"),
-    }
 
 
 def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> list[Installed]:
@@ -85,11 +73,8 @@ def install_wheels(wheels: list[Path], site: Path, base: Base, log: Path) -> lis
                         hint="the two packages conflict; drop one of them from the dependencies",
                     )
                 owners[path] = wheel.name
-            destination = SchemeDictionaryDestination(
-                scheme, interpreter="/usr/bin/env python3", script_kind="posix"
-            )
             try:
-                install(source, destination, additional_metadata={"INSTALLER": b"apepy\n"})
+                install_wheel(source, scheme)
             except (InstallerError, FileExistsError, ValueError) as exc:
                 raise ApepyError(
                     f"cannot install {wheel.name}: {exc}",
@@ -176,14 +161,7 @@ def _handle_extensions(dist: Installed, site: Path, base: Base, log: Path) -> In
     # package that fails because a dropped C module is missing. A private top-level
     # shim of a moved C module (PyYAML's `_yaml`) does not, nor does a module that
     # needs an optional dependency the app did not ask for (black's `blackd`, aiohttp).
-    code = (
-        "import sys, importlib, json; sys.path.insert(0, sys.argv[1]); out = {}\n"
-        "for m in sys.argv[2:]:\n"
-        "    try: importlib.import_module(m)\n"
-        "    except BaseException as e:\n"
-        "        out[m] = [type(e).__name__, str(e), getattr(e, 'name', None) or '']\n"
-        "print(json.dumps(out))"
-    )
+    code = inside.source("probes/import_check.py")
     result = subprocess.run(
         [*ape.command(base.path), "-I", "-c", code, str(site), *modules],
         capture_output=True,

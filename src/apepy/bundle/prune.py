@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import ape, pyc
+from apepy import ape, inside, pyc
 from apepy.errors import ApepyError
+from apepy.layout import CA_DIR, LIB, SITE
 
-LIB = "Lib/"
 # Needed by every start whatever the app imports: codecs are chosen from the
 # locale at run time, and the runtime support modules are imported by name.
 ALWAYS = ("encodings", "_apepy", "_apepy_boot", "site", "sitecustomize", "_sysconfigdata")
@@ -58,88 +58,6 @@ IMPLICIT = (
     "encodings.idna",
 )
 
-# Run by the base interpreter: prints the stdlib modules reachable from the roots.
-_GRAPH = r"""
-import _imp, dis, json, marshal, sys
-import _apepy_importer
-site, roots, lazy = sys.argv[1], json.loads(sys.argv[2]), set(json.loads(sys.argv[3]))
-store = _apepy_importer._get_store()
-members = store.members if store else {}
-import os
-
-def locate(name):
-    rel = name.replace('.', '/')
-    for suffix, pkg in (('/__init__.py', True), ('.py', False)):
-        path = os.path.join(site, rel + suffix)
-        if os.path.isfile(path):
-            with open(path, 'rb') as f:
-                return 'site', pkg, compile(f.read(), path, 'exec', dont_inherit=True)
-    for suffix, pkg in (('/__init__.pyc', True), ('.pyc', False)):
-        member = 'Lib/' + rel + suffix
-        if member in members:
-            return 'stdlib', pkg, marshal.loads(memoryview(store.read(member))[16:])
-    if name in sys.builtin_module_names:
-        return 'builtin', False, None
-    if _imp.is_frozen(name):
-        return 'frozen', _imp.is_frozen_package(name), _imp.get_frozen_object(name)
-    return None
-
-def imports(code, name, is_pkg):
-    package = name if is_pkg else name.rpartition('.')[0]
-    # (code, run at import time?): a function's body runs later, if ever; a class
-    # body or the module's own code runs when the module is imported.
-    stack = [(code, True)]
-    while stack:
-        co, eager = stack.pop()
-        consts = []
-        for ins in dis.get_instructions(co):
-            if ins.opname == 'LOAD_CONST':
-                consts.append(ins.argval)
-            elif ins.opname == 'IMPORT_NAME':
-                level = consts[-2] if len(consts) >= 2 and isinstance(consts[-2], int) else 0
-                fromlist = consts[-1] if consts and isinstance(consts[-1], tuple) else ()
-                target = ins.argval
-                if level:
-                    parts = package.split('.')
-                    base = '.'.join(parts[: len(parts) - level + 1]) if level <= len(parts) else ''
-                    target = base + ('.' + target if target else '') if base else target
-                if target:
-                    yield target, eager
-                    for item in fromlist or ():
-                        if item != '*':
-                            yield target + '.' + item, eager
-            elif ins.opname not in ('EXTENDED_ARG', 'CACHE'):
-                consts = []
-        stack.extend(
-            (c, eager and not c.co_flags & 1)  # CO_OPTIMIZED: a function
-            for c in co.co_consts if hasattr(c, 'co_code')
-        )
-
-seen, stdlib, todo = set(), set(), [(r, True) for r in roots]
-rooted = {r.split('.')[0] for r in roots}
-while todo:
-    name, eager = todo.pop()
-    if not name or name in seen:
-        continue
-    # Interactive-only modules are kept when imported at import time (datasette's
-    # top-level `import pdb`), not for a lazy import inside a function.
-    if not eager and name.split('.')[0] in lazy and name.split('.')[0] not in rooted:
-        continue
-    seen.add(name)
-    parent = name.rpartition('.')[0]
-    if parent:
-        todo.append((parent, True))
-    found = locate(name)
-    if found is None:
-        continue
-    where, is_pkg, code = found
-    if where == 'stdlib':
-        stdlib.add(name)
-    if code is not None:
-        todo.extend(imports(code, name, is_pkg))
-print(json.dumps(sorted(stdlib)))
-"""
-
 
 @dataclass(frozen=True)
 class Pruned:
@@ -170,7 +88,7 @@ def reachable(base: Path, site: Path, roots: Iterable[str]) -> set[str]:
             "-I",
             "-S",
             "-c",
-            _GRAPH,
+            inside.source("probes/import_graph.py"),
             str(site),
             json.dumps(sorted(set(roots))),
             json.dumps(sorted(INTERACTIVE)),
@@ -201,15 +119,11 @@ def plan(
     kept_files = {LIB + m.replace(".", "/") + ".pyc" for m in wanted}
     dropped = set()
     for name in member_sizes:
-        if (
-            not name.startswith(LIB)
-            or name.startswith(LIB + "site-packages/")
-            or name.endswith("/")
-        ):
+        if not name.startswith(LIB) or name.startswith(SITE) or name.endswith("/"):
             continue
         rel = name[len(LIB) :]
         top = rel.split("/")[0].split(".")[0]
-        if top.startswith(tuple(ALWAYS)) or top == "_apepy_data":
+        if top.startswith(tuple(ALWAYS)) or top == CA_DIR:
             continue
         if name in kept_files:
             continue

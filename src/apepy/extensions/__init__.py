@@ -16,17 +16,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer import install
-from installer.destinations import SchemeDictionaryDestination
 from installer.sources import WheelFile
 
 from apepy import cache, hashing, sources, toolchains, ui
-from apepy.bundle.install import site_scheme
 from apepy.errors import ApepyError
 from apepy.extensions import hostpython, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
+from apepy.sitepackages import install_wheel, site_scheme
 from apepy.toolchains import Toolchain
 
 
@@ -279,10 +277,7 @@ def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
     scheme = site_scheme(site, scratch)
     for ext in built:
         with WheelFile.open(ext.wheel) as wheel:
-            destination = SchemeDictionaryDestination(
-                scheme, interpreter="/usr/bin/env python3", script_kind="posix"
-            )
-            install(wheel, destination, additional_metadata={"INSTALLER": b"apepy\n"})
+            install_wheel(wheel, scheme)
     shutil.rmtree(scratch, ignore_errors=True)
     for path in site.rglob("*"):
         if path.is_file() and (path.suffix in (".so", ".pyd") or ".so." in path.name):

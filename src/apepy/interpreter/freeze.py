@@ -24,9 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from apepy.interpreter.patches import Edit
-
-# The alias prefix; the frozen importer in the file (interpreter/frozen) uses the same.
-PREFIX = "__apepy__."
+from apepy.layout import FROZEN_PREFIX
 
 HOT_MODULES: tuple[str, ...] = (
     "__future__", "_colorize", "_compat_pickle", "_compression",
@@ -98,7 +96,7 @@ def edit(tree: Path) -> Edit:
     # an f-string over its own STDLIB_DIR): its bracket form for packages cannot
     # name a dotted package such as concurrent.futures.
     lines = "".join(
-        f"        f'{name} : {PREFIX}{name} = {{STDLIB_DIR}}/"
+        f"        f'{name} : {FROZEN_PREFIX}{name} = {{STDLIB_DIR}}/"
         f"{name.replace('.', '/')}{'/__init__' if package else ''}.py',\n"
         for name, package in names.items()
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from apepy import edits as engine
+from apepy import inside
 from apepy.edits import Edit
 from apepy.errors import ApepyError
 
@@ -83,8 +84,8 @@ SSL_CAS = Edit(
 )
 
 # The host build reads `.args` from its own zip before Py_BytesMain (Cosmopolitan's
-# libc does this itself). The C source is kept in c/apepy_args.c.
-_ARGS_C = (Path(__file__).parent / "c" / "apepy_args.c").read_text(encoding="utf-8")
+# libc does this itself). The C source is kept in inside/c/apepy_args.c.
+_ARGS_C = inside.path("c/apepy_args.c").read_text(encoding="utf-8")
 ARGS_HELPER = Edit(
     name="python.c: .args helper",
     path="Programs/python.c",
@@ -134,13 +135,11 @@ DOTTED_BUILTINS_311 = Edit(
     ),
 )
 
-# The fast importer (interpreter/frozen/_apepy_importer.py) is frozen into the
+# The fast importer (inside/frozen/_apepy_importer.py) is frozen into the
 # interpreter like os and site, and installed ahead of zipimport in sys.path_hooks
 # right after zipimport's own hook, before the first import from the zip
 # (encodings). If it cannot be imported, start-up goes on with zipimport.
-_IMPORTER_SOURCE = (Path(__file__).parent / "frozen" / "_apepy_importer.py").read_text(
-    encoding="utf-8"
-)
+_IMPORTER_SOURCE = inside.source("frozen/_apepy_importer.py")
 IMPORTER_FILE = Edit(
     name="Lib/_apepy_importer.py: the fast importer",
     path="Lib/_apepy_importer.py",

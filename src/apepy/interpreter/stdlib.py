@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import certifi
 
-from apepy import ape, cache, pyc
+from apepy import ape, cache, inside, pyc
 from apepy.errors import ApepyError
 from apepy.interpreter.compile import Core
-from apepy.runtime import RUNTIME_DIR
+from apepy.layout import CA_ARCNAME, LIB, SITE
 from apepy.zipstore import Entry, directory_entries
 
 # Never shipped: test suites, GUI and demo code, bundled pip wheels.
@@ -29,8 +28,6 @@ EXCLUDED_TOP = frozenset(
     }
 )
 EXCLUDED_DIRS = frozenset({"test", "tests", "idle_test", "__pycache__"})
-
-CA_ARCNAME = "Lib/_apepy_data/cacert.pem"
 
 
 def _wanted(rel: Path, drop: frozenset[str] = frozenset()) -> bool:
@@ -62,20 +59,20 @@ def collect(
     sysconfigdata = _sysconfigdata(core, extra)
     sources.append((sysconfigdata, sysconfigdata.name))
     runtime = extra / "_apepy.py"
-    shutil.copyfile(RUNTIME_DIR / "_apepy.py", runtime)
+    runtime.write_text(inside.source("runtime/_apepy.py"), encoding="utf-8")
     sources.append((runtime, runtime.name))
 
     pyc_dir = staging / "pyc"
-    pyc.compile_sources(core.python, sources, pyc_dir, dfile_prefix="Lib/", log=log, cwd=core.tree)
+    pyc.compile_sources(core.python, sources, pyc_dir, dfile_prefix=LIB, log=log, cwd=core.tree)
 
     entries: list[Entry] = []
     for _, py_rel in sources:
         pyc_rel = py_rel[:-3] + ".pyc"
-        entries.append(Entry(f"Lib/{pyc_rel}", (pyc_dir / pyc_rel).read_bytes(), compress=False))
+        entries.append(Entry(LIB + pyc_rel, (pyc_dir / pyc_rel).read_bytes(), compress=False))
     for data_path, data_rel in data:
-        entries.append(Entry(f"Lib/{data_rel}", data_path.read_bytes(), compress=True))
+        entries.append(Entry(LIB + data_rel, data_path.read_bytes(), compress=True))
     entries.append(Entry(CA_ARCNAME, Path(certifi.where()).read_bytes(), compress=True))
-    names = [e.name for e in entries] + ["Lib/site-packages/"]
+    names = [e.name for e in entries] + [SITE]
     return directory_entries(names) + sorted(entries, key=lambda e: e.name)
 
 
@@ -106,12 +103,7 @@ def _sysconfigdata(core: Core, extra: Path) -> Path:
 
 def interpreter_probe(executable: Path, cwd: Path) -> dict[str, object]:
     """Ask a built file about itself from an empty environment, as a user would run it."""
-    code = (
-        "import json, sys, sysconfig; print(json.dumps({"
-        "'version': '%d.%d.%d' % sys.version_info[:3], 'builtins': sorted(sys.builtin_module_names), "
-        "'path': sys.path, 'prefix': sys.prefix, 'executable': sys.executable, "
-        "'platform': sysconfig.get_platform(), 'stdlib': sys._stdlib_dir}))"
-    )
+    code = inside.source("probes/interpreter_facts.py")
     result = subprocess.run(
         [*ape.command(executable), "-c", code], capture_output=True, text=True, cwd=cwd, env={}
     )

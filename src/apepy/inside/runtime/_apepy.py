@@ -2,7 +2,16 @@
 
 import os
 
-CA_BUNDLE = "_apepy_data/cacert.pem"
+# Given their values when this module is put into a file (apepy.inside).
+from apepy.layout import CA_BUNDLE
+
+# For the type checker only: every start imports this module, and nothing more.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+    import zipfile
+    from collections.abc import Iterator
+    from importlib.metadata import DistributionFinder, PathDistribution
 
 # Where the common systems keep their CA bundle, for a build whose compiled-in
 # OpenSSL paths (those of the build host) do not exist on this machine.
@@ -16,7 +25,7 @@ _SYSTEM_BUNDLES = (
 )
 
 
-def load_fallback_cas(context):
+def load_fallback_cas(context: "ssl.SSLContext") -> None:
     """Give ``context`` a CA store when OpenSSL's default paths have none.
 
     The default paths (and SSL_CERT_FILE / SSL_CERT_DIR) win when they exist; then
@@ -38,18 +47,19 @@ def load_fallback_cas(context):
     context.load_verify_locations(cadata=bundled_cas())
 
 
-def bundled_cas():
+def bundled_cas() -> str:
     """The PEM text of the CA bundle stored in the executable's zip."""
     here = os.path.dirname(__file__)
-    data = __loader__.get_data(os.path.join(here, CA_BUNDLE))
+    data: bytes = __loader__.get_data(os.path.join(here, CA_BUNDLE))  # type: ignore[name-defined]
     return data.decode("ascii")
 
 
-_LISTINGS = {}
-_ZIPFILES = {}
+# Per path entry: (archive, prefix inside it, its dist-info names), or None.
+_LISTINGS: "dict[str, tuple[str, str, list[str]] | None]" = {}
+_ZIPFILES: "dict[str, zipfile.ZipFile]" = {}
 
 
-def _normalize(name):
+def _normalize(name: str) -> str:
     return name.replace("-", "_").replace(".", "_").lower()
 
 
@@ -60,16 +70,18 @@ class ZipMetadataFinder:
     """
 
     @classmethod
-    def find_spec(cls, fullname, path=None, target=None):
+    def find_spec(cls, fullname: str, path: object = None, target: object = None) -> None:
         return None
 
     @classmethod
-    def invalidate_caches(cls):
+    def invalidate_caches(cls) -> None:
         _LISTINGS.clear()
         _ZIPFILES.clear()
 
     @classmethod
-    def find_distributions(cls, context=None):
+    def find_distributions(
+        cls, context: "DistributionFinder.Context | None" = None
+    ) -> "Iterator[PathDistribution]":
         from importlib.metadata import DistributionFinder, PathDistribution
 
         if context is None:
@@ -92,7 +104,7 @@ class ZipMetadataFinder:
                     yield PathDistribution(zipfile.Path(handle, at=inner + dist_info + "/"))
 
     @classmethod
-    def _split(cls, entry):
+    def _split(cls, entry: str) -> "tuple[str, str, list[str]] | None":
         """(archive, inner prefix, dist-info dir names) for a path entry inside a zip."""
         if not entry or os.path.isdir(entry):
             return None
@@ -126,7 +138,7 @@ class ZipMetadataFinder:
         return result
 
 
-def _indexed_names(archive):
+def _indexed_names(archive: str) -> list[str] | None:
     """The member names from the importer's index (no central directory parse)."""
     try:
         import _apepy_importer
@@ -138,7 +150,7 @@ def _indexed_names(archive):
     return None
 
 
-def install_metadata_finder():
+def install_metadata_finder() -> None:
     import sys
 
     if ZipMetadataFinder not in sys.meta_path:

@@ -6,26 +6,34 @@
 import os
 import sys
 
-CONFIG = ".apepy/bundle.json"
+# Given their values when this module is put into a file (apepy.inside).
+from apepy.layout import BUNDLE_CONFIG
+
+# For the type checker only: this runs on every start of a bundled app.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
-def _archive():
+def _archive() -> str:
     loader = globals().get("__loader__")
-    return getattr(loader, "archive", None) or os.path.realpath(sys.executable)
+    archive: str = getattr(loader, "archive", None) or os.path.realpath(sys.executable)
+    return archive
 
 
-def _config(archive):
+def _config(archive: str) -> "dict[str, Any]":
     import json
 
-    return json.loads(__loader__.get_data(archive + "/" + CONFIG))
+    config: dict[str, Any] = json.loads(__loader__.get_data(archive + "/" + BUNDLE_CONFIG))  # type: ignore[name-defined]
+    return config
 
 
-def _cache_home():
+def _cache_home() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "apepy-run")
 
 
-def _extract(archive, prefix, digest):
+def _extract(archive: str, prefix: str, digest: str) -> str | None:
     """Unpack the members under ``prefix`` once per content into a cache directory."""
     for home in (_cache_home(), os.path.join(_tempdir(), f"apepy-run-{os.getuid()}")):
         target = os.path.join(home, digest)
@@ -39,13 +47,13 @@ def _extract(archive, prefix, digest):
     return None
 
 
-def _tempdir():
+def _tempdir() -> str:
     import tempfile
 
     return tempfile.gettempdir()
 
 
-def _unpack(archive, prefix, home, target):
+def _unpack(archive: str, prefix: str, home: str, target: str) -> None:
     import shutil
     import tempfile
     import zipfile
@@ -80,23 +88,24 @@ def _unpack(archive, prefix, home, target):
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _call(target):
+def _call(target: str) -> "Any":
+    # Whatever the app's function returns becomes the exit status, as for a console script.
     import importlib
 
     module_name, _, attrs = target.partition(":")
-    obj = importlib.import_module(module_name)
+    obj: Any = importlib.import_module(module_name)
     for attr in attrs.split("."):
         obj = getattr(obj, attr)
     return obj()
 
 
-def _run_module(name):
+def _run_module(name: str) -> None:
     import runpy
 
     runpy.run_module(name, run_name="__main__", alter_sys=True)
 
 
-def _command_name(argv0):
+def _command_name(argv0: str) -> str:
     name = os.path.basename(argv0)
     for suffix in (".exe", ".com"):
         if name.endswith(suffix):
@@ -104,18 +113,18 @@ def _command_name(argv0):
     return name
 
 
-def _record_imports(path):
+def _record_imports(path: str) -> None:
     """At exit, write the names of every module the run imported (for --prune --keep-from)."""
     import atexit
 
-    def write():
+    def write() -> None:
         with open(path, "w", encoding="utf-8") as out:
             out.write("".join(name + "\n" for name in sorted(sys.modules)))
 
     atexit.register(write)
 
 
-def main():
+def main() -> "Any":
     if os.environ.get("APEPY_RECORD_IMPORTS"):
         _record_imports(os.environ["APEPY_RECORD_IMPORTS"])
     archive = _archive()

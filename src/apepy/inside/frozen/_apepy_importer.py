@@ -20,20 +20,28 @@ import sys
 from _frozen_importlib import ModuleSpec
 from _frozen_importlib_external import MAGIC_NUMBER, decode_source
 
-_COMMENT = b"APEPYIX1"
-# The stdlib's hot modules are frozen into the binary under this prefix
-# (apepy/interpreter/freeze.py), out of reach of CPython's FrozenImporter.
-_FROZEN_PREFIX = "__apepy__."
+# Given their values when the importer is put into the interpreter (apepy.inside).
+from apepy.layout import FROZEN_PREFIX, INDEX_MAGIC, LIB
+
+# For the type checker only: start-up imports nothing more than it did.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from importlib.readers import ZipReader
+    from types import CodeType, ModuleType
+    from typing import Literal
+
 _EOCD_SIG = b"PK\x05\x06"
 _LFH_SIG = b"PK\x03\x04"
 
-_store = None  # the Store for this executable, False once found unusable
+# The Store for this executable, False once found unusable.
+_store: "Store | Literal[False] | None" = None
 
 
 class Store:
     """The executable's zip, read through apepy's index."""
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.path = path
         self.file = _io.FileIO(path, "r")
         self.lock = _thread.allocate_lock()
@@ -48,17 +56,20 @@ class Store:
         cd_offset = int.from_bytes(tail[at + 16 : at + 20], "little")
         comment_len = int.from_bytes(tail[at + 20 : at + 22], "little")
         comment = tail[at + 22 : at + 22 + comment_len]
-        if len(comment) != 24 or not comment.startswith(_COMMENT):
+        # The magic, then the index's offset and length (two 64-bit numbers).
+        at = len(INDEX_MAGIC)
+        if len(comment) != at + 16 or not comment.startswith(INDEX_MAGIC):
             raise ImportError("no apepy index")
-        offset = int.from_bytes(comment[8:16], "little")
-        length = int.from_bytes(comment[16:24], "little")
+        offset = int.from_bytes(comment[at : at + 8], "little")
+        length = int.from_bytes(comment[at + 8 : at + 16], "little")
         index = marshal.loads(self._read(offset, length))
         if index.get("cd") != (cd_offset, cd_count):
             raise ImportError("the apepy index does not match this archive")
-        self.members = index["members"]
-        self.dirs = index["dirs"]
+        # member → (local header offset, header + data length, method); each directory.
+        self.members: dict[str, tuple[int, int, int]] = index["members"]
+        self.dirs: dict[str, None] = index["dirs"]
 
-    def _read(self, offset, length):
+    def _read(self, offset: int, length: int) -> bytes:
         with self.lock:
             self.file.seek(offset)
             data = self.file.read(length)
@@ -66,7 +77,7 @@ class Store:
             raise ImportError("truncated read")
         return data
 
-    def read(self, name):
+    def read(self, name: str) -> bytes | None:
         """A member's bytes, or None if the index has no such member."""
         entry = self.members.get(name)
         if entry is None:
@@ -85,7 +96,7 @@ class Store:
         return body
 
 
-def _get_store():
+def _get_store() -> "Store | Literal[False] | None":
     global _store
     if _store is None:
         try:
@@ -95,7 +106,7 @@ def _get_store():
     return _store
 
 
-def hook(path):
+def hook(path: object) -> "Finder":
     """sys.path_hooks entry: a finder for ``<exe>`` and any directory inside it."""
     store = _get_store()
     if not store or not isinstance(path, str):
@@ -113,15 +124,15 @@ def hook(path):
 
 
 class Finder:
-    def __init__(self, store, path, prefix):
+    def __init__(self, store: Store, path: str, prefix: str) -> None:
         self.store = store
         self.path = path.rstrip("/\\")
         self.prefix = prefix
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<apepy importer for {self.path!r}>"
 
-    def find_spec(self, fullname, target=None):
+    def find_spec(self, fullname: str, target: object = None) -> ModuleSpec | None:
         tail = fullname.rpartition(".")[2]
         base = self.prefix + tail
         members = self.store.members
@@ -135,7 +146,8 @@ class Finder:
             if base + suffix in members:
                 origin = location + (suffix[:-1] if suffix.endswith("c") else suffix)
                 loader = Loader(self.store, self.path, fullname, base + suffix, origin, is_package)
-                spec = ModuleSpec(fullname, loader, origin=origin, is_package=is_package)
+                # Duck-typed: importlib.abc.Loader is not imported at start-up.
+                spec = ModuleSpec(fullname, loader, origin=origin, is_package=is_package)  # type: ignore[arg-type]
                 spec.has_location = True
                 if is_package:
                     spec.submodule_search_locations = [location]
@@ -147,10 +159,10 @@ class Finder:
             return spec
         return None
 
-    def invalidate_caches(self):
+    def invalidate_caches(self) -> None:
         pass
 
-    def iter_modules(self, prefix=""):
+    def iter_modules(self, prefix: str = "") -> "Iterator[tuple[str, bool]]":
         """For pkgutil: the modules and packages directly in this directory."""
         seen = set()
         start = len(self.prefix)
@@ -171,7 +183,15 @@ class Finder:
 
 
 class Loader:
-    def __init__(self, store, directory, fullname, member, origin, is_package):
+    def __init__(
+        self,
+        store: Store,
+        directory: str,
+        fullname: str,
+        member: str,
+        origin: str,
+        is_package: bool,
+    ) -> None:
         self.store = store
         self.directory = directory
         self.name = fullname
@@ -179,41 +199,42 @@ class Loader:
         self.origin = origin
         self.package = is_package
 
-    def create_module(self, spec):
+    def create_module(self, spec: ModuleSpec) -> None:
         return None
 
-    def exec_module(self, module):
+    def exec_module(self, module: "ModuleType") -> None:
         code = self.get_code(module.__name__)
         exec(code, module.__dict__)
 
-    def is_package(self, fullname):
+    def is_package(self, fullname: str) -> bool:
         return self.package
 
-    def get_filename(self, fullname):
+    def get_filename(self, fullname: str) -> str:
         return self.origin
 
-    def get_code(self, fullname):
+    def get_code(self, fullname: str) -> "CodeType":
         code = self._frozen_code(fullname)
         if code is not None:
             return code
         if self.member.endswith(".pyc"):
             data = self.store.read(self.member)
             if data is not None and data[:4] == MAGIC_NUMBER:
-                return marshal.loads(memoryview(data)[16:])
+                loaded: CodeType = marshal.loads(memoryview(data)[16:])
+                return loaded
         source = self.get_source(fullname)
         if source is None:
             raise ImportError(f"cannot load {fullname} from {self.store.path}", name=fullname)
         return compile(source, self.origin, "exec", dont_inherit=True)
 
-    def _frozen_code(self, fullname):
+    def _frozen_code(self, fullname: str) -> "CodeType | None":
         """The module's code object from the binary, if this is a frozen stdlib member."""
         # Only the stdlib's own file: an app's json/ elsewhere in the zip is not it.
         stdlib_member = (
-            "Lib/" + fullname.replace(".", "/") + ("/__init__.pyc" if self.package else ".pyc")
+            LIB + fullname.replace(".", "/") + ("/__init__.pyc" if self.package else ".pyc")
         )
         if self.member != stdlib_member:
             return None
-        frozen = _FROZEN_PREFIX + fullname
+        frozen = FROZEN_PREFIX + fullname
         try:
             # Not frozen in this build (no --freeze), or -X frozen_modules=off.
             if not _imp.is_frozen(frozen):
@@ -223,15 +244,15 @@ class Loader:
             return None
         # Frozen code is named "<frozen json>"; give it the .pyc's file name, so
         # tracebacks and inspect read the same as for a module from the zip.
-        _imp._fix_co_filename(code, stdlib_member[:-1])
+        _imp._fix_co_filename(code, stdlib_member[:-1])  # type: ignore[attr-defined]
         return code
 
-    def get_source(self, fullname):
+    def get_source(self, fullname: str) -> str | None:
         member = self.member[:-1] if self.member.endswith(".pyc") else self.member
         data = self.store.read(member)
         return None if data is None else decode_source(data)
 
-    def get_data(self, path):
+    def get_data(self, path: str) -> bytes:
         root = self.store.path
         if path.startswith(root) and path[len(root) : len(root) + 1] in ("/", "\\"):
             data = self.store.read(path[len(root) + 1 :].replace("\\", "/"))
@@ -240,7 +261,7 @@ class Loader:
         with _io.FileIO(path, "r") as handle:
             return handle.read()
 
-    def get_resource_reader(self, fullname):
+    def get_resource_reader(self, fullname: str) -> "ZipReader | None":
         # importlib.resources: zipimport's reader, made for the directory that
         # holds the package (as zipimport itself would have found it).
         if not self.package:
@@ -250,7 +271,7 @@ class Loader:
         return zipimport.zipimporter(self.directory + "/").get_resource_reader(fullname)
 
 
-def install():
+def install() -> None:
     """Put the hook first in sys.path_hooks (zipimport stays as the fallback)."""
     if hook not in sys.path_hooks:
         sys.path_hooks.insert(0, hook)
