@@ -187,6 +187,8 @@ PROGRAMS = {
     "openssl": Program(
         "#include <openssl/evp.h>\n#include <openssl/ssl.h>\n#include <openssl/crypto.h>\n"
         "#include <stdio.h>\n#include <string.h>\n"
+        # CPython's _ssl refuses an OpenSSL built without threads.
+        '#ifndef OPENSSL_THREADS\n#error "OpenSSL was built without threads"\n#endif\n'
         "int main(void) { unsigned char md[32]; unsigned int n = 0;\n"
         "  static const unsigned char want[4] = {0xba, 0x78, 0x16, 0xbf};\n"
         '  if (!EVP_Digest("abc", 3, md, &n, EVP_sha256(), NULL) || n != 32 || memcmp(md, want, 4)) return 1;\n'

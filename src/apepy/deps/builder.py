@@ -13,8 +13,8 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from apepy import cache, download, edits, ui
-from apepy.deps import fat
+from apepy import cache, download, edits, hashing, ui
+from apepy.deps import fat, recipes
 from apepy.deps.commands import EPOCH_FILE, FAT_TWIN_DIR
 from apepy.deps.recipes import RECIPES
 from apepy.deps.table import LIBRARIES, Library
@@ -22,8 +22,8 @@ from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
 from apepy.toolchains import Toolchain
 
-# Part of every library's build marker: bump it when a recipe's commands change,
-# so sysroots built by the old recipe are rebuilt.
+# Part of every library's build marker: bump it when what every recipe does changes
+# (a recipe's own code is in the marker already: recipes.FILES).
 RECIPE_REVISION = "2"
 
 
@@ -35,7 +35,12 @@ def sysroot(toolchain: Toolchain) -> Path:
 
 def fingerprint(lib: Library) -> str:
     """Everything about how ``lib`` is built, including what it builds against."""
-    parts = [RECIPE_REVISION, repr(lib), *(fingerprint(LIBRARIES[r]) for r in lib.requires)]
+    parts = [
+        RECIPE_REVISION,
+        repr(lib),
+        hashing.code_digest(recipes.FILES[lib.recipe]),
+        *(fingerprint(LIBRARIES[r]) for r in lib.requires),
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 

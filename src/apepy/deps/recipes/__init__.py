@@ -26,3 +26,10 @@ RECIPES: dict[str, Recipe] = {
     "openssl": openssl.build,
     "sources": sources.build,
 }
+
+# The files each recipe runs, whose digest is part of its libraries' build marker: a
+# changed recipe rebuilds the libraries it builds, and only those.
+FILES: dict[str, tuple[str, ...]] = {
+    name: ("deps/commands.py", f"deps/recipes/{name}.py") for name in RECIPES
+}
+FILES["sqlite"] += ("deps/recipes/autoconf.py",)

@@ -41,7 +41,10 @@ def build(lib: Library, tc: Toolchain, tree: Path, root: Path, log: Path, jobs: 
         f for f in compile_flags(lib, tc, tree) if not f.startswith("-ffile-prefix-map=")
     )
     env["CPPFLAGS"] = ""
-    env["LDFLAGS"] = " ".join(tc.ldflags)
+    # Configure turns threads (and PIC) off when LDFLAGS says -static, and CPython's
+    # _ssl refuses an OpenSSL without threads; only the libraries are built here, so
+    # no program is linked with these flags anyway.
+    env["LDFLAGS"] = " ".join(f for f in tc.ldflags if f != "-static")
     stage = tree.parent / "stage"
     run(configure_command(lib, tc), tree, log, env, "configure openssl")
     run(["make", f"-j{jobs}", "build_libs"], tree, log, env, "make openssl")
