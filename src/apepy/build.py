@@ -28,7 +28,7 @@ from apepy import (
     ui,
     zipstore,
 )
-from apepy.errors import ApepyError
+from apepy.errors import ApepyError, InternalError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, freeze, stdlib
 from apepy.layout import MANIFEST_ARCNAME, SITE
@@ -388,7 +388,7 @@ def _verify(binary: Path, core: compile.Core, dotted: list[str]) -> None:
             _import_all(binary, dotted, Path(empty))
     missing = sorted(set(core.expected) - set(probe["builtins"]))  # type: ignore[call-overload]
     if missing:
-        raise ApepyError(f"the packed interpreter lacks built-in modules: {', '.join(missing)}")
+        raise InternalError(f"the packed interpreter lacks built-in modules: {', '.join(missing)}")
     path = probe["path"]
     assert isinstance(path, list)
     # '' is the current directory that `-c` puts first, as in any Python.

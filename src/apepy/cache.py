@@ -116,7 +116,10 @@ def describe_os_error(exc: OSError, what: str) -> ApepyError:
             f"cannot write {what}: {exc.strerror}",
             hint="choose a writable output location",
         )
-    return ApepyError(f"cannot write {what}: {exc.strerror or exc}")
+    return ApepyError(
+        f"cannot write {what}: {exc.strerror or exc}",
+        hint="check the permissions and free space of that location",
+    )
 
 
 def _alive(pid: int) -> bool:

@@ -351,7 +351,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from apepy.extensions import spec
 
     if args.jobs < 1:
-        raise ApepyError("--jobs must be at least 1")
+        raise ApepyError("--jobs must be at least 1", hint="pass -j N with N >= 1, or leave it out")
     wanted = [spec.parse(text) for text in args.with_]
     if args.with_lock is not None:
         wanted += spec.parse_lock(args.with_lock)

@@ -52,4 +52,7 @@ def read(path: Path) -> Manifest | None:
     try:
         return Manifest.from_json(raw)
     except (ValueError, TypeError) as exc:
-        raise ApepyError(f"{path} carries a damaged apepy manifest ({exc})") from exc
+        raise ApepyError(
+            f"{path} carries a damaged apepy manifest ({exc})",
+            hint="rebuild the file with apepy build / apepy bundle",
+        ) from exc

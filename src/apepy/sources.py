@@ -124,7 +124,10 @@ def resolve(spec: str | None) -> Release:
 def newest(series: str) -> Release:
     candidates = [r for r in RELEASES if r.series == series]
     if not candidates:
-        raise ApepyError(f"no pinned release for Python {series}")
+        raise ApepyError(
+            f"no pinned release for Python {series}",
+            hint=f"choose one of: {', '.join(sorted({r.series for r in RELEASES}))}",
+        )
     return max(candidates, key=lambda r: _version_key(r.version))
 
 

@@ -18,16 +18,8 @@ from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG
 
 
 def _archive(path: Path) -> zipstore.Archive:
-    """The file's zip store; every failure names a fix."""
-    try:
-        return zipstore.read_archive(path)
-    except zipstore.ZipStoreError as exc:
-        if exc.hint:
-            raise
-        raise zipstore.ZipStoreError(
-            exc.message,
-            hint="name an existing executable with an appended zip, such as one apepy built",
-        ) from exc
+    """The file's zip store (every failure names its fix)."""
+    return zipstore.read_archive(path)
 
 
 def print_rows(rows: list[tuple[str, str]]) -> None:

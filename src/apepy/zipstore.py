@@ -99,6 +99,9 @@ class ZipStoreError(ApepyError):
     """The file's appended archive is missing, truncated or malformed."""
 
 
+_NAME_ONE = "name an existing executable with an appended zip, such as one apepy built"
+
+
 @dataclass(frozen=True)
 class Member:
     name: str
@@ -165,11 +168,11 @@ def read_archive(path: Path) -> Archive:
         with open(path, "rb") as handle:
             data = handle.read()
     except IsADirectoryError:
-        raise ZipStoreError(f"{path} is a directory") from None
+        raise ZipStoreError(f"{path} is a directory", hint=_NAME_ONE) from None
     except FileNotFoundError:
-        raise ZipStoreError(f"{path} does not exist") from None
+        raise ZipStoreError(f"{path} does not exist", hint=_NAME_ONE) from None
     except OSError as exc:
-        raise ZipStoreError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ZipStoreError(f"cannot read {path}: {exc.strerror}", hint=_NAME_ONE) from exc
     return parse_archive(path, data)
 
 
@@ -417,7 +420,10 @@ def rewrite(
             out.write(record)
         cd_size = out.tell() - cd_offset
         if len(records) >= 0xFFFF or cd_offset >= 0xFFFFFFFF:
-            raise ZipStoreError(f"{dest}: the archive would need ZIP64, which apepy does not write")
+            raise ZipStoreError(
+                f"{dest}: the archive would need ZIP64, which apepy does not write",
+                hint="store fewer than 65,535 members and under 4 GiB (prune, or --exclude)",
+            )
         out.write(
             _EOCD.pack(
                 b"PK\x05\x06",

@@ -204,7 +204,8 @@ def _find_code(root: Path, packages: list[str] | None) -> list[Path]:
             match = next((c for c in candidates if c.exists()), None)
             if match is None:
                 raise ApepyError(
-                    f"[tool.apepy] packages names {name!r}, which is not in {root} or {root / 'src'}"
+                    f"[tool.apepy] packages names {name!r}, which is not in {root} or {root / 'src'}",
+                    hint="fix the name in pyproject.toml, or move the package there",
                 )
             found.append(match)
         return found

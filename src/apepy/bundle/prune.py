@@ -144,5 +144,8 @@ def read_keep_file(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ApepyError(f"cannot read --keep-from {path}: {exc.strerror}") from exc
+        raise ApepyError(
+            f"cannot read --keep-from {path}: {exc.strerror}",
+            hint="give a file listing one module name a line",
+        ) from exc
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]

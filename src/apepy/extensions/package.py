@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apepy import procs, ui
-from apepy.errors import ApepyError
+from apepy.errors import ApepyError, InternalError
 from apepy.extensions import rust
 from apepy.extensions.hostpython import HostPython
 from apepy.extensions.sdist import Sdist
@@ -112,7 +112,10 @@ def build(
             raise _explained(exc, sdist, log, offline=offline) from exc
         found = sorted(wheels.glob("*.whl"))
         if len(found) != 1:
-            raise ApepyError(f"building {sdist.name} produced {len(found)} wheels, expected one")
+            raise InternalError(
+                f"building {sdist.name} produced {len(found)} wheels, expected one",
+                details=f"full log: {log}",
+            )
         modules = _match(found[0], read_records(collect), sdist)
         st.done_text = f"{sdist.name} {sdist.version}: " + (
             ", ".join(m.dotted for m in modules) or "no extension modules"

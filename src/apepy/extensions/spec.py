@@ -71,7 +71,10 @@ def parse_lock(path: Path) -> list[ExtensionSpec]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ApepyError(f"cannot read the extensions lock {path}: {exc.strerror}") from exc
+        raise ApepyError(
+            f"cannot read the extensions lock {path}: {exc.strerror}",
+            hint="check the path given to --with-lock",
+        ) from exc
     specs = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()

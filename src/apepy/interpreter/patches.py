@@ -241,7 +241,10 @@ def patch_set(version: str) -> tuple[Edit, ...]:
     try:
         return PATCH_SETS[series]
     except KeyError:
-        raise ApepyError(f"apepy has no patch set for CPython {series}") from None
+        raise ApepyError(
+            f"apepy has no patch set for CPython {series}",
+            hint=f"build one of: {', '.join(sorted(PATCH_SETS))}",
+        ) from None
 
 
 def apply(tree: Path, version: str, edits: tuple[Edit, ...] | None = None) -> list[str]:

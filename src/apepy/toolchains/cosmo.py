@@ -106,7 +106,10 @@ def version_of(root: Path) -> str:
     for part in ("MAJOR", "MINOR", "PATCH"):
         found = re.search(rf"#define __COSMOPOLITAN_{part}__ (\d+)", text)
         if not found:
-            raise ApepyError(f"cannot read the Cosmopolitan version from {header}")
+            raise ApepyError(
+                f"cannot read the Cosmopolitan version from {header}",
+                hint=_GET_IT.format(v=DEFAULT.version),
+            )
         parts.append(found.group(1))
     return ".".join(parts)
 
@@ -193,7 +196,10 @@ def _unpack(archive: Path, dest: Path) -> None:
             for info in zf.infolist():
                 name = info.filename
                 if name.startswith("/") or ".." in name.split("/"):
-                    raise ApepyError(f"{archive.name} has an unsafe member {name!r}; refusing it")
+                    raise ApepyError(
+                        f"{archive.name} has an unsafe member {name!r}; refusing it",
+                        hint=f"delete {archive} and download the release again",
+                    )
                 target = dest / name
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
