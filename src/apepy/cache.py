@@ -341,8 +341,10 @@ def _complete(
         if layout == "file":
             text = "" if path.is_file() else None
         else:
-            text = (path / marker).read_text(encoding="utf-8") if path.is_dir() else None
-    except (OSError, UnicodeDecodeError):
+            # Undecodable bytes are replaced, not an error: the check sees them and refuses.
+            marker_path = path / marker
+            text = marker_path.read_text("utf-8", "replace") if path.is_dir() else None
+    except OSError:
         return None
     if text is None or (check is not None and not check(path, text)):
         return None
