@@ -184,28 +184,6 @@ def atomic_output(dest: Path, mode: int = 0o644) -> Iterator[Path]:
             tmp.unlink()
 
 
-@contextlib.contextmanager
-def atomic_directory(dest: Path) -> Iterator[Path]:
-    """Yield a temporary directory next to ``dest``; rename it to ``dest`` on success.
-
-    Used for cache entries: a killed process leaves only a ``.tmp-*`` sibling that
-    no reader trusts, never a half-filled entry. Callers hold the entry's lock, so
-    any such sibling found here is left over from a killed run and is removed.
-    """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    for stale in dest.parent.glob(f".{glob.escape(dest.name)}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
-    try:
-        yield tmp
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 # Everything `entry` has under way is named ``.NAME.tmp-*`` beside the entry NAME: a
 # temporary directory or file, or (an entry made in place) a sentinel file. No
 # reader trusts such a name, the next run under the entry's lock removes what a
