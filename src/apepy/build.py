@@ -44,7 +44,15 @@ _CORE_CODE = (
     "interpreter/freeze.py",
     "toolchains/__init__.py",
 )
-_PACK_CODE = ("interpreter/stdlib.py", "runtime", "zipstore.py", "manifest.py", "build.py")
+# records.py: it writes the manifest the file carries.
+_PACK_CODE = (
+    "interpreter/stdlib.py",
+    "runtime",
+    "zipstore.py",
+    "manifest.py",
+    "records.py",
+    "build.py",
+)
 
 
 # --minimal: the smallest interpreter that still does HTTPS, compression, json,
