@@ -50,5 +50,5 @@ def cache_key(
     elif isinstance(data, bytes):
         raw = data
     else:
-        raw = json.dumps(data, sort_keys=sort_keys).encode()
+        raw = json.dumps(dict(data), sort_keys=sort_keys).encode()
     return hashlib.sha256(raw).hexdigest()[:length]
