@@ -62,6 +62,8 @@ _PACK_CODE = (
     "sitepackages.py",
     "zipstore.py",
     "manifest.py",
+    # It writes the manifest the file carries.
+    "records.py",
     "build.py",
 )
 
@@ -210,16 +212,15 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
         if any(p.judgement.kind == "rust" for p in prepared):
             inputs["rust"] = extensions.rust_identity()
     key = hashing.cache_key(inputs)
-    entry = cache.cache_dir("interpreters") / key
-    executable = entry / "python"
-    cached = True
-    with cache.locked(entry.with_name(key + ".lock")):
-        if not _entry_intact(entry):
-            # Absent, or damaged since it was made (truncated, edited): made again.
-            if entry.exists():
-                ui.warn(f"the cached interpreter {entry} is damaged; building it again")
-                shutil.rmtree(entry)
-            cached = False
+    path = cache.cache_dir("interpreters") / key
+    with cache.entry(
+        path,
+        marker="python.sha256",
+        check=_entry_intact,
+        # Damaged since it was made (truncated, edited): made again.
+        on_damaged=lambda p: ui.warn(f"the cached interpreter {p} is damaged; building it again"),
+    ) as entry:
+        if not entry.ready:
             ui.info(
                 f"building CPython {source.version} with the {toolchain.family} toolchain (log: {log})"
             )
@@ -245,25 +246,26 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 log=log,
                 offline=request.offline,
             )
-            cache.ensure_free_space(entry.parent, _PACK_SPACE, "packing the interpreter")
+            cache.ensure_free_space(path.parent, _PACK_SPACE, "packing the interpreter")
             try:
                 _pack(
                     core,
                     toolchain,
                     source,
-                    entry,
+                    entry.work,
                     key=key,
                     epoch=epoch,
                     log=log,
                     built=built,
                     minimal=request.minimal,
                 )
+                entry.publish(hashing.sha256_file(entry.work / "python"))
             except OSError as exc:
                 raise cache.describe_os_error(
-                    exc, f"the interpreter in the cache ({entry})"
+                    exc, f"the interpreter in the cache ({path})"
                 ) from exc
-    manifest = Manifest.from_json((entry / "manifest.json").read_bytes())
-    return Interpreter(executable, manifest, cached)
+    manifest = Manifest.from_json((path / "manifest.json").read_bytes())
+    return Interpreter(path / "python", manifest, cached=entry.ready)
 
 
 def build(request: BuildRequest) -> BuildResult:
@@ -281,7 +283,7 @@ def _pack(
     core: compile.Core,
     toolchain: toolchains.Toolchain,
     source: sources.Source,
-    entry: Path,
+    tmp: Path,
     *,
     key: str,
     epoch: int,
@@ -289,74 +291,70 @@ def _pack(
     built: list[extensions.Extension],
     minimal: bool = False,
 ) -> None:
-    with cache.atomic_directory(entry) as tmp:
-        with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
-            entries = stdlib.collect(
-                core, tmp / "staging", log, drop=MINIMAL_STDLIB if minimal else frozenset()
-            )
-            st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
-        linked = core.python
-        extras: dict[str, object] = {"minimal": True} if minimal else {}
-        dotted: list[str] = []
-        if built:
-            linked = tmp / "staging" / "python-linked"
-            extensions.relink(
-                core, built, linked, tmp / "staging" / "relink", log, toolchain=toolchain
-            )
-            entries = _merge(entries, _site_entries(core, built, tmp / "staging", log))
-            extras["distributions"] = [ext.describe() for ext in built]
-            dotted = [m.dotted for ext in built for m in ext.modules]
-        manifest = Manifest(
-            apepy_version=apepy.__version__,
-            python_version=core.version,
-            toolchain=toolchain.family,
-            compiler=toolchain.compiler_version,
-            target=toolchain.target,
-            output_kind=toolchain.output_kind,
-            source_sha256=source.sha256,
-            source_pinned=source.pinned,
-            builtin_modules=tuple(sorted((*core.builtins, *dotted))),
-            excluded_modules=core.excluded,
-            patches=core.patches,
-            ca_bundle=f"certifi {certifi.__version__}",
-            build_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
-            source_date_epoch=epoch,
-            build_key=key,
-            extras=extras,
+    """Fill ``tmp``, the interpreter's cache entry being made: the file and its manifest."""
+    with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
+        entries = stdlib.collect(
+            core, tmp / "staging", log, drop=MINIMAL_STDLIB if minimal else frozenset()
         )
-        with ui.phase("link", "packing the interpreter and its stdlib into one file"):
-            binary = tmp / "python"
-            if toolchain.output_from_link:
-                procs.run_logged(
-                    [*toolchain.output_from_link, str(linked), str(binary)],
-                    cwd=tmp,
-                    log=log,
-                    what="making the output file from the linked interpreter",
-                    hint="see the log; the toolchain's objcopy could not write the file",
-                )
-            else:
-                shutil.copyfile(linked, binary)
-            os.chmod(binary, 0o755)
-            if toolchain.strip:
-                subprocess.run(
-                    [toolchain.strip, "--strip-all", str(binary)], check=True, capture_output=True
-                )
-            zipstore.append(
-                binary, [*entries, zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json())], epoch
+        st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
+    linked = core.python
+    extras: dict[str, object] = {"minimal": True} if minimal else {}
+    dotted: list[str] = []
+    if built:
+        linked = tmp / "staging" / "python-linked"
+        extensions.relink(core, built, linked, tmp / "staging" / "relink", log, toolchain=toolchain)
+        entries = _merge(entries, _site_entries(core, built, tmp / "staging", log))
+        extras["distributions"] = [ext.describe() for ext in built]
+        dotted = [m.dotted for ext in built for m in ext.modules]
+    manifest = Manifest(
+        apepy_version=apepy.__version__,
+        python_version=core.version,
+        toolchain=toolchain.family,
+        compiler=toolchain.compiler_version,
+        target=toolchain.target,
+        output_kind=toolchain.output_kind,
+        source_sha256=source.sha256,
+        source_pinned=source.pinned,
+        builtin_modules=tuple(sorted((*core.builtins, *dotted))),
+        excluded_modules=core.excluded,
+        patches=core.patches,
+        ca_bundle=f"certifi {certifi.__version__}",
+        build_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
+        source_date_epoch=epoch,
+        build_key=key,
+        extras=extras,
+    )
+    with ui.phase("link", "packing the interpreter and its stdlib into one file"):
+        binary = tmp / "python"
+        if toolchain.output_from_link:
+            procs.run_logged(
+                [*toolchain.output_from_link, str(linked), str(binary)],
+                cwd=tmp,
+                log=log,
+                what="making the output file from the linked interpreter",
+                hint="see the log; the toolchain's objcopy could not write the file",
             )
-        with ui.phase("verify", "running the packed interpreter from an empty environment"):
-            _verify(binary, core, dotted)
-        shutil.rmtree(tmp / "staging")
-        (tmp / "manifest.json").write_bytes(manifest.to_json())
-        (tmp / "python.sha256").write_text(hashing.sha256_file(binary))
+        else:
+            shutil.copyfile(linked, binary)
+        os.chmod(binary, 0o755)
+        if toolchain.strip:
+            subprocess.run(
+                [toolchain.strip, "--strip-all", str(binary)], check=True, capture_output=True
+            )
+        zipstore.append(
+            binary, [*entries, zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json())], epoch
+        )
+    with ui.phase("verify", "running the packed interpreter from an empty environment"):
+        _verify(binary, core, dotted)
+    shutil.rmtree(tmp / "staging")
+    (tmp / "manifest.json").write_bytes(manifest.to_json())
 
 
-def _entry_intact(entry: Path) -> bool:
-    """A finished cache entry: the file, its manifest, and the file's recorded hash."""
+def _entry_intact(entry: Path, recorded: str) -> bool:
+    """A finished cache entry: the file, its manifest, and the file's hash as recorded."""
     try:
         Manifest.from_json((entry / "manifest.json").read_bytes())
-        recorded = (entry / "python.sha256").read_text().strip()
-        return hashing.sha256_file(entry / "python") == recorded
+        return hashing.sha256_file(entry / "python") == recorded.strip()
     except (OSError, ValueError, TypeError):
         return False
 

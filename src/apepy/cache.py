@@ -10,8 +10,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 
@@ -185,23 +187,163 @@ def atomic_output(dest: Path, mode: int = 0o644) -> Iterator[Path]:
             tmp.unlink()
 
 
-@contextlib.contextmanager
-def atomic_directory(dest: Path) -> Iterator[Path]:
-    """Yield a temporary directory next to ``dest``; rename it to ``dest`` on success.
+# Everything `entry` has under way is named ``.NAME.tmp-*`` beside the entry NAME: a
+# temporary directory or file, or (an entry made in place) a sentinel file. No
+# reader trusts such a name, the next run under the entry's lock removes what a
+# killed run left, and `unfinished` finds them all.
+WORK_INFIX = ".tmp-"
 
-    Used for cache entries: a killed process leaves only a ``.tmp-*`` sibling that
-    no reader trusts, never a half-filled entry. Callers hold the entry's lock, so
-    any such sibling found here is left over from a killed run and is removed.
+Layout = Literal["dir", "in-place", "file"]
+
+
+@dataclass
+class Entry:
+    """One cache entry as `entry` found it, or the place where the caller makes it."""
+
+    path: Path
+    layout: Layout
+    marker: str
+    # A complete entry is there: use ``path`` and make nothing.
+    ready: bool
+    # The marker's text of the complete entry ("" for a file entry).
+    text: str
+    # Where to make the entry: a temporary directory or (not yet created) file beside
+    # ``path``, or ``path`` itself for an entry made in place. ``path`` when ready.
+    work: Path
+    published: bool = False
+
+    def publish(self, text: str | None = None) -> None:
+        """Make the entry complete now: its marker holding ``text`` is written last.
+
+        A directory entry needs ``text``; a file entry writes ``text`` into the file,
+        or, given None, keeps what the caller wrote to ``work``.
+        """
+        if self.ready or self.published:
+            raise RuntimeError(f"cache entry {self.path} is already complete")
+        if self.layout == "file":
+            if text is not None:
+                self.work.write_text(text, encoding="utf-8")
+            os.replace(self.work, self.path)
+        elif text is None:
+            raise TypeError(f"cache entry {self.path}: a directory entry's marker needs its text")
+        elif self.layout == "dir":
+            (self.work / self.marker).write_text(text, encoding="utf-8")
+            if self.path.exists() or self.path.is_symlink():
+                _remove(self.path)
+            os.replace(self.work, self.path)
+        else:
+            # In place the marker appears where readers look, so it is renamed into place whole.
+            marker = self.path / self.marker
+            part = marker.with_name(f".{marker.name}{WORK_INFIX}{os.getpid()}")
+            part.write_text(text, encoding="utf-8")
+            os.replace(part, marker)
+            _sentinel(self.path).unlink(missing_ok=True)
+        self.published = True
+
+
+@contextlib.contextmanager
+def entry(
+    path: Path,
+    *,
+    layout: Layout = "dir",
+    marker: str = "",
+    check: Callable[[Path, str], bool] | None = None,
+    rebuild: bool = False,
+    lock: Path | Literal[False] | None = None,
+    on_damaged: Callable[[Path], None] | None = None,
+) -> Iterator[Entry]:
+    """Hold the lock of the cache entry ``path`` and yield it: complete, or to be made.
+
+    - ``layout``: "dir", a directory filled in a temporary directory beside it and
+      renamed into place; "in-place", a directory made at ``path`` itself (for trees
+      whose own absolute paths end up in what they build); "file", one file written
+      beside it and renamed into place.
+    - ``marker``: a directory entry's marker file, written last by `Entry.publish`;
+      an entry is complete only with it. A file entry has none (the file is whole
+      once it is there).
+    - ``check(path, text)``: is the entry found with that marker text whole? False:
+      it is damaged, so it is removed and made again. It may raise instead
+      (an ApepyError that tells the user what to do), which leaves the entry as it is.
+    - ``rebuild``: make it again even if complete; the old one stays until the new
+      one replaces it (an entry made in place is removed first).
+    - ``lock``: the lock file; by default ``NAME.lock`` beside the entry. False: the
+      caller already holds a lock that covers the entry.
+    - ``on_damaged(path)``: told before an existing incomplete or damaged entry is
+      removed to be made again.
+
+    A ready entry is used as it is. Otherwise the caller makes it in ``work`` and calls
+    ``publish``; leaving the block with an exception (or without publishing) removes
+    the work, and an entry made in place, so the next run starts afresh.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    for stale in dest.parent.glob(f".{glob.escape(dest.name)}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
+    if layout != "file" and not marker:
+        raise TypeError(f"cache entry {path}: a directory entry needs a marker")
+    lock_path = path.with_name(path.name + ".lock") if lock is None else lock
+    with contextlib.nullcontext() if lock_path is False else locked(lock_path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # What a killed run left: this process holds the entry's lock now.
+        for stale in path.parent.glob(f".{glob.escape(path.name)}{WORK_INFIX}*"):
+            _remove(stale)
+        if not rebuild:
+            text = _complete(path, layout, marker, check)
+            if text is not None:
+                yield Entry(path, layout, marker, ready=True, text=text, work=path)
+                return
+            if path.exists() or path.is_symlink():
+                if on_damaged is not None:
+                    on_damaged(path)
+                _remove(path)
+        if layout == "dir":
+            work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}{WORK_INFIX}"))
+        elif layout == "file":
+            work = path.with_name(f".{path.name}{WORK_INFIX}{os.getpid()}")
+        else:
+            _sentinel(path).touch()
+            if path.exists() or path.is_symlink():
+                _remove(path)
+            path.mkdir()
+            work = path
+        made = Entry(path, layout, marker, ready=False, text="", work=work)
+        try:
+            yield made
+            if not made.published:
+                raise RuntimeError(f"cache entry {path} was left without being published")
+        finally:
+            if not made.published:
+                _remove(work)
+            if layout == "in-place":
+                _sentinel(path).unlink(missing_ok=True)
+
+
+def _complete(
+    path: Path, layout: Layout, marker: str, check: Callable[[Path, str], bool] | None
+) -> str | None:
+    """The marker text of the complete entry at ``path``; None if it is absent or damaged."""
     try:
-        yield tmp
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if layout == "file":
+            text = "" if path.is_file() else None
+        else:
+            # Undecodable bytes are replaced, not an error: the check sees them and refuses.
+            marker_path = path / marker
+            text = marker_path.read_text("utf-8", "replace") if path.is_dir() else None
+    except OSError:
+        return None
+    if text is None or (check is not None and not check(path, text)):
+        return None
+    return text
+
+
+def _sentinel(path: Path) -> Path:
+    return path.with_name(f".{path.name}{WORK_INFIX}in-place")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def unfinished(root: Path) -> list[Path]:
+    """Everything under ``root`` that `entry` has under way, or that a killed run left."""
+    return sorted(root.rglob(f".*{WORK_INFIX}*"))

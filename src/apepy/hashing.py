@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -34,6 +35,20 @@ def code_digest(paths: tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
-def cache_key(data: dict[str, object]) -> str:
-    """A short, stable name for a cache entry made from these inputs."""
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:24]
+def cache_key(
+    data: Mapping[str, object] | str | bytes, *, length: int = 24, sort_keys: bool = True
+) -> str:
+    """A short, stable name for a cache entry made from these inputs.
+
+    ``data`` is a JSON-able table of the inputs; text or bytes are hashed as they are
+    (for keys that were never made from a table, whose values must not change).
+    ``sort_keys=False`` hashes the table in its own order: only for keys first made
+    that way, so that their cached entries stay valid.
+    """
+    if isinstance(data, str):
+        raw = data.encode()
+    elif isinstance(data, bytes):
+        raw = data
+    else:
+        raw = json.dumps(dict(data), sort_keys=sort_keys).encode()
+    return hashlib.sha256(raw).hexdigest()[:length]

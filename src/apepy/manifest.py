@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import zipstore
+from apepy import records, zipstore
 from apepy.errors import ApepyError
 from apepy.layout import MANIFEST_ARCNAME
 
@@ -34,15 +33,11 @@ class Manifest:
     extras: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode()
+        return (records.to_json(self, indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
-        data = json.loads(raw)
-        for key in ("builtin_modules", "excluded_modules", "patches"):
-            data[key] = tuple(data.get(key, ()))
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return records.from_json(cls, raw)
 
 
 def read(path: Path) -> Manifest | None:

@@ -6,7 +6,6 @@ import ast
 import dataclasses
 import hashlib
 import importlib.metadata
-import json
 import os
 import re
 import shutil
@@ -15,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import cache, inside, pyc, ui, zipstore
+from apepy import cache, hashing, inside, pyc, records, ui, zipstore
 from apepy.bundle import base as base_mod
 from apepy.bundle import install, project, prune, wheels
 from apepy.errors import ApepyError
@@ -23,7 +22,45 @@ from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
 from apepy.sitepackages import site_entries
 
 _CODE_SUFFIXES = (".py", ".pyc", ".pyi")
+CONFIG = BUNDLE_CONFIG
+CONFIG_SCHEMA = 1
 _WORK_DIR = re.compile(r"apepy-bundle-(?P<pid>\d+)-[A-Za-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class Extract:
+    """A package unpacked to disk on first start, into a directory named by its digest."""
+
+    prefix: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """CONFIG: what the bundled app runs (read by the runtime's _apepy_boot, which is
+    standalone and reads the JSON itself) and what went in."""
+
+    name: str
+    # {"kind": "function" or "module", "target": ...}; None: the command named by argv[0].
+    entry: dict[str, str] | None
+    scripts: dict[str, str]
+    extract: tuple[Extract, ...]
+    distributions: tuple[Distribution, ...]
+    # Files written before the field read as schema 1: the fields were the same.
+    schema: int = CONFIG_SCHEMA
+
+    def to_json(self) -> bytes:
+        return records.to_json(self, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> BundleConfig:
+        return records.from_json(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -125,16 +162,14 @@ def bundle(request: BundleRequest) -> BundleResult:
             ui.warn(f"{name} does not compile for {base.describe()}; kept as source only")
         entries = site_entries(site, work / "pyc")
         extract = _extracts(entries, proj, app_names, request.extract)
-        config = {
-            "name": proj.name,
-            "entry": entry,
-            "scripts": proj.scripts,
-            "extract": extract,
-            "distributions": [{"name": d.name, "version": d.version} for d in dists],
-        }
-        entries.append(
-            zipstore.Entry(BUNDLE_CONFIG, json.dumps(config, indent=1, sort_keys=True).encode())
+        config = BundleConfig(
+            name=proj.name,
+            entry=entry,
+            scripts=proj.scripts,
+            extract=tuple(extract),
+            distributions=tuple(Distribution(d.name, d.version) for d in dists),
         )
+        entries.append(zipstore.Entry(CONFIG, config.to_json()))
         entries.append(zipstore.Entry(ARGS_ARCNAME, _args_text(allow_env).encode(), compress=False))
         dropped = (
             _prune(request, proj, base, site) if _option(request.prune, proj, "prune") else set()
@@ -362,7 +397,7 @@ def _extracts(
     proj: project.Project,
     app_names: list[str],
     requested: tuple[str, ...],
-) -> list[dict[str, str]]:
+) -> list[Extract]:
     """Packages to unpack once to disk: those asked for, app packages that carry data files,
     and dependencies that need their data files as real files (datasette's templates
     through ``__file__``, certifi's CA bundle through ``as_file``), which no path inside
@@ -394,10 +429,12 @@ def _extracts(
                 f"--extract {name}: no package of that name in the bundle",
                 hint="name a top-level package by its import name (the app's own or a dependency's)",
             )
-        digest = hashlib.sha256()
-        for member in members:
-            digest.update(member.name.encode() + b"\0" + hashlib.sha256(member.data).digest())
-        result.append({"prefix": prefix, "digest": f"{name}-{digest.hexdigest()[:16]}"})
+        # The key of the runtime's own cache of unpacked packages: by content.
+        listing = b"".join(
+            member.name.encode() + b"\0" + hashlib.sha256(member.data).digest()
+            for member in members
+        )
+        result.append(Extract(prefix, f"{name}-{hashing.cache_key(listing, length=16)}"))
     return result
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import cache, pip, ui
+from apepy import cache, hashing, pip, ui
 from apepy.bundle.base import Base
 from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
@@ -80,30 +80,40 @@ def resolve(
     inputs = {"req": sorted(requirements), "tags": tags, "index": index.pip_args()}
     if pins:
         inputs["constraints"] = pins
-    key = hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:24]
-    entry = cache.cache_dir("wheels") / key
-    done = entry / RESOLVED
-    with cache.locked(entry.with_name(key + ".lock")):
-        if done.is_file() and not index.refresh:
-            recorded = _recorded(done)
-            if recorded is not None and all((entry / n).is_file() for n in recorded):
-                ui.info(f"dependencies: {len(recorded)} wheels from the cache (no network)")
-                return [Wheel(entry / n, digest) for n, digest in sorted(recorded.items())]
-        with cache.atomic_directory(entry) as tmp:
+    # In its own order, not sorted: the key was first made so, and cached resolutions
+    # (which warm bundles use without a network) stay valid.
+    key = hashing.cache_key(inputs, sort_keys=False)
+    with cache.entry(
+        cache.cache_dir("wheels") / key,
+        marker=RESOLVED,
+        check=_complete,
+        rebuild=index.refresh,
+    ) as entry:
+        if entry.ready:
+            recorded = _recorded(entry.path / RESOLVED, entry.text)
+            assert recorded is not None  # as _complete found it
+            ui.info(f"dependencies: {len(recorded)} wheels from the cache (no network)")
+        else:
             with ui.phase(
                 "resolve", f"{len(requirements)} requirements with pip for {base.describe()}"
             ):
-                _pip_download(requirements, tags, index, tmp, log, pins)
-            recorded = {p.name: sha256_file(p) for p in sorted(tmp.glob("*.whl"))}
-            (tmp / RESOLVED).write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-    return [Wheel(entry / n, digest) for n, digest in sorted(recorded.items())]
+                _pip_download(requirements, tags, index, entry.work, log, pins)
+            recorded = {p.name: sha256_file(p) for p in sorted(entry.work.glob("*.whl"))}
+            entry.publish(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+    return [Wheel(entry.path / n, digest) for n, digest in sorted(recorded.items())]
 
 
-def _recorded(done: Path) -> dict[str, str] | None:
+def _complete(entry: Path, text: str) -> bool:
+    """A cached resolution with hashes, and every wheel it names still there."""
+    recorded = _recorded(entry / RESOLVED, text)
+    return recorded is not None and all((entry / n).is_file() for n in recorded)
+
+
+def _recorded(done: Path, text: str) -> dict[str, str] | None:
     """The wheels and hashes of a cached resolution; None for an entry without hashes."""
     try:
-        data = json.loads(done.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(text)
+    except ValueError as exc:
         raise _damaged(done, str(exc)) from exc
     if isinstance(data, list) and all(isinstance(n, str) for n in data):
         return None  # written before apepy recorded hashes: resolve again

@@ -7,7 +7,6 @@ names the release, tarball and recipe fingerprint, so a changed recipe rebuilds.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tarfile
 from collections.abc import Iterable
@@ -29,7 +28,7 @@ RECIPE_REVISION = "2"
 
 def sysroot(toolchain: Toolchain) -> Path:
     """The toolchain's sysroot: ``include/`` and ``lib/`` of every library built for it."""
-    key = hashlib.sha256(toolchain.library_identity().encode()).hexdigest()[:16]
+    key = hashing.cache_key(toolchain.library_identity(), length=16)
     return cache.cache_dir("sysroots", f"{toolchain.family}-{key}")
 
 
@@ -41,7 +40,7 @@ def fingerprint(lib: Library) -> str:
         hashing.code_digest(recipes.FILES[lib.recipe]),
         *(fingerprint(LIBRARIES[r]) for r in lib.requires),
     ]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+    return hashing.cache_key("\n".join(parts), length=12)
 
 
 def tarball(lib: Library, *, offline: bool) -> tuple[Path, str]:
@@ -113,8 +112,15 @@ def build(lib: Library, toolchain: Toolchain, *, jobs: int, offline: bool = Fals
     root = sysroot(toolchain)
     source, digest = tarball(lib, offline=offline)
     marker = root / f".{lib.name}-{lib.version}-{digest[:16]}-{fingerprint(lib)}.built"
-    with cache.locked(root / f".{lib.name}.lock"):
-        if marker.is_file() and not _missing_products(lib, toolchain, root):
+    # The entry is the marker file, written last (atomically); the library's files go
+    # into the shared sysroot itself, so the marker's check is that they are all there.
+    with cache.entry(
+        marker,
+        layout="file",
+        lock=root / f".{lib.name}.lock",
+        check=lambda _path, _text: not _missing_products(lib, toolchain, root),
+    ) as entry:
+        if entry.ready:
             return root
         for old in root.glob(f".{lib.name}-*.built"):
             old.unlink()
@@ -141,7 +147,7 @@ def build(lib: Library, toolchain: Toolchain, *, jobs: int, offline: bool = Fals
                 hint="see the log; the library's entry in apepy's table needs updating",
                 details=f"full log: {log}",
             )
-        marker.write_text(lib.version + "\n")
+        entry.publish(lib.version + "\n")
     return root
 
 

@@ -9,16 +9,15 @@ builds only that package and re-links.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from installer.sources import WheelFile
 
-from apepy import cache, hashing, sources, toolchains, ui
+from apepy import cache, hashing, records, sources, toolchains, ui
 from apepy.errors import ApepyError
 from apepy.extensions import hostpython, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
@@ -53,6 +52,10 @@ class Extension:
             "modules": [m.dotted for m in self.modules],
         }
 
+
+# A package's cache entry: its wheel, its linked objects, and this record of them
+# (an Extension whose paths are relative to the entry), written last.
+RESULT = "result.json"
 
 # The modules whose code shapes a package's build and its linked objects.
 BUILD_CODE = tuple(
@@ -128,16 +131,20 @@ def build_all(
         if item.judgement.kind == "rust":
             inputs["rust"] = rust_identity()
         key = hashing.cache_key(inputs)
-        entry = cache.cache_dir("extensions") / key
-        result = entry / "result.json"
-        with cache.locked(entry.with_name(key + ".lock")):
-            if not result.is_file():
+        with cache.entry(
+            cache.cache_dir("extensions") / key,
+            marker=RESULT,
+            check=lambda _, text: records.readable(Extension, text),
+        ) as entry:
+            if not entry.ready:
                 if hostpy is None:
                     hostpy = hostpython.ensure(source, builder, key=hostpy_key, log=log, jobs=jobs)
-                _build_one(item, hostpy, core, toolchain, entry, log, offline=offline)
+                entry.publish(
+                    _build_one(item, hostpy, core, toolchain, entry.work, log, offline=offline)
+                )
             else:
                 ui.info(f"{item.sdist.name} {item.sdist.version}: built in before, from the cache")
-        built.append(_load(entry))
+        built.append(_load(entry.path))
     _check_unique(built)
     return built
 
@@ -147,15 +154,13 @@ def _build_one(
     hostpy: hostpython.HostPython,
     core: Core,
     toolchain: Toolchain,
-    entry: Path,
+    tmp: Path,
     log: Path,
     *,
     offline: bool,
-) -> None:
-    with (
-        cache.atomic_directory(entry) as tmp,
-        tempfile.TemporaryDirectory(prefix="apepy-ext-") as scratch,
-    ):
+) -> str:
+    """Fill ``tmp``, the package's cache entry being made; return its RESULT record."""
+    with tempfile.TemporaryDirectory(prefix="apepy-ext-") as scratch:
         made = package.build(
             item.sdist,
             hostpy,
@@ -182,24 +187,15 @@ def _build_one(
             link.partial_link(m, toolchain, tmp / "objects" / f"{m.dotted}.o", log) for m in modules
         ]
         wheel = package.copy_wheel(made, tmp)
-        data = {
-            "name": item.sdist.name,
-            "version": item.sdist.version,
-            "sdist_sha256": item.sdist.sha256,
-            "wheel": wheel.name,
-            "modules": [
-                {
-                    "dotted": m.dotted,
-                    "object": m.object.relative_to(tmp).as_posix(),
-                    "init_symbol": m.init_symbol,
-                    "libs": list(m.libs),
-                    "libdirs": list(m.libdirs),
-                    "cxx": m.cxx,
-                }
-                for m in linked
-            ],
-        }
-        (tmp / "result.json").write_text(json.dumps(data, indent=1))
+        # Paths inside the entry are kept relative to it: the entry is renamed into place.
+        result = Extension(
+            name=item.sdist.name,
+            version=item.sdist.version,
+            sdist_sha256=item.sdist.sha256,
+            wheel=Path(wheel.name),
+            modules=tuple(replace(m, object=m.object.relative_to(tmp)) for m in linked),
+        )
+        return records.to_json(result, indent=1)
 
 
 def rust_identity() -> str:
@@ -213,23 +209,11 @@ def _in_tests(dotted: str) -> bool:
 
 
 def _load(entry: Path) -> Extension:
-    data = json.loads((entry / "result.json").read_text())
-    return Extension(
-        name=data["name"],
-        version=data["version"],
-        sdist_sha256=data["sdist_sha256"],
-        wheel=entry / data["wheel"],
-        modules=tuple(
-            link.LinkedModule(
-                dotted=m["dotted"],
-                object=entry / m["object"],
-                init_symbol=m["init_symbol"],
-                libs=tuple(m["libs"]),
-                libdirs=tuple(m["libdirs"]),
-                cxx=bool(m["cxx"]),
-            )
-            for m in data["modules"]
-        ),
+    found = records.from_json(Extension, (entry / RESULT).read_text())
+    return replace(
+        found,
+        wheel=entry / found.wheel,
+        modules=tuple(replace(m, object=entry / m.object) for m in found.modules),
     )
 
 

@@ -36,19 +36,12 @@ def ensure(
     result = HostPython(
         prefix / "bin" / f"python{series}", prefix / "include" / f"python{series}", source.version
     )
-    with cache.locked(root.with_name(key + ".lock")):
-        if (root / _MARKER).is_file():
-            return result
-        if root.exists():
-            shutil.rmtree(root)
-        cache.ensure_free_space(root.parent, _SPACE, "building the build Python")
-        root.mkdir(parents=True)
-        try:
+    # In place: configure's --prefix is compiled into the build Python.
+    with cache.entry(root, layout="in-place", marker=_MARKER) as entry:
+        if not entry.ready:
+            cache.ensure_free_space(root.parent, _SPACE, "building the build Python")
             _build(source, host, root, prefix, log, jobs)
-        except BaseException:
-            shutil.rmtree(root, ignore_errors=True)
-            raise
-        (root / _MARKER).write_text(json.dumps({"version": source.version}))
+            entry.publish(json.dumps({"version": source.version}))
     return result
 
 

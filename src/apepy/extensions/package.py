@@ -18,8 +18,9 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from apepy import procs, ui
+from apepy import procs, records, ui
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions import rust
 from apepy.extensions.hostpython import HostPython
@@ -32,13 +33,21 @@ _EXTENSION_SUFFIXES = (".so", ".pyd")
 _CARGO_COMPILING = re.compile(r"^\s*Compiling (\S+ v\S+)")
 
 
+class Archive(NamedTuple):
+    path: str
+    whole: bool  # linked with --whole-archive
+
+
 @dataclass(frozen=True)
 class LinkRecord:
+    """What the compiler wrapper recorded of one link (its record.json: the wrapper is
+    standalone, so it writes the same fields by hand)."""
+
     output: str
     sha256: str
     cxx: bool
     objects: tuple[str, ...]
-    archives: tuple[tuple[str, bool], ...]
+    archives: tuple[Archive, ...]
     libs: tuple[str, ...]
     libdirs: tuple[str, ...]
     shared_inputs: tuple[str, ...]
@@ -225,23 +234,10 @@ def wrapper_env(bin_dir: Path, config: Path) -> dict[str, str]:
 
 
 def read_records(collect: Path) -> list[LinkRecord]:
-    records = []
+    found = []
     for path in sorted(collect.glob("link-*/record.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        records.append(
-            LinkRecord(
-                output=data["output"],
-                sha256=data["sha256"],
-                cxx=bool(data["cxx"]),
-                objects=tuple(data["objects"]),
-                archives=tuple((a["path"], bool(a["whole"])) for a in data["archives"]),
-                libs=tuple(data["libs"]),
-                libdirs=tuple(data["libdirs"]),
-                shared_inputs=tuple(data["shared_inputs"]),
-                sources=tuple(data["sources"]),
-            )
-        )
-    return records
+        found.append(records.from_json(LinkRecord, path.read_text(encoding="utf-8")))
+    return found
 
 
 def dotted_name(wheel_path: str) -> str:

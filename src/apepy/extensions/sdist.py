@@ -67,8 +67,10 @@ def obtain(spec: ExtensionSpec, *, offline: bool, log: Path) -> Sdist:
             downloaded = _pip_download(spec, log)
         target = store / downloaded.name
         sdist = _verified(spec, downloaded, _version_from_filename(downloaded.name))
-        shutil.copyfile(downloaded, target.with_name(target.name + ".part"))
-        target.with_name(target.name + ".part").replace(target)
+        # The store's lock above covers the file; what pip just fetched replaces any copy.
+        with cache.entry(target, layout="file", lock=False, rebuild=True) as entry:
+            shutil.copyfile(downloaded, entry.work)
+            entry.publish()
         shutil.rmtree(downloaded.parent, ignore_errors=True)
         return Sdist(sdist.name, sdist.version, target, sdist.sha256)
 
@@ -77,7 +79,7 @@ def _cached(store: Path, spec: ExtensionSpec, *, offline: bool) -> Path | None:
     pinned = spec.pinned_version
     candidates: list[tuple[Version, Path]] = []
     for path in store.iterdir():
-        if path.name.endswith(".part") or path.suffix == ".lock":
+        if path.name.endswith(".part") or path.suffix == ".lock" or cache.WORK_INFIX in path.name:
             continue
         try:
             name, version = _split_filename(path.name)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import cache, procs, sources, toolchains, ui
-from apepy.cache import locked
+from apepy import cache, procs, records, sources, toolchains, ui
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze as hot
 from apepy.interpreter import modules, patches
@@ -48,59 +45,67 @@ def build_core(
     freeze: bool = False,
 ) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with locked(root.with_name(root.name + ".lock")):
-        marker = root / COMPLETE_MARKER
-        if marker.is_file():
-            return _load(root, marker)
-        if root.exists():
-            # A build that was killed or failed: start it over.
-            shutil.rmtree(root)
+    # In place: the tree's own absolute paths are compiled into what it builds. A build
+    # that was killed or failed is removed, here or by the next run, and starts over.
+    with cache.entry(
+        root,
+        layout="in-place",
+        marker=COMPLETE_MARKER,
+        check=lambda _, text: records.readable(_Marker, text),
+    ) as entry:
+        if entry.ready:
+            return _load(root, entry.text)
         cache.ensure_free_space(root.parent, _TREE_SPACE, "building CPython")
-        root.mkdir()
-        try:
-            core = _build(
-                source,
-                toolchain,
-                root=root,
-                log=log,
-                jobs=jobs,
-                exclude=exclude,
-                epoch=epoch,
-                offline=offline,
-                optimize=optimize,
-                freeze=freeze,
-            )
-        except BaseException:
-            # A failed tree is useless to the next run and can be large.
-            shutil.rmtree(root, ignore_errors=True)
-            raise
-        marker.write_text(
-            json.dumps(
-                {
-                    "tree": str(core.tree.relative_to(root)),
-                    "version": core.version,
-                    "builtins": core.builtins,
-                    "expected": core.expected,
-                    "excluded": core.excluded,
-                    "patches": core.patches,
-                }
+        core = _build(
+            source,
+            toolchain,
+            root=root,
+            log=log,
+            jobs=jobs,
+            exclude=exclude,
+            epoch=epoch,
+            offline=offline,
+            optimize=optimize,
+            freeze=freeze,
+        )
+        entry.publish(
+            records.to_json(
+                _Marker(
+                    tree=core.tree.relative_to(root),
+                    version=core.version,
+                    builtins=core.builtins,
+                    expected=core.expected,
+                    excluded=core.excluded,
+                    patches=core.patches,
+                )
             )
         )
         return core
 
 
-def _load(root: Path, marker: Path) -> Core:
-    data = json.loads(marker.read_text())
-    tree = root / data["tree"]
+@dataclass(frozen=True)
+class _Marker:
+    """A finished tree's COMPLETE_MARKER: its Core, the tree relative to the entry."""
+
+    tree: Path
+    version: str
+    builtins: tuple[str, ...]
+    expected: tuple[str, ...]
+    excluded: tuple[str, ...]
+    patches: tuple[str, ...]
+
+
+def _load(root: Path, text: str) -> Core:
+    marker = records.from_json(_Marker, text)
+    tree = root / marker.tree
     return Core(
         tree=tree,
         python=tree / "python",
-        version=data["version"],
-        builtins=tuple(data["builtins"]),
-        expected=tuple(data["expected"]),
-        excluded=tuple(data["excluded"]),
-        patches=tuple(data["patches"]),
+        version=marker.version,
+        builtins=marker.builtins,
+        expected=marker.expected,
+        excluded=marker.excluded,
+        patches=marker.patches,
     )
 
 

@@ -146,11 +146,9 @@ def locate(explicit: Path | None, *, offline: bool) -> tuple[Path, str]:
 def ensure_release(release: Release, *, offline: bool) -> Path:
     """The release unpacked in the cache, downloading and verifying it first if needed."""
     store = cache.cache_dir("toolchains")
-    root = store / f"cosmocc-{release.version}"
-    marker = root / ".apepy-complete"
-    with cache.locked(store / f"cosmocc-{release.version}.lock"):
-        if marker.is_file():
-            return root
+    with cache.entry(store / f"cosmocc-{release.version}", marker=".apepy-complete") as entry:
+        if entry.ready:
+            return entry.path
         archive = store / release.filename
         if not archive.is_file():
             if offline:
@@ -171,11 +169,10 @@ def ensure_release(release: Release, *, offline: bool) -> Path:
                 ) from exc
         else:
             _verify(archive, release)
-        with cache.atomic_directory(root) as tmp:
-            with ui.phase("cosmocc", f"unpacking cosmocc {release.version}"):
-                _unpack(archive, tmp)
-            (tmp / ".apepy-complete").write_text(release.sha256)
-    return root
+        with ui.phase("cosmocc", f"unpacking cosmocc {release.version}"):
+            _unpack(archive, entry.work)
+        entry.publish(release.sha256)
+    return entry.path
 
 
 def _verify(archive: Path, release: Release) -> None:

@@ -1,0 +1,180 @@
+"""Each record written with `records` has the bytes its hand-written JSON had, and old ones read.
+
+The expected texts are the expressions each record was written with before the helper.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from apepy import records
+from apepy.bundle import CONFIG_SCHEMA, BundleConfig, Distribution, Extract
+from apepy.extensions import RESULT, Extension, _load
+from apepy.extensions.link import LinkedModule
+from apepy.extensions.package import Archive, LinkRecord
+from apepy.interpreter import compile
+from apepy.manifest import Manifest
+
+
+def manifest() -> Manifest:
+    return Manifest(
+        apepy_version="0.1",
+        python_version="3.13.15",
+        toolchain="host",
+        compiler="cc 12",
+        target="x86_64-linux-gnu",
+        output_kind="elf-static",
+        source_sha256="ab" * 32,
+        source_pinned=True,
+        builtin_modules=("_ssl", "zlib"),
+        excluded_modules=(),
+        patches=("getpath: é",),
+        ca_bundle="certifi 2024",
+        build_date="2024-01-01T00:00:00Z",
+        source_date_epoch=1704067200,
+        build_key="k" * 24,
+        extras={"distributions": [{"name": "x", "modules": ["x._y"]}], "minimal": True},
+    )
+
+
+def test_manifest_bytes_and_old_manifests() -> None:
+    found = manifest()
+    assert found.to_json() == (json.dumps(asdict(found), indent=2, sort_keys=True) + "\n").encode()
+    assert Manifest.from_json(found.to_json()) == found
+    data = json.loads(found.to_json())
+    # A newer apepy's field is ignored; absent lists read as empty, as they always did.
+    data["from_the_future"] = {"x": 1}
+    del data["patches"], data["extras"], data["schema"]
+    old = Manifest.from_json(json.dumps(data).encode())
+    assert old.patches == () and old.extras == {} and old.schema == 1
+
+
+def test_core_marker_bytes_and_old_markers(tmp_path: Path) -> None:
+    marker = compile._Marker(
+        tree=Path("Python-3.13.15"),
+        version="3.13.15",
+        builtins=("_io", "sys"),
+        expected=("_io",),
+        excluded=("_tkinter",),
+        patches=("one", "two"),
+    )
+    written = records.to_json(marker)
+    assert written == json.dumps(
+        {
+            "tree": "Python-3.13.15",
+            "version": "3.13.15",
+            "builtins": ("_io", "sys"),
+            "expected": ("_io",),
+            "excluded": ("_tkinter",),
+            "patches": ("one", "two"),
+        }
+    )
+    core = compile._load(tmp_path, written)
+    assert core.tree == tmp_path / "Python-3.13.15"
+    assert core.python == core.tree / "python"
+    assert (core.builtins, core.excluded, core.patches) == (
+        ("_io", "sys"),
+        ("_tkinter",),
+        marker.patches,
+    )
+    assert not records.readable(compile._Marker, written[:-5])
+
+
+def test_extension_result_bytes_and_old_results(tmp_path: Path) -> None:
+    ext = Extension(
+        name="markupsafe",
+        version="2.1.5",
+        sdist_sha256="cd" * 32,
+        wheel=Path("markupsafe-2.1.5-cp313-cp313-linux_x86_64.whl"),
+        modules=(
+            LinkedModule(
+                "markupsafe._speedups",
+                Path("objects/markupsafe._speedups.o"),
+                "PyInit_apepy_0_x",
+                ("m",),
+                ("/usr/lib",),
+                False,
+            ),
+        ),
+    )
+    old = json.dumps(
+        {
+            "name": "markupsafe",
+            "version": "2.1.5",
+            "sdist_sha256": "cd" * 32,
+            "wheel": "markupsafe-2.1.5-cp313-cp313-linux_x86_64.whl",
+            "modules": [
+                {
+                    "dotted": "markupsafe._speedups",
+                    "object": "objects/markupsafe._speedups.o",
+                    "init_symbol": "PyInit_apepy_0_x",
+                    "libs": ["m"],
+                    "libdirs": ["/usr/lib"],
+                    "cxx": False,
+                }
+            ],
+        },
+        indent=1,
+    )
+    assert records.to_json(ext, indent=1) == old
+    (tmp_path / RESULT).write_text(old)
+    loaded = _load(tmp_path)
+    assert loaded.wheel == tmp_path / ext.wheel
+    assert loaded.modules[0].object == tmp_path / "objects" / "markupsafe._speedups.o"
+    assert loaded.modules[0].libs == ("m",) and loaded.describe()["modules"] == [
+        "markupsafe._speedups"
+    ]
+
+
+def test_link_record_has_the_wrappers_shape() -> None:
+    """The standalone wrapper writes record.json by hand; the reader's record has its shape."""
+    record = LinkRecord(
+        output="/b/x.so",
+        sha256="00",
+        cxx=True,
+        objects=("a.o",),
+        archives=(Archive("l.a", False),),
+        libs=("yaml",),
+        libdirs=(),
+        shared_inputs=(),
+        sources=(),
+    )
+    wrapper_wrote = {
+        "output": "/b/x.so",
+        "sha256": "00",
+        "cxx": True,
+        "objects": ["a.o"],
+        "archives": [{"path": "l.a", "whole": False}],
+        "libs": ["yaml"],
+        "libdirs": [],
+        "shared_inputs": [],
+        "sources": [],
+    }
+    assert records.to_json(record, indent=1) == json.dumps(wrapper_wrote, indent=1)
+    assert records.from_json(LinkRecord, json.dumps(wrapper_wrote)) == record
+
+
+def test_bundle_config_gains_a_schema_and_old_ones_read() -> None:
+    config = BundleConfig(
+        name="demo",
+        entry={"kind": "function", "target": "demo_app:main"},
+        scripts={"demo": "demo_app:main"},
+        extract=(Extract("Lib/site-packages/demo/", "demo-0123456789abcdef"),),
+        distributions=(Distribution("flask", "3.0"),),
+    )
+    before = {
+        "name": "demo",
+        "entry": {"kind": "function", "target": "demo_app:main"},
+        "scripts": {"demo": "demo_app:main"},
+        "extract": [{"prefix": "Lib/site-packages/demo/", "digest": "demo-0123456789abcdef"}],
+        "distributions": [{"name": "flask", "version": "3.0"}],
+    }
+    assert (
+        config.to_json()
+        == json.dumps({**before, "schema": CONFIG_SCHEMA}, indent=1, sort_keys=True).encode()
+    )
+    assert BundleConfig.from_json(json.dumps(before, indent=1, sort_keys=True)) == config
+    no_entry = BundleConfig.from_json(json.dumps({**before, "entry": None}))
+    assert no_entry.entry is None
