@@ -193,7 +193,8 @@ def _finish(lib: Library, tc: Toolchain, root: Path) -> None:
     """Aliases, and no libtool archives: a .la names the sysroot's path and is not needed
     for static linking."""
     libdir = root / "lib"
-    for product in lib.products:
+    # An alias may have its own .la too (libpng installs libpng.la beside libpng16.la).
+    for product in (*lib.products, *lib.aliases):
         (libdir / product).with_suffix(".la").unlink(missing_ok=True)
     dirs = [libdir, libdir / FAT_TWIN_DIR] if tc.fat else [libdir]
     for directory in dirs:

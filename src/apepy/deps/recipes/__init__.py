@@ -27,9 +27,10 @@ RECIPES: dict[str, Recipe] = {
     "sources": sources.build,
 }
 
-# The files each recipe runs, whose digest is part of its libraries' build marker: a
-# changed recipe rebuilds the libraries it builds, and only those.
+# The files each recipe runs (with the builder's own steps around it), whose digest is
+# part of its libraries' build marker: a changed recipe rebuilds the libraries it
+# builds, and only those.
 FILES: dict[str, tuple[str, ...]] = {
-    name: ("deps/commands.py", f"deps/recipes/{name}.py") for name in RECIPES
+    name: ("deps/builder.py", "deps/commands.py", f"deps/recipes/{name}.py") for name in RECIPES
 }
 FILES["sqlite"] += ("deps/recipes/autoconf.py",)
