@@ -518,6 +518,14 @@ def test_family_source_edits_match_the_pinned_sources(
         apepy.edits.apply(tree, edits[:1], subject=subject, hint="h")
 
 
+def test_a_library_a_family_cannot_build_is_refused_by_name(isolated_cache: Path) -> None:
+    cosmo_tc = _cosmo("x86_64")
+    (lib,) = [lib for lib in deps.LIBRARIES.values() if "cosmo" not in lib.families]
+    with pytest.raises(ApepyError, match=f"{lib.name} .* does not build with the cosmo") as info:
+        deps.build(lib, cosmo_tc, jobs=1, offline=True)
+    assert info.value.hint and lib.products[0] in info.value.hint
+
+
 def test_pinned_table_is_consistent() -> None:
     for lib in deps.LIBRARIES.values():
         assert re.fullmatch("[0-9a-f]{64}", lib.sha256), lib.name

@@ -93,7 +93,8 @@ def build_all(
 ) -> Path:
     """Build every library (or those named) into the toolchain's sysroot; return the sysroot."""
     root = sysroot(toolchain)
-    for name in names if names is not None else LIBRARIES:
+    every = [n for n, lib in LIBRARIES.items() if toolchain.family in lib.families]
+    for name in names if names is not None else every:
         if name not in LIBRARIES:
             raise ApepyError(
                 f"no C library {name!r} in apepy's table", hint=f"known: {', '.join(LIBRARIES)}"
@@ -107,6 +108,12 @@ def build(lib: Library, toolchain: Toolchain, *, jobs: int, offline: bool = Fals
 
     The libraries it requires are built first, into the same sysroot.
     """
+    if toolchain.family not in lib.families:
+        raise ApepyError(
+            f"{lib.name} {lib.version} does not build with the {toolchain.family} toolchain yet",
+            hint=f"build with --toolchain {lib.families[0]}, or leave out the extension that "
+            f"links {', '.join(lib.products)}",
+        )
     for name in lib.requires:
         build(LIBRARIES[name], toolchain, jobs=jobs, offline=offline)
     root = sysroot(toolchain)

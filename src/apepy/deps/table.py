@@ -76,6 +76,9 @@ class Library:
     per_arch: bool = False
     # What the build adds for one toolchain family, by Toolchain.family.
     options: Mapping[str, Options] = field(default_factory=dict)
+    # The toolchain families it is known to build with; another family's builds
+    # leave it out (an extension that links it then fails at its link, by name).
+    families: tuple[str, ...] = ("host", "cosmo")
     # The "sources" recipe: C files (globs under the tree), headers installed into
     # <sysroot>/include, and the pkg-config file written for them (name, Libs).
     sources: tuple[str, ...] = ()
@@ -461,6 +464,11 @@ LIBRARIES: dict[str, Library] = {
             ),
             debian=("zeromq3", "4.3.4"),
             origin=_debian_orig("zeromq3", "4.3.4-6", "zeromq3_4.3.4.orig.tar.gz"),
+            # Not cosmocc yet: its libc++ (a newer LLVM's) rejects 4.3.4's
+            # secure_allocator_t (no rebind to itself) and static_cast<int>(NULL) in
+            # the poll poller's handles (Cosmopolitan's C++ NULL is nullptr). Found with
+            # a monorepo-built cosmocc 4.0.2.
+            families=("host",),
         ),
         # libuuid from util-linux 2.38.1: Debian's util-linux_2.38.1.orig.tar.xz is
         # upstream's. Only the library is configured and built. (superconfigure uses
