@@ -121,6 +121,9 @@ def build_all(
     code = hashing.code_digest(BUILD_CODE)
     built = []
     hostpy: hostpython.HostPython | None = None
+    # The sysroot's headers, made ready once for every package built here (each
+    # library's check re-reads its tarball), and only if one is built at all.
+    include: tuple[Path, ...] | None = None
     for item in prepared:
         inputs: dict[str, object] = {
             "sdist": item.sdist.sha256,
@@ -139,8 +142,14 @@ def build_all(
             if not entry.ready:
                 if hostpy is None:
                     hostpy = hostpython.ensure(source, builder, key=hostpy_key, log=log, jobs=jobs)
+                if include is None:
+                    include = (
+                        core.tree / "Include",
+                        core.tree,
+                        *_sysroot_include(toolchain, offline=offline),
+                    )
                 entry.publish(
-                    _build_one(item, hostpy, core, toolchain, entry.work, log, offline=offline)
+                    _build_one(item, hostpy, toolchain, include, entry.work, log, offline=offline)
                 )
             else:
                 ui.info(f"{item.sdist.name} {item.sdist.version}: built in before, from the cache")
@@ -152,20 +161,21 @@ def build_all(
 def _build_one(
     item: Prepared,
     hostpy: hostpython.HostPython,
-    core: Core,
     toolchain: Toolchain,
+    include: tuple[Path, ...],
     tmp: Path,
     log: Path,
     *,
     offline: bool,
 ) -> str:
-    """Fill ``tmp``, the package's cache entry being made; return its RESULT record."""
+    """Fill ``tmp``, the package's cache entry being made; return its RESULT record.
+    ``include``: the header directories the package compiles against."""
     with tempfile.TemporaryDirectory(prefix="apepy-ext-") as scratch:
         made = package.build(
             item.sdist,
             hostpy,
             toolchain,
-            (core.tree / "Include", core.tree, *_sysroot_include(toolchain, offline=offline)),
+            include,
             Path(scratch),
             log,
             rust_build=item.judgement.kind == "rust",
