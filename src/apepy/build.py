@@ -265,6 +265,10 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                     exc, f"the interpreter in the cache ({path})"
                 ) from exc
     manifest = Manifest.from_json((path / "manifest.json").read_bytes())
+    if entry.ready:
+        left_out = manifest.extras.get("left_out", {})
+        if isinstance(left_out, dict):
+            compile.warn_left_out({str(k): str(v) for k, v in left_out.items()}, "built")
     return Interpreter(path / "python", manifest, cached=entry.ready)
 
 
@@ -299,6 +303,8 @@ def _pack(
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
     extras: dict[str, object] = {"minimal": True} if minimal else {}
+    if core.left_out:
+        extras["left_out"] = core.left_out
     dotted: list[str] = []
     if built:
         linked = tmp / "staging" / "python-linked"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from apepy import cache, procs, records, sources, toolchains, ui
@@ -29,6 +29,8 @@ class Core:
     expected: tuple[str, ...]
     excluded: tuple[str, ...]
     patches: tuple[str, ...]
+    # Optional modules built without, for want of a library: module -> why.
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def build_core(
@@ -54,7 +56,9 @@ def build_core(
         check=lambda _, text: records.readable(_Marker, text),
     ) as entry:
         if entry.ready:
-            return _load(root, entry.text)
+            core = _load(root, entry.text)
+            warn_left_out(core.left_out, "built")
+            return core
         cache.ensure_free_space(root.parent, _TREE_SPACE, "building CPython")
         core = _build(
             source,
@@ -77,6 +81,7 @@ def build_core(
                     expected=core.expected,
                     excluded=core.excluded,
                     patches=core.patches,
+                    left_out=core.left_out,
                 )
             )
         )
@@ -93,6 +98,7 @@ class _Marker:
     expected: tuple[str, ...]
     excluded: tuple[str, ...]
     patches: tuple[str, ...]
+    left_out: dict[str, str] = field(default_factory=dict)
 
 
 def _load(root: Path, text: str) -> Core:
@@ -106,6 +112,7 @@ def _load(root: Path, text: str) -> Core:
         expected=marker.expected,
         excluded=marker.excluded,
         patches=marker.patches,
+        left_out=marker.left_out,
     )
 
 
@@ -122,7 +129,8 @@ def _build(
     optimize: bool = False,
     freeze: bool = False,
 ) -> Core:
-    missing_optional = _preflight(toolchain, exclude)
+    left_out = _preflight(toolchain, exclude)
+    warn_left_out(left_out, "building")
     # The stdlib's libraries only: an extension's are built when one asks for them.
     sysroot = toolchains.prepare_libraries(
         toolchain,
@@ -130,7 +138,7 @@ def _build(
         offline=offline,
         archives=[a for needs in modules.FROM_SOURCE.values() for a in needs.libraries],
     )
-    skipped = exclude | missing_optional | frozenset(modules.NOT_STATIC)
+    skipped = exclude | frozenset(left_out) | frozenset(modules.NOT_STATIC)
 
     with ui.phase("unpack", f"CPython {source.version} source"):
         tree = sources.extract(source, root)
@@ -209,13 +217,15 @@ def _build(
         expected=tuple(sorted(expected)),
         excluded=tuple(sorted(skipped)),
         patches=tuple(applied),
+        left_out=left_out,
     )
 
 
-def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
+def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> dict[str, str]:
     """Fail before configure if a required module's static library is missing.
 
-    Returns the optional modules whose libraries are missing (built without them).
+    Returns the optional modules whose libraries are missing (built without them), each
+    with the reason.
     gdbm, for one, has no recipe (it is GPL, as readline is): under cosmocc, _dbm and
     _gdbm are left out, as they are on a host without libgdbm-dev.
     """
@@ -236,11 +246,16 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> frozenset[str]:
             hint=f"{toolchains.libraries_hint(toolchain, packages)}, "
             "or leave the module out with --exclude-module NAME",
         )
-    optional = frozenset(lacking)
-    for module in sorted(optional):
-        reason = toolchains.missing_reason(toolchain, lacking[module], table[module].debian)
-        ui.warn(f"building without {module}: {reason}")
-    return optional
+    return {
+        module: toolchains.missing_reason(toolchain, lacking[module], table[module].debian)
+        for module in sorted(lacking)
+    }
+
+
+def warn_left_out(left_out: dict[str, str], how: str) -> None:
+    """Say what an interpreter lacks each time one is made, from the cache too."""
+    for module, reason in left_out.items():
+        ui.warn(f"{how} without {module}: {reason}")
 
 
 def _configure(
