@@ -32,6 +32,8 @@ _CXX_HINTS = ("__gxx_personality_v0", "_Znwm", "_ZdlPv", "__cxa_", "_ZNSt", "_ZS
 # otherwise: glibc's own archives provide c, and gcc's driver adds libgcc_eh, the
 # static unwinder, in place of libgcc_s, which has no static form.
 _STATIC_RUNTIME = frozenset({"c", "gcc_s"})
+# What the compiler driver links by itself, wherever its archive is.
+_LINKER_RUNTIME = frozenset({"stdc++", "gcc", "m", "pthread", "dl", "rt"})
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,10 @@ def libraries_for(
     if toolchain is None:
         return static_closure(names)
     recipes = {n: r for n in names if (r := deps.providing(f"lib{n}.a")) is not None}
-    if all(toolchains.system_library(toolchain, f"lib{n}.a") for n in recipes):
+    if all(
+        toolchains.system_library(toolchain, f"lib{n}.a") and _closes(toolchain, n)
+        for n in recipes
+    ):
         return static_closure(names)
     # Each is built once into the sysroot (deps.build is a no-op when it is there).
     root = deps.sysroot(toolchain)
@@ -207,6 +212,20 @@ def libraries_for(
         for f in ours
     ]
     return [*built, *(f for f in system if f not in ours)]
+
+
+def _closes(toolchain: Toolchain, lib: str) -> bool:
+    """Does every library the system's static ``lib`` needs have a static archive too?
+
+    Debian's libzmq.a needs Kerberos (libgssapi_krb5), which ships no .a: apepy's own
+    libzmq, built without GSSAPI, is the one that links.
+    """
+    names = [f[2:] for f in static_closure([lib]) if f.startswith("-l")]
+    return all(
+        toolchains.system_library(toolchain, f"lib{name}.a") is not None
+        for name in names
+        if name not in _STATIC_RUNTIME | _LINKER_RUNTIME
+    )
 
 
 def _pkg_config(*args: str, pc_dir: Path | None = None) -> str:
