@@ -364,7 +364,7 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
     """Debian ships no libxslt.a: lxml's libraries then come from apepy's builds of the
     pinned sources as one set (its libxslt with its own libxml2, which needs no ICU, not
     the system's), by path, with the closure from the sysroot's .pc files."""
-    from apepy.extensions import link
+    from apepy.extensions import libraries, link
 
     lxml = link.LinkedModule(
         "lxml.etree",
@@ -384,7 +384,7 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
     assert not [f for f in flags if f.startswith(("-licu", "-lgcrypt", "-lxml2", "-lxslt"))]
     # A set the system has entirely stays as it was.
     yaml = link.LinkedModule("yaml._yaml", tmp_path / "y.o", "PyInit_y", ("yaml",), (), False)
-    assert link.libraries_for([yaml], host, offline=True) == link.static_closure(["yaml"])
+    assert link.libraries_for([yaml], host, offline=True) == libraries.static_closure(["yaml"])
 
 
 # --- Cosmopolitan: the recipes' data, checked without cosmocc -------------------------

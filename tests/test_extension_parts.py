@@ -16,7 +16,7 @@ from wheelmaker import make_sdist
 
 from apepy import sources, toolchains
 from apepy.errors import ApepyError
-from apepy.extensions import link, package, sdist, spec
+from apepy.extensions import libraries, link, package, sdist, spec
 
 HEX = "ab" * 32
 
@@ -293,7 +293,7 @@ def test_static_closure_from_pkg_config(tmp_path: Path, monkeypatch: pytest.Monk
     )
     monkeypatch.setenv("PKG_CONFIG_PATH", str(pc))
     monkeypatch.setenv("PKG_CONFIG_LIBDIR", str(pc))
-    closure = link.static_closure(["fancy", "png16", "nothing-known"])
+    closure = libraries.static_closure(["fancy", "png16", "nothing-known"])
     assert closure == ["-lfancy", "-lpng16", "-lz", "-lm", "-lnothing-known"]
 
 

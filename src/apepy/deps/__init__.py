@@ -49,7 +49,7 @@ from apepy.deps.commands import (
 from apepy.deps.fat import merge_fat
 from apepy.deps.recipes import RECIPES
 from apepy.deps.recipes.openssl import configure_command as openssl_configure_command
-from apepy.deps.table import LIBRARIES, Library, Options, providing
+from apepy.deps.table import LIBRARIES, Library, Options, providing, wanted_by
 
 __all__ = [
     "FAT_TWIN_DIR",
@@ -70,4 +70,5 @@ __all__ = [
     "providing",
     "sysroot",
     "tarball",
+    "wanted_by",
 ]

@@ -79,6 +79,11 @@ class Library:
     # The toolchain families it is known to build with; another family's builds
     # leave it out (an extension that links it then fails at its link, by name).
     families: tuple[str, ...] = ("host", "cosmo")
+    # PyPI projects (normalized names) whose build looks for this library (pkg-config,
+    # a header probe): a toolchain whose system lacks its static archive gets apepy's
+    # build before the project's own build runs, not only at the link. Not part of
+    # the repr, which is the library's build fingerprint: it does not change the build.
+    wanted_by: tuple[str, ...] = field(default=(), repr=False)
     # The "sources" recipe: C files (globs under the tree), headers installed into
     # <sysroot>/include, and the pkg-config file written for them (name, Libs).
     sources: tuple[str, ...] = ()
@@ -334,6 +339,7 @@ LIBRARIES: dict[str, Library] = {
             pkgconfig=("yaml-0.1", "-lyaml"),
             debian=("libyaml", "0.2.5"),
             origin=_debian_orig("libyaml", "0.2.5-1", "libyaml_0.2.5.orig.tar.gz"),
+            wanted_by=("pyyaml",),
         ),
         # libxml2 and libxslt, for extensions (lxml): Debian ships no static libxslt.
         # 2.9.14 and 1.1.35 are the versions of bookworm's -dev headers, so an extension
@@ -361,6 +367,7 @@ LIBRARIES: dict[str, Library] = {
             origin=_debian_orig(
                 "libxml2", "2.9.14+dfsg-1.3~deb12u6", "libxml2_2.9.14+dfsg.orig.tar.xz"
             ),
+            wanted_by=("lxml",),
         ),
         Library(
             "libxslt",
@@ -379,6 +386,7 @@ LIBRARIES: dict[str, Library] = {
             requires=("libxml2",),
             include_dirs=("libxml2",),
             debian=("libxslt", "1.1.35"),
+            wanted_by=("lxml",),
         ),
         # Pillow's usual set: libpng, freetype and libjpeg-turbo, at the versions of
         # bookworm's -dev headers. Debian's libpng and libjpeg-turbo tarballs are
@@ -397,6 +405,7 @@ LIBRARIES: dict[str, Library] = {
             debian=("libpng1.6", "1.6.39"),
             origin=_debian_orig("libpng1.6", "1.6.39-2+deb12u5", "libpng1.6_1.6.39.orig.tar.gz"),
             aliases={"libpng.a": "libpng16.a"},
+            wanted_by=("pillow",),
         ),
         Library(
             "freetype",
@@ -421,6 +430,7 @@ LIBRARIES: dict[str, Library] = {
             origin=_debian_orig(
                 "freetype", "2.12.1+dfsg-5+deb12u4", "freetype_2.12.1+dfsg.orig.tar.xz"
             ),
+            wanted_by=("pillow",),
         ),
         Library(
             "libjpeg-turbo",
@@ -436,6 +446,7 @@ LIBRARIES: dict[str, Library] = {
             configure_args=("-DWITH_SIMD=OFF", "-DWITH_JAVA=OFF"),
             debian=("libjpeg-turbo", "2.1.5"),
             origin=_debian_orig("libjpeg-turbo", "1:2.1.5-2", "libjpeg-turbo_2.1.5.orig.tar.gz"),
+            wanted_by=("pillow",),
         ),
         # libzmq 4.3.4 (bookworm's), for pyzmq: Debian's tarball is a git export (no
         # configure), built with CMake. Without libsodium (CURVE uses libzmq's own
@@ -469,6 +480,7 @@ LIBRARIES: dict[str, Library] = {
             # the poll poller's handles (Cosmopolitan's C++ NULL is nullptr). Found with
             # a monorepo-built cosmocc 4.0.2.
             families=("host",),
+            wanted_by=("pyzmq",),
         ),
         # libuuid from util-linux 2.38.1: Debian's util-linux_2.38.1.orig.tar.xz is
         # upstream's. Only the library is configured and built. (superconfigure uses
@@ -516,6 +528,11 @@ LIBRARIES: dict[str, Library] = {
         ),
     )
 }
+
+
+def wanted_by(project: str) -> tuple[Library, ...]:
+    """The libraries the build of ``project`` (a normalized PyPI name) looks for."""
+    return tuple(lib for lib in LIBRARIES.values() if project in lib.wanted_by)
 
 
 def providing(archive: str) -> Library | None:

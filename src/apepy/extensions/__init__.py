@@ -19,7 +19,7 @@ from installer.sources import WheelFile
 
 from apepy import cache, hashing, records, sources, toolchains, ui
 from apepy.errors import ApepyError
-from apepy.extensions import hostpython, link, package, rust, sdist
+from apepy.extensions import hostpython, libraries, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
@@ -60,7 +60,7 @@ RESULT = "result.json"
 # The modules whose code shapes a package's build and its linked objects.
 BUILD_CODE = tuple(
     f"extensions/{name}"
-    for name in ("__init__.py", "ccwrap.py", "package.py", "link.py", "rust.py")
+    for name in ("__init__.py", "ccwrap.py", "package.py", "link.py", "libraries.py", "rust.py")
 )
 
 
@@ -180,6 +180,7 @@ def _build_one(
             log,
             rust_build=item.judgement.kind == "rust",
             offline=offline,
+            library_env=libraries.package_env(item.sdist.name, toolchain, offline=offline),
         )
         modules = [m for m in made.modules if not _in_tests(m.dotted)]
         skipped = sorted(set(made.modules) - set(modules), key=lambda m: m.dotted)
@@ -261,6 +262,7 @@ def relink(
             log,
             libraries=libraries,
             system_libs=toolchain.link_libs,
+            sysroot=toolchains.sysroot(toolchain) is not None,
         )
 
 

@@ -11,7 +11,6 @@ Modules/config.c whose inittab adds `{"markupsafe._speedups", PyInit_...}`.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shlex
 import shutil
@@ -19,8 +18,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import deps, procs, toolchains
+from apepy import procs
 from apepy.errors import ApepyError
+from apepy.extensions import libraries
 from apepy.extensions.package import Module
 from apepy.toolchains import Toolchain
 
@@ -28,12 +28,6 @@ _MARKER_DECLS = "/* -- ADDMODULE MARKER 1 -- */"
 _MARKER_TABLE = "/* -- ADDMODULE MARKER 2 -- */"
 # What a C++ object needs at the final link.
 _CXX_HINTS = ("__gxx_personality_v0", "_Znwm", "_ZdlPv", "__cxa_", "_ZNSt", "_ZSt")
-# Libraries a shared link names (every Rust cdylib does) that a static link gets
-# otherwise: glibc's own archives provide c, and gcc's driver adds libgcc_eh, the
-# static unwinder, in place of libgcc_s, which has no static form.
-_STATIC_RUNTIME = frozenset({"c", "gcc_s"})
-# What the compiler driver links by itself, wherever its archive is.
-_LINKER_RUNTIME = frozenset({"stdc++", "gcc", "m", "pthread", "dl", "rt"})
 
 
 @dataclass(frozen=True)
@@ -140,109 +134,19 @@ def _static_twin(path: str) -> str | None:
     return name[3:] if (p.parent / f"{name}.a").is_file() else None
 
 
-def static_closure(libs: list[str], pc_dir: Path | None = None) -> list[str]:
-    """Each library followed by what its static archive needs, from pkg-config.
-
-    A static libxcb needs libXau and libXdmcp; nothing in the extension's own link
-    line says so. pkg-config's --static answer does, when the library ships a .pc.
-    ``pc_dir``: read the .pc files there only (a sysroot's), not the system's.
-    """
-    out: list[str] = []
-    known: list[str] | None = None
-    for lib in libs:
-        flags = [f"-l{lib}"]
-        candidates = [lib, f"lib{lib}"]
-        module = _pc_module(lib, candidates, pc_dir)
-        if module is None:
-            # The .pc is often named otherwise (freetype → freetype2, xml2 → libxml-2.0).
-            if known is None:
-                listed = _pkg_config("--list-all", pc_dir=pc_dir)
-                known = [line.split()[0] for line in listed.splitlines() if line.split()]
-            module = _pc_module(
-                lib, sorted(m for m in known if lib in re.sub(r"[^a-z0-9]", "", m.lower())), pc_dir
-            )
-        if module is not None:
-            flags = _pkg_config("--static", "--libs-only-l", module, pc_dir=pc_dir).split()
-        for flag in flags:
-            # A static link resolves left to right: a library named again moves to
-            # the end, after everything that needs it.
-            if flag in out:
-                out.remove(flag)
-            out.append(flag)
-    return out
-
-
 def libraries_for(
     modules: list[LinkedModule], toolchain: Toolchain | None = None, *, offline: bool = False
 ) -> list[str]:
-    """The link flags of the modules' C libraries, each with what its static archive needs.
-
-    With ``toolchain``: when a library has no static archive the toolchain can find but
-    apepy has a recipe for it (Debian ships no libxslt.a), it and every other library of
-    the set with a recipe come from apepy's builds of the pinned sources, so the set is
-    one consistent build (apepy's libxml2 for its libxslt, not the system's, which needs
-    ICU), with the closure from the sysroot's own .pc files.
-    """
+    """The link flags of the modules' C libraries, each with what its static archive needs
+    (``libraries.link_flags``; without ``toolchain``, the system's)."""
     names: list[str] = []
     for m in modules:
         for lib in m.libs:
-            if lib not in names and lib not in _STATIC_RUNTIME:
+            if lib not in names and lib not in libraries.STATIC_RUNTIME:
                 names.append(lib)
     if toolchain is None:
-        return static_closure(names)
-    recipes = {n: r for n in names if (r := deps.providing(f"lib{n}.a")) is not None}
-    if all(
-        toolchains.system_library(toolchain, f"lib{n}.a") and _closes(toolchain, n)
-        for n in recipes
-    ):
-        return static_closure(names)
-    # Each is built once into the sysroot (deps.build is a no-op when it is there).
-    root = deps.sysroot(toolchain)
-    for recipe in recipes.values():
-        deps.build(recipe, toolchain, jobs=os.cpu_count() or 1, offline=offline)
-    system = static_closure([n for n in names if n not in recipes])
-    ours = static_closure(list(recipes), root / "lib" / "pkgconfig")
-    # By path, not by -L: a sysroot directory would also capture the interpreter's own
-    # libraries (OpenSSL, zlib), which come from the system's archives its objects
-    # were compiled against.
-    built = [
-        str(root / "lib" / f"lib{f[2:]}.a")
-        if f.startswith("-l") and (root / "lib" / f"lib{f[2:]}.a").is_file()
-        else f
-        for f in ours
-    ]
-    return [*built, *(f for f in system if f not in ours)]
-
-
-def _closes(toolchain: Toolchain, lib: str) -> bool:
-    """Does every library the system's static ``lib`` needs have a static archive too?
-
-    Debian's libzmq.a needs Kerberos (libgssapi_krb5), which ships no .a: apepy's own
-    libzmq, built without GSSAPI, is the one that links.
-    """
-    names = [f[2:] for f in static_closure([lib]) if f.startswith("-l")]
-    return all(
-        toolchains.system_library(toolchain, f"lib{name}.a") is not None
-        for name in names
-        if name not in _STATIC_RUNTIME | _LINKER_RUNTIME
-    )
-
-
-def _pkg_config(*args: str, pc_dir: Path | None = None) -> str:
-    env = None if pc_dir is None else {**os.environ, "PKG_CONFIG_LIBDIR": str(pc_dir)}
-    try:
-        found = subprocess.run(["pkg-config", *args], capture_output=True, text=True, env=env)
-    except OSError:
-        return ""
-    return found.stdout if found.returncode == 0 else ""
-
-
-def _pc_module(lib: str, candidates: list[str], pc_dir: Path | None = None) -> str | None:
-    """The first pkg-config module whose own libraries include ``-l<lib>``."""
-    for module in candidates:
-        if f"-l{lib}" in _pkg_config("--libs-only-l", module, pc_dir=pc_dir).split():
-            return module
-    return None
+        return libraries.static_closure(names)
+    return libraries.link_flags(names, toolchain, offline=offline)
 
 
 def _binutils(toolchain: Toolchain) -> tuple[str, str]:
@@ -274,11 +178,13 @@ def relink(
     *,
     libraries: list[str] | None = None,
     system_libs: tuple[str, ...] = ("-lm", "-lpthread"),
+    sysroot: bool = False,
 ) -> None:
     """Link ``out`` from the CPython tree's objects plus ``modules``, with their inittab.
 
     ``libraries``: the link flags of the modules' C libraries (``libraries_for``);
-    ``system_libs``: what every such link ends with (the toolchain's ``link_libs``).
+    ``system_libs``: what every such link ends with (the toolchain's ``link_libs``);
+    ``sysroot``: the toolchain links only the libraries apepy builds (for the error).
     """
     work.mkdir(parents=True, exist_ok=True)
     config_c = work / "config.c"
@@ -326,12 +232,29 @@ def relink(
         raise ApepyError(
             f"{', '.join(users)} link{'s' if len(users) == 1 else ''} against "
             + ", ".join(f"lib{name}" for name in missing)
-            + ", whose static library (.a) is not installed",
-            hint="install the -dev package that ships lib"
-            + f"{missing[0]}.a (some distributions ship only the shared library; then that "
-            "library has to be built from source), or leave the package out",
+            + (
+                ", which apepy has no recipe for (this toolchain links only the libraries "
+                "apepy builds)"
+                if sysroot
+                else ", whose static library (.a) is not installed"
+            ),
+            hint=_missing_hint(missing[0], cc=link_cmd[0], sysroot=sysroot),
             details=exc.details,
         ) from exc
+
+
+def _missing_hint(name: str, *, cc: str, sysroot: bool) -> str:
+    recipe = (
+        f"apepy has no recipe for lib{name}.a: add the pinned source to its library table "
+        "(src/apepy/deps/table.py)"
+    )
+    if sysroot:
+        return f"{recipe}, or leave the package out"
+    return (
+        f"install the -dev package that ships lib{name}.a where the compiler looks "
+        f"({cc} -print-file-name=lib{name}.a finds none; some distributions ship only "
+        f"the shared library), or {recipe}, or leave the package out"
+    )
 
 
 def _config_source(tree: Path, modules: list[LinkedModule]) -> str:

@@ -15,7 +15,7 @@ import shutil
 import stat
 import sys
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -79,8 +79,12 @@ def build(
     *,
     rust_build: bool = False,
     offline: bool = False,
+    library_env: Mapping[str, str] | None = None,
 ) -> Built:
-    """Build ``sdist`` into ``work``; every extension module must have a link record."""
+    """Build ``sdist`` into ``work``; every extension module must have a link record.
+
+    ``library_env``: where the build finds the C libraries it looks for
+    (``libraries.package_env``)."""
     bin_dir = work / "bin"
     collect = work / "links"
     wheels = work / "wheels"
@@ -92,6 +96,7 @@ def build(
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         # Packages that compile their speedups only when asked (charset-normalizer).
         "CHARSET_NORMALIZER_USE_CYTHON": "1",
+        **(library_env or {}),
     }
     if rust_build:
         pyo3 = work / "pyo3-config.txt"
