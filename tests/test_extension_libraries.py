@@ -49,7 +49,7 @@ out["libxslt"] = ".".join(map(str, etree.LIBXSLT_VERSION))
 
 image = Image.new("RGB", (120, 40), "white")
 ImageDraw.Draw(image).text((4, 4), "apepy", fill="black", font=ImageFont.load_default(size=24))
-inked = sum(1 for p in image.getdata() if p != (255, 255, 255))
+inked = sum(1 for b in image.convert("L").tobytes() if b < 128)
 jpeg = io.BytesIO()
 image.save(jpeg, "JPEG", quality=90)
 again = Image.open(io.BytesIO(jpeg.getvalue()))
@@ -92,7 +92,7 @@ def test_zmq_lxml_and_pillow_work_from_the_single_file(interpreter: Path, tmp_pa
     assert got["libxml2"] == deps.LIBRARIES["libxml2"].version
     assert got["libxslt"] == deps.LIBRARIES["libxslt"].version
     pillow = got["pillow"]
-    assert pillow["inked"] > 50, "the text was not drawn (FreeType)"
+    assert pillow["inked"] > 20, "the text was not drawn (FreeType)"
     assert pillow["jpeg"] == ["JPEG", [120, 40]] and pillow["png"] is True
     assert pillow["freetype2"] == deps.LIBRARIES["freetype"].version
     assert pillow["libjpeg_turbo"] == deps.LIBRARIES["libjpeg-turbo"].version

@@ -1,0 +1,103 @@
+"""numpy and pandas compiled in (meson builds, C and C++, Cython), and the data app
+examples/csv-report bundled onto that interpreter, run from an empty directory with an
+empty environment.
+
+The base's build is cached like every other: a cold cache pays for numpy and pandas
+once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import REPO, builds, run_apepy
+
+from apepy import sources
+
+PINS = {"numpy": "numpy==2.4.6", "pandas": "pandas==3.1.1"}
+CSV_REPORT = REPO / "examples" / "csv-report"
+
+NUMPY_SMOKE = r"""
+import contextlib, io, json
+import numpy as np
+a = np.arange(6.0).reshape(2, 3)
+config = io.StringIO()
+with contextlib.redirect_stdout(config):
+    np.show_config()
+print(json.dumps({
+    "version": np.__version__,
+    "matmul": (a @ a.T).tolist(),
+    "solve": np.linalg.solve([[3.0, 1.0], [1.0, 2.0]], [9.0, 8.0]).round(12).tolist(),
+    "fft": np.fft.fft([1.0, 0.0, 0.0, 0.0]).real.tolist(),
+    "rng": np.random.default_rng(42).integers(0, 100, 5).tolist(),
+    "mtrand": float(np.random.RandomState(1).uniform()),
+    "config": config.getvalue(),
+    "origin": np._core._multiarray_umath.__spec__.origin,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+@builds
+def data_base(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
+    out = tmp_path_factory.mktemp("data") / "python"
+    result = run_apepy(
+        "build", "--python", release.version, "--with", PINS["numpy"], "--with", PINS["pandas"],
+        "-o", out,
+    )  # fmt: skip
+    if result.returncode != 0:
+        pytest.fail(f"apepy build --with numpy --with pandas failed:\n{result.stderr}")
+    return out
+
+
+def test_numpy_works_beyond_import(data_base: Path, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [str(data_base), "-c", NUMPY_SMOKE], capture_output=True, text=True, cwd=tmp_path, env={}
+    )
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got["version"] == PINS["numpy"].split("==")[1]
+    assert got["matmul"] == [[5.0, 14.0], [14.0, 50.0]]
+    assert got["solve"] == [2.0, 3.0]
+    assert got["fft"] == [1.0, 1.0, 1.0, 1.0]
+    # numpy's documented stream for this seed (PCG64), and MT19937's first double.
+    assert got["rng"] == [8, 77, 65, 43, 43]
+    assert got["mtrand"] == 0.417022004702574
+    assert "Build Dependencies" in got["config"]
+    assert got["origin"] == "built-in"
+
+
+def test_csv_report_runs_from_one_file(data_base: Path, tmp_path: Path) -> None:
+    app = tmp_path / "csv-report"
+    bundled = run_apepy("bundle", CSV_REPORT, "--base", data_base, "-o", app)
+    assert bundled.returncode == 0, bundled.stderr
+    assert "provided by the base interpreter" in bundled.stderr
+    work = tmp_path / "empty"
+    work.mkdir()
+    shutil.copy(CSV_REPORT / "sales.csv", work / "sales.csv")
+    run = subprocess.run(
+        ["env", "-i", str(app), "sales.csv", "-o", "report.json"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "sales.csv: 6 rows; columns: region, product, units, revenue" in run.stdout
+    assert [line.split() for line in run.stdout.splitlines() if line.startswith("north")] == [
+        ["north", "165", "375.0"]
+    ]
+    report = json.loads((work / "report.json").read_text())
+    assert report["rows"] == 6 and report["by"] == "region"
+    assert report["groups"]["south"] == {"units": 110, "revenue": 250.0}
+    assert report["totals"] == {"units": 360.0, "revenue": 765.0}
+    assert report["describe"]["units"]["max"] == 120.0
+    assert report["share"] == {"east": 0.2361, "north": 0.4583, "south": 0.3056}
+    # A wrong input is one line, not a traceback.
+    bad = subprocess.run(
+        ["env", "-i", str(app), "missing.csv"], capture_output=True, text=True, cwd=work
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("csv-report: cannot read missing.csv")
