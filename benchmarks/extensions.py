@@ -46,9 +46,10 @@ SMOKE = {
     "charset-normalizer": "import charset_normalizer; assert charset_normalizer.from_bytes('héllo wörld'.encode()).best()",
     "regex": "import regex; assert regex.match(r'\\p{L}+', 'héllo').group() == 'héllo'",
     "lxml": "from lxml import etree; assert etree.fromstring('<a><b/></a>')[0].tag == 'b'; t = etree.XSLT(etree.XML('<x:stylesheet version=\"1.0\" xmlns:x=\"http://www.w3.org/1999/XSL/Transform\"><x:template match=\"/\"><r><x:value-of select=\"/a\"/></r></x:template></x:stylesheet>')); assert str(t(etree.XML('<a>apepy</a>'))).strip().endswith('<r>apepy</r>')",
-    "pillow": "from PIL import Image; assert Image.new('RGB', (2, 2), 'red').getpixel((0, 0)) == (255, 0, 0)",
+    "pillow": "from PIL import Image, features; assert Image.new('RGB', (2, 2), 'red').getpixel((0, 0)) == (255, 0, 0); assert features.check('jpg') and features.check('freetype2') and features.check('zlib')",
     "numpy": "import numpy as np; a = np.arange(6.0).reshape(2, 3); assert (a @ a.T).tolist() == [[5.0, 14.0], [14.0, 50.0]]; assert np.allclose(np.linalg.solve([[3.0, 1.0], [1.0, 2.0]], [9.0, 8.0]), [2.0, 3.0]); assert np.allclose(np.fft.fft([1.0, 0, 0, 0]), 1); assert np.random.default_rng(42).integers(0, 100, 5).tolist() == [8, 77, 65, 43, 43]; np.show_config()",
-    "pyzmq": "import zmq; c = zmq.Context(); s = c.socket(zmq.PAIR); s.close(); c.term()",
+    "pyzmq": "import zmq; c = zmq.Context(); a = c.socket(zmq.PAIR); a.bind('inproc://m'); b = c.socket(zmq.PAIR); b.connect('inproc://m'); a.send(b'apepy'); assert b.recv() == b'apepy'",
+    "pandas": "import io, pandas as pd; f = pd.read_csv(io.StringIO('k,v\\na,1\\nb,2\\na,3\\n')); assert f.groupby('k')['v'].sum().to_dict() == {'a': 4, 'b': 2}; assert pd.DataFrame({'x': [1]}).to_json() == '{\"x\":{\"0\":1}}'",
     "bcrypt": "import bcrypt; h = bcrypt.hashpw(b'pw', bcrypt.gensalt(rounds=4)); assert bcrypt.checkpw(b'pw', h) and not bcrypt.checkpw(b'no', h)",
     "cryptography": "from cryptography.fernet import Fernet; f = Fernet(Fernet.generate_key()); assert f.decrypt(f.encrypt(b'portable')) == b'portable'",
     "orjson": "import orjson; assert orjson.loads(orjson.dumps({'a': [1, 2.5, None]})) == {'a': [1, 2.5, None]}",
@@ -70,6 +71,7 @@ WITH_TOO = {
     "aiohttp": ["multidict", "yarl", "propcache", "frozenlist"],
     # cryptography's OpenSSL bindings are cffi-generated C inside its Rust module.
     "cryptography": ["cffi"],
+    "pandas": ["numpy"],
 }
 # Environment a smoke check needs. setproctitle finds the argv area by walking from
 # the environment's strings; with an empty environment it gives up, on an ordinary
@@ -84,6 +86,7 @@ PURE_DEPS = {
     "ruamel.yaml.clib": ["ruamel.yaml"],
     "watchfiles": ["anyio", "idna", "sniffio"],
     "pydantic-core": ["typing-extensions"],
+    "pandas": ["python-dateutil", "six", "tzdata"],
 }
 
 

@@ -417,3 +417,22 @@ def test_thin_archives_are_rebuilt_with_the_toolchains_ar(tmp_path: Path) -> Non
     (record,) = package.read_records(tmp_path / "work" / "links")
     ((archive, _whole),) = record.archives
     assert Path(archive).read_bytes().startswith(b"!<arch>\n")
+
+
+def test_a_system_archive_links_only_with_all_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's libzmq.a needs libgssapi_krb5, which has no .a: such an archive does not
+    count as linkable, and apepy's recipe is used. Shown with the system's libz.a and a
+    zlib.pc whose private libraries name glibc's shared-only libc_malloc_debug."""
+    host = toolchains.get("host")
+    assert libraries.system_links(host, "z")
+    pc = tmp_path / "pc"
+    pc.mkdir()
+    (pc / "zlib.pc").write_text(
+        "Name: zlib\nDescription: d\nVersion: 1\nLibs: -lz\nLibs.private: -lc_malloc_debug -lm\n"
+    )
+    monkeypatch.setenv("PKG_CONFIG_PATH", str(pc))
+    assert not libraries.system_links(host, "z")
+    assert libraries.from_source(host, ["z", "m"])
+    assert not libraries.system_links(host, "apepy-no-such-library")
