@@ -318,6 +318,31 @@ def test_sources_given_to_the_shared_link_are_compiled_aside(tmp_path: Path) -> 
     assert "T answer" in nm
 
 
+def test_a_c_source_compiled_and_linked_in_one_step_keeps_its_includes(tmp_path: Path) -> None:
+    """meson (1.12) checks Cython by compiling and linking the transpiled .c in one
+    `-shared` call, with -I joined: the copy compiled aside needs the same headers, and
+    one that still fails to compile must not fail a link the real compiler made."""
+    env = _wrapper_env(tmp_path)
+    work = tmp_path / "work"
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "answer.h").write_text("#define ANSWER 42\n")
+    src = tmp_path / "m.c"
+    src.write_text('#include "answer.h"\nint PyInit_m(void) { return ANSWER; }\n')
+    inc = f"-I{tmp_path / 'inc'}"
+    command = ["cc", "-fPIC", inc, "-DX=1", "-shared", str(src), "-o", str(tmp_path / "m.so")]
+    subprocess.run(command, env=env, check=True)
+    (record,) = package.read_records(work / "links")
+    assert record.sources == () and len(record.objects) == 1
+    # A define the copy aside does not get (-Wp, is not kept): the link still succeeds,
+    # and the record names the source for the partial link to refuse.
+    (tmp_path / "bare.c").write_text("int PyInit_bare(void) { return ANSWER; }\n")
+    bare = ["cc", "-fPIC", "-Wp,-DANSWER=7", "-shared", "bare.c", "-o", "bare.so"]
+    subprocess.run(bare, cwd=tmp_path, env=env, check=True, capture_output=True)
+    records = package.read_records(work / "links")
+    (failed,) = [r for r in records if r.output.endswith("bare.so")]
+    assert failed.sources == (str(tmp_path / "bare.c"),) and failed.objects == ()
+
+
 @pytest.mark.parametrize("layout", ["flat", "meson"])
 def test_thin_archives_are_kept_as_real_ones(tmp_path: Path, layout: str) -> None:
     """meson links helper libraries as thin archives whose members die with the build.
