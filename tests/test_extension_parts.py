@@ -225,6 +225,37 @@ def test_partial_link_without_init_names_what_it_found(tmp_path: Path) -> None:
         link.partial_link(module, toolchains.get("host"), tmp_path / "o" / "x.o", tmp_path / "log")
 
 
+_UNIQUE_CXX = """
+template <class T> struct table { static const int values[3]; };
+template <class T> const int table<T>::values[3] = {1, 2, 3};
+inline int &counter() { static int n = 0; return n; }
+extern "C" int PyInit_NAME(void) { return table<void>::values[1] + ++counter(); }
+"""
+
+
+def test_cxx_unique_symbols_of_two_modules_do_not_clash(tmp_path: Path) -> None:
+    """A template's static member and an inline function's static are GNU unique
+    symbols, which objcopy does not localize: pandas links fast_float's tables into
+    four modules, whose copies then clashed at the interpreter's link."""
+    tc = toolchains.get("host")
+    objects = []
+    for name in ("one", "two"):
+        src = tmp_path / f"{name}.cpp"
+        src.write_text(_UNIQUE_CXX.replace("NAME", name))
+        obj = tmp_path / f"{name}.o"
+        subprocess.run([tc.cxx or "c++", "-fPIC", "-c", str(src), "-o", str(obj)], check=True)
+        assert " u " in subprocess.run(["nm", str(obj)], capture_output=True, text=True).stdout
+        record = package.LinkRecord(f"{name}.so", "", True, (str(obj),), (), (), (), (), ())
+        module = package.Module(f"pkg.{name}", f"pkg/{name}.so", record)
+        linked = link.partial_link(module, tc, tmp_path / "o" / f"{name}.o", tmp_path / "log")
+        defined = subprocess.run(
+            ["nm", "-g", "--defined-only", str(linked.object)], capture_output=True, text=True
+        ).stdout.split()
+        assert defined[1:] == ["T", linked.init_symbol]
+        objects.append(str(linked.object))
+    subprocess.run(["cc", "-r", "-o", str(tmp_path / "both.o"), *objects], check=True)
+
+
 _, EXT_SUFFIX = platform_wheel(sources.newest(sources.DEFAULT_SERIES))
 
 
