@@ -225,6 +225,37 @@ def test_partial_link_without_init_names_what_it_found(tmp_path: Path) -> None:
         link.partial_link(module, toolchains.get("host"), tmp_path / "o" / "x.o", tmp_path / "log")
 
 
+_UNIQUE_CXX = """
+template <class T> struct table { static const int values[3]; };
+template <class T> const int table<T>::values[3] = {1, 2, 3};
+inline int &counter() { static int n = 0; return n; }
+extern "C" int PyInit_NAME(void) { return table<void>::values[1] + ++counter(); }
+"""
+
+
+def test_cxx_unique_symbols_of_two_modules_do_not_clash(tmp_path: Path) -> None:
+    """A template's static member and an inline function's static are GNU unique
+    symbols, which objcopy does not localize: pandas links fast_float's tables into
+    four modules, whose copies then clashed at the interpreter's link."""
+    tc = toolchains.get("host")
+    objects = []
+    for name in ("one", "two"):
+        src = tmp_path / f"{name}.cpp"
+        src.write_text(_UNIQUE_CXX.replace("NAME", name))
+        obj = tmp_path / f"{name}.o"
+        subprocess.run([tc.cxx or "c++", "-fPIC", "-c", str(src), "-o", str(obj)], check=True)
+        assert " u " in subprocess.run(["nm", str(obj)], capture_output=True, text=True).stdout
+        record = package.LinkRecord(f"{name}.so", "", True, (str(obj),), (), (), (), (), ())
+        module = package.Module(f"pkg.{name}", f"pkg/{name}.so", record)
+        linked = link.partial_link(module, tc, tmp_path / "o" / f"{name}.o", tmp_path / "log")
+        defined = subprocess.run(
+            ["nm", "-g", "--defined-only", str(linked.object)], capture_output=True, text=True
+        ).stdout.split()
+        assert defined[1:] == ["T", linked.init_symbol]
+        objects.append(str(linked.object))
+    subprocess.run(["cc", "-r", "-o", str(tmp_path / "both.o"), *objects], check=True)
+
+
 _, EXT_SUFFIX = platform_wheel(sources.newest(sources.DEFAULT_SERIES))
 
 
@@ -316,6 +347,31 @@ def test_sources_given_to_the_shared_link_are_compiled_aside(tmp_path: Path) -> 
     assert record.sources == () and len(record.objects) == 2
     nm = subprocess.run(["nm", record.objects[1]], capture_output=True, text=True).stdout
     assert "T answer" in nm
+
+
+def test_a_c_source_compiled_and_linked_in_one_step_keeps_its_includes(tmp_path: Path) -> None:
+    """meson (1.12) checks Cython by compiling and linking the transpiled .c in one
+    `-shared` call, with -I joined: the copy compiled aside needs the same headers, and
+    one that still fails to compile must not fail a link the real compiler made."""
+    env = _wrapper_env(tmp_path)
+    work = tmp_path / "work"
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "answer.h").write_text("#define ANSWER 42\n")
+    src = tmp_path / "m.c"
+    src.write_text('#include "answer.h"\nint PyInit_m(void) { return ANSWER; }\n')
+    inc = f"-I{tmp_path / 'inc'}"
+    command = ["cc", "-fPIC", inc, "-DX=1", "-shared", str(src), "-o", str(tmp_path / "m.so")]
+    subprocess.run(command, env=env, check=True)
+    (record,) = package.read_records(work / "links")
+    assert record.sources == () and len(record.objects) == 1
+    # A define the copy aside does not get (-Wp, is not kept): the link still succeeds,
+    # and the record names the source for the partial link to refuse.
+    (tmp_path / "bare.c").write_text("int PyInit_bare(void) { return ANSWER; }\n")
+    bare = ["cc", "-fPIC", "-Wp,-DANSWER=7", "-shared", "bare.c", "-o", "bare.so"]
+    subprocess.run(bare, cwd=tmp_path, env=env, check=True, capture_output=True)
+    records = package.read_records(work / "links")
+    (failed,) = [r for r in records if r.output.endswith("bare.so")]
+    assert failed.sources == (str(tmp_path / "bare.c"),) and failed.objects == ()
 
 
 @pytest.mark.parametrize("layout", ["flat", "meson"])

@@ -56,6 +56,14 @@ _WITH_VALUE = frozenset(
     ]
 )
 _COMPILE_ONLY = frozenset(("-c", "-E", "-S", "-M", "-MM"))
+# What a source compiled aside keeps of its link's command line.
+_PREPROCESSOR_WITH_VALUE = frozenset(
+    ("-I", "-D", "-U", "-isystem", "-iquote", "-idirafter", "-include", "-imacros")
+)
+_COMPILE_FLAG_PREFIXES = (
+    *("-I", "-D", "-U", "-isystem", "-iquote", "-idirafter"),
+    *("-f", "-m", "-O", "-std"),
+)
 _OBJECT_SUFFIXES = (".o", ".obj", ".lo")
 _SYSTEM_DIRS = ("/usr/", "/lib/", "/lib64/", "/lib32/")
 _HASHED_DYLIB = re.compile(r"lib\w+-[0-9a-f]{16}\.so")
@@ -215,9 +223,9 @@ def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: 
     ar = str(config.get("ar", "ar"))
     folder = tempfile.mkdtemp(prefix="link-", dir=str(config["collect"]))
     objects = [_keep(path, folder, n, ar=ar) for n, path in enumerate(link.objects)]
-    compiled = _compile_sources(link.sources, args, str(config["cxx" if cxx else "cc"]), folder)
-    if compiled is None:
-        return 1
+    compiled, uncompiled = _compile_sources(
+        link.sources, args, str(config["cxx" if cxx else "cc"]), folder
+    )
     archives: list[dict[str, object]] = [
         {"path": _keep(path, folder, n, "lib", ar=ar), "whole": w}
         for n, (path, w) in enumerate(link.archives)
@@ -238,8 +246,9 @@ def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: 
         "libs": system_libs,
         "libdirs": system_dirs,
         "shared_inputs": link.shared_inputs,
-        # Every source was compiled aside: none is left for the partial link.
-        "sources": [],
+        # What did not compile aside: the partial link refuses these, if this link
+        # turns out to be a module of the wheel at all.
+        "sources": uncompiled,
     }
     with open(os.path.join(folder, "record.json"), "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=1)
@@ -248,18 +257,40 @@ def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: 
 
 def _compile_sources(
     sources: list[str], args: list[str], real: str, folder: str
-) -> list[str] | None:
-    """Sources handed straight to the link (numpy passes its SVML .s files): each
-    compiled to an object of its own, with the link's preprocessor and code flags.
-    None if one does not compile."""
-    flags = [a for a in args if a.startswith(("-I", "-D", "-U", "-f", "-m", "-O", "-std"))]
-    objects = []
+) -> tuple[list[str], list[str]]:
+    """Sources handed straight to the link (numpy passes its SVML .s files, meson's
+    Cython check links its transpiled .c): each compiled to an object of its own, with
+    the link's preprocessor and code flags. Returns the objects, and the sources that
+    did not compile: the real link already succeeded, and a link that is not one of
+    the package's modules (a configure check) must not fail over them."""
+    flags = _compile_flags(args)
+    objects: list[str] = []
+    failed: list[str] = []
     for n, source in enumerate(sources):
         obj = os.path.join(folder, f"src{n:04d}-{os.path.basename(source)}.o")
-        if subprocess.call([real, *flags, "-c", source, "-o", obj]) != 0:
-            return None
-        objects.append(obj)
-    return objects
+        if subprocess.call([real, *flags, "-c", source, "-o", obj]) == 0:
+            objects.append(obj)
+        else:
+            failed.append(os.path.abspath(source))
+    return objects, failed
+
+
+def _compile_flags(args: list[str]) -> list[str]:
+    """The preprocessor and code-generation options of a command line, each with its
+    value, whether joined (-Ifoo) or the next argument (-I foo, as _rewrite_includes
+    writes every include directory)."""
+    flags: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in _PREPROCESSOR_WITH_VALUE and i + 1 < len(args):
+            flags += [arg, args[i + 1]]
+            i += 2
+            continue
+        if arg.startswith(_COMPILE_FLAG_PREFIXES) and arg not in _PREPROCESSOR_WITH_VALUE:
+            flags.append(arg)
+        i += 1
+    return flags
 
 
 def _sort_libs(link: _Link, folder: str, archives: list[dict[str, object]], ar: str) -> list[str]:

@@ -14,6 +14,7 @@ import hashlib
 import re
 import shlex
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,10 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
             hint="the module's init function is named after its file; this build did not produce it",
         )
     symbol = init_symbol(package)
+    # objcopy localizes global and weak symbols only: C++'s unique ones (a template's
+    # static member, an inline function's static: fast_float's tables, which pandas
+    # links into four modules) would stay global and clash at the final link.
+    unique_to_global(out)
     subprocess.run(
         [
             objcopy,
@@ -123,6 +128,47 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
     # twin in the same directory, by name.
     twins = [t for t in (_static_twin(p) for p in record.shared_inputs) if t is not None]
     return LinkedModule(package, out, symbol, (*record.libs, *twins), record.libdirs, cxx)
+
+
+# ELF: binding in the high nibble of st_info.
+_STB_GLOBAL = 1
+_STB_GNU_UNIQUE = 10
+_SHT_SYMTAB = 2
+
+
+def unique_to_global(obj: Path) -> int:
+    """Rebind the STB_GNU_UNIQUE symbols of the ELF object ``obj`` as plain globals, in
+    place, so that objcopy can make them local; return how many. One copy per module is
+    what every other localized symbol of the module already has. Not ELF: nothing."""
+    data = bytearray(obj.read_bytes())
+    if data[:4] != b"\x7fELF":
+        return 0
+    wide = data[4] == 2
+    order = "<" if data[5] == 1 else ">"
+    if wide:
+        shoff, shentsize, shnum = struct.unpack_from(order + "Q10xHH", data, 0x28)
+    else:
+        shoff, shentsize, shnum = struct.unpack_from(order + "I10xHH", data, 0x20)
+    # Where a section header keeps its offset and size, where a symbol keeps its
+    # st_info byte, and a symbol's size, by ELF class.
+    sh_at, sh_fmt = (0x18, "QQ") if wide else (0x10, "II")
+    info_at, entsize = (4, 24) if wide else (12, 16)
+    if shnum == 0 and shoff:
+        # More sections than the header can count: section 0's size holds the number.
+        shnum = struct.unpack_from(order + sh_fmt, data, shoff + sh_at)[1]
+    count = 0
+    for n in range(shnum):
+        header = shoff + n * shentsize
+        if struct.unpack_from(order + "I", data, header + 4)[0] != _SHT_SYMTAB:
+            continue
+        start, size = struct.unpack_from(order + sh_fmt, data, header + sh_at)
+        for at in range(start + info_at, start + size, entsize):
+            if data[at] >> 4 == _STB_GNU_UNIQUE:
+                data[at] = (_STB_GLOBAL << 4) | (data[at] & 0xF)
+                count += 1
+    if count:
+        obj.write_bytes(bytes(data))
+    return count
 
 
 def _static_twin(path: str) -> str | None:
