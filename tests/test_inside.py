@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,24 @@ def test_anything_but_a_layout_import_is_refused(
     rel = _inside_file(tmp_path, monkeypatch, text)
     with pytest.raises(ValueError, match=message):
         inside.source(rel)
+
+
+def test_import_all_counts_a_wrapped_missing_dependency_as_missing(tmp_path: Path) -> None:
+    """pandas turns a missing dateutil into its own ImportError: still "missing", with the
+    name from the error's chain; any other failure stays an error."""
+    (tmp_path / "wrapper.py").write_text(
+        "try:\n    import apepy_absent_dep\nexcept ImportError as e:\n"
+        "    raise ImportError('Unable to import required dependency apepy_absent_dep') from e\n"
+    )
+    (tmp_path / "broken.py").write_text("raise ImportError('no symbol')\n")
+    (tmp_path / "plain.py").write_text("import apepy_absent_too\n")
+    run = subprocess.run(
+        [sys.executable, "-c", inside.source("probes/import_all.py"), "wrapper", "broken", "plain"],
+        capture_output=True, text=True, cwd=tmp_path, env={},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {
+        "wrapper": ["missing", "apepy_absent_dep"],
+        "broken": ["error", "ImportError: no symbol"],
+        "plain": ["missing", "apepy_absent_too"],
+    }

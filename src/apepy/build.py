@@ -436,7 +436,16 @@ def _import_all(binary: Path, dotted: list[str], cwd: Path) -> None:
             or result.stderr.strip()[-2000:],
             hint="see the error above; leave that package out (drop its --with) and report it",
         )
+    needing: dict[str, list[str]] = {}
     for name, (_, missing) in sorted(outcome.items()):
-        own = name.split(".")[0]
-        if missing.split(".")[0] != own:
-            ui.info(f"{name} imports {missing} when it starts: the app must bring it along")
+        if missing.split(".")[0] != name.split(".")[0]:
+            needing.setdefault(missing, []).append(name)
+    for missing, names in sorted(needing.items()):
+        # pandas' 45 modules all need dateutil: one line, not 45.
+        if len(names) == 1:
+            ui.info(f"{names[0]} imports {missing} when it starts: the app must bring it along")
+        else:
+            ui.info(
+                f"{names[0]} and {len(names) - 1} more modules import {missing} when they "
+                "start: the app must bring it along"
+            )
