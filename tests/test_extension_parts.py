@@ -492,3 +492,21 @@ def test_a_system_archive_links_only_with_all_it_needs(
     assert not libraries.system_links(host, "z")
     assert libraries.from_source(host, ["z", "m"])
     assert not libraries.system_links(host, "apepy-no-such-library")
+
+
+NUMPY_SDIST_SHA256 = "f3a3570c4a2a16746ac2c31a7c7c7b0c186b95ce902e33db6f28094ed7387dda"
+
+
+def test_an_sdist_is_fetched_without_being_built_for_its_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip download` would build numpy whole (meson-python has no metadata hook) before
+    saving its sdist; apepy takes the same file through pip's finder, in seconds."""
+    monkeypatch.setenv("APEPY_CACHE_DIR", str(tmp_path / "cache"))
+    log = tmp_path / "log"
+    got = sdist.obtain(spec.parse("numpy==2.4.6"), offline=False, log=log)
+    assert got.sha256 == NUMPY_SDIST_SHA256 and got.version == "2.4.6"
+    assert got.path.is_file() and got.path.parent == tmp_path / "cache" / "sdists"
+    text = log.read_text()
+    assert "apepy.extensions.sdist_fetch" in text
+    assert "Preparing metadata" not in text and "pip download" not in text

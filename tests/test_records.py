@@ -59,6 +59,7 @@ def test_core_marker_bytes_and_old_markers(tmp_path: Path) -> None:
         expected=("_io",),
         excluded=("_tkinter",),
         patches=("one", "two"),
+        left_out={"_gdbm": "no libgdbm.a"},
     )
     written = records.to_json(marker)
     assert written == json.dumps(
@@ -69,9 +70,15 @@ def test_core_marker_bytes_and_old_markers(tmp_path: Path) -> None:
             "expected": ("_io",),
             "excluded": ("_tkinter",),
             "patches": ("one", "two"),
+            "left_out": {"_gdbm": "no libgdbm.a"},
         }
     )
+    # A marker written before left_out was recorded reads with none.
+    older = json.loads(written)
+    del older["left_out"]
+    assert compile._load(tmp_path, json.dumps(older)).left_out == {}
     core = compile._load(tmp_path, written)
+    assert core.left_out == {"_gdbm": "no libgdbm.a"}
     assert core.tree == tmp_path / "Python-3.13.15"
     assert core.python == core.tree / "python"
     assert (core.builtins, core.excluded, core.patches) == (

@@ -1,13 +1,18 @@
 """Getting an extension package's sdist (pinned by hash) and judging it before any long work.
 
-pip downloads; apepy checks the sha256 the user pinned and keeps the file in the
+pip's index client downloads (without the metadata step of ``pip download``, which
+for a meson-python package is its whole build; ``sdist_fetch``); apepy checks the
+sha256 the user pinned and keeps the file in the
 cache, so a pinned sdist is fetched once and a rebuild needs no network.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 import tarfile
 import tempfile
 import tomllib
@@ -15,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -112,6 +118,9 @@ def _verified(spec: ExtensionSpec, path: Path, version: str) -> Sdist:
 
 def _pip_download(spec: ExtensionSpec, log: Path) -> Path:
     dest = Path(tempfile.mkdtemp(prefix="apepy-sdist-"))
+    fetched = _fetch_without_metadata(spec, dest, log)
+    if fetched is not None:
+        return fetched
     # The sdist of this package only; its build requirements (which pip installs
     # to read the metadata) may come as wheels.
     result = pip.download(["--no-deps", "--no-binary", spec.name, spec.requirement], dest, log)
@@ -136,6 +145,37 @@ def _pip_download(spec: ExtensionSpec, log: Path) -> Path:
             details=tail + f"\n\nfull log: {log}",
         )
     return files[0]
+
+
+def _fetch_without_metadata(spec: ExtensionSpec, dest: Path, log: Path) -> Path | None:
+    """The sdist through pip's finder and session (``sdist_fetch``), skipping the
+    metadata step that builds a meson-python package whole; None: use pip download."""
+    req = Requirement(spec.requirement)
+    if req.extras or req.marker is not None or req.url is not None:
+        return None
+    cmd = [
+        sys.executable, "-m", "apepy.extensions.sdist_fetch", spec.name, str(req.specifier), str(dest),
+    ]  # fmt: skip
+    with open(log, "a", encoding="utf-8") as sink:
+        sink.write("$ " + " ".join(cmd) + "\n")
+        result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        sink.write(result.stdout + result.stderr)
+    try:
+        found = json.loads(result.stdout) if result.returncode == 0 else {}
+    except ValueError:
+        found = {}
+    path = found.get("path")
+    if not isinstance(path, str) or not Path(path).is_file():
+        for leftover in dest.iterdir():
+            leftover.unlink()
+        return None
+    if found.get("index_sha256") not in (None, found.get("sha256")):
+        raise ApepyError(
+            f"the sdist of {spec.requirement} does not match the hash the index states "
+            f"({found.get('index_sha256')}, got {found.get('sha256')})",
+            hint="the download was corrupted or a mirror serves another file; try again",
+        )
+    return Path(path)
 
 
 def _split_filename(filename: str) -> tuple[str, str]:
