@@ -206,3 +206,101 @@ def test_hot_stdlib_modules_come_frozen_from_the_binary(
     )
     assert off.returncode == 0, off.stderr
     assert off.stdout.split() == ["False", "[1]"]
+
+
+# Forked children import at the same time as each other: the way CPython's
+# test_multiprocessing_forkserver found the shared-offset bug (issue 26).
+_FORKED_IMPORTS = """
+import os, sys
+import _apepy_importer
+names = sys.argv[1].split(',')
+assert _apepy_importer._get_store(), 'the index serves this file'
+children = []
+for _ in range(int(sys.argv[2])):
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_w)
+        os.read(ready_r, 1)  # all children start importing together
+        failed = []
+        for name in names:
+            try:
+                __import__(name)
+            except Exception as exc:
+                failed.append(f'{name}: {exc!r}')
+        os.write(2, ('\\n'.join(failed) + '\\n').encode() if failed else b'')
+        os._exit(1 if failed else 0)
+    os.close(ready_r)
+    children.append((pid, ready_w))
+for _, ready_w in children:
+    os.write(ready_w, b'g')
+bad = sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0 for pid, _ in children)
+print(f'{bad} of {len(children)} children failed')
+"""
+
+_MANY_MODULES = [
+    "json",
+    "email.mime.text",
+    "http.server",
+    "asyncio",
+    "argparse",
+    "logging.handlers",
+    "xml.dom.minidom",
+    "urllib.request",
+    "csv",
+    "decimal",
+    "fractions",
+    "statistics",
+    "difflib",
+    "textwrap",
+    "pprint",
+    "dataclasses",
+    "concurrent.futures",
+    "unittest.mock",
+    "tarfile",
+    "zipfile",
+    "gzip",
+    "shutil",
+    "tempfile",
+    "glob",
+    "fnmatch",
+    "calendar",
+    "ipaddress",
+    "uuid",
+    "sqlite3",
+    "hashlib",
+    "hmac",
+    "secrets",
+    "base64",
+    "pickletools",
+    "plistlib",
+    "configparser",
+    "optparse",
+    "gettext",
+    "sched",
+    "queue",
+    "wave",
+    "colorsys",
+]
+
+
+def test_forked_children_import_at_once(built_python: Path, tmp_path: Path) -> None:
+    script = tmp_path / "forked.py"
+    script.write_text(_FORKED_IMPORTS)
+    for _ in range(3):
+        result = run_clean(built_python, str(script), ",".join(_MANY_MODULES), "6", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "0 of 6 children failed", result.stderr
+
+
+def test_no_descriptor_stays_open_on_the_executable(built_python: Path, tmp_path: Path) -> None:
+    """subprocess's pass_fds tests count a child's descriptors: the importer adds none."""
+    code = (
+        "import os, sys, json, email.mime.text\n"
+        "fds = os.listdir('/proc/self/fd')\n"
+        "print(sum(os.path.realpath(f'/proc/self/fd/{fd}') == os.path.realpath(sys.executable)"
+        " for fd in fds))\n"
+    )
+    result = run_clean(built_python, "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"

@@ -5,7 +5,15 @@ every sys.path entry inside the executable (``<exe>/Lib``, ``<exe>/Lib/site-pack
 a package's directory) from an index apepy writes into the zip when it builds or
 bundles the file: one marshal'd dict of member → (header offset, length, method),
 found through the archive comment. So start-up reads no central directory, and
-each module is one positioned read of an open file plus ``marshal.loads``.
+each module is a slice of a read-only mapping of the file plus ``marshal.loads``.
+
+The mapping shares no file offset and needs no lock, so processes forked from one
+another (pre-forked servers, multiprocessing's fork and forkserver) import at the
+same time without reading at each other's offsets, and a lock held at fork time
+cannot hang a child. With the descriptor closed after mapping, no process keeps an
+extra descriptor open on its executable (3.13+; 3.11's mmap keeps a duplicate).
+Without mmap (left out of a build) members are read with pread, which shares no
+offset either.
 
 Anything it cannot vouch for (no index, an index that does not match the
 archive, a member whose local header disagrees) is left to zipimport.
@@ -14,7 +22,6 @@ Only modules that are frozen or built in may be imported here.
 
 import _imp
 import _io
-import _thread
 import marshal
 import sys
 from _frozen_importlib import ModuleSpec
@@ -28,6 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from importlib.readers import ZipReader
+    from mmap import mmap
     from types import CodeType, ModuleType
     from typing import Literal
 
@@ -43,12 +51,16 @@ class Store:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.file = _io.FileIO(path, "r")
-        self.lock = _thread.allocate_lock()
-        size = self.file.seek(0, 2)
+        self.view: mmap | None = None
+        self.fd = -1
+        with _io.FileIO(path, "r") as file:
+            size = file.seek(0, 2)
+            self.view = _map(file.fileno())
+            if self.view is None:
+                # Kept open for pread: the descriptor outlives the with block.
+                self.fd = _posix().dup(file.fileno())
         tail_len = min(size, 22 + 64)
-        self.file.seek(size - tail_len)
-        tail = self.file.read(tail_len)
+        tail = self._read(size - tail_len, tail_len)
         at = tail.rfind(_EOCD_SIG)
         if at < 0 or tail_len - at < 22:
             raise ImportError("no zip end record")
@@ -70,9 +82,10 @@ class Store:
         self.dirs: dict[str, None] = index["dirs"]
 
     def _read(self, offset: int, length: int) -> bytes:
-        with self.lock:
-            self.file.seek(offset)
-            data = self.file.read(length)
+        if self.view is not None:
+            data = self.view[offset : offset + length]
+        else:
+            data = _posix().pread(self.fd, length, offset)
         if len(data) != length:
             raise ImportError("truncated read")
         return data
@@ -94,6 +107,24 @@ class Store:
 
             return zlib.decompress(body, -15)
         return body
+
+
+def _map(fd: int) -> "mmap | None":
+    """A read-only mapping of the whole file, or None where mmap is not built in."""
+    try:
+        import mmap as mmap_module
+    except ImportError:
+        return None
+    if sys.version_info >= (3, 13):
+        # No duplicate descriptor: the mapping is all the store keeps.
+        return mmap_module.mmap(fd, 0, access=mmap_module.ACCESS_READ, trackfd=False)
+    return mmap_module.mmap(fd, 0, access=mmap_module.ACCESS_READ)
+
+
+def _posix() -> "ModuleType":
+    import posix
+
+    return posix
 
 
 def _get_store() -> "Store | Literal[False] | None":
