@@ -118,3 +118,41 @@ def test_the_cosmo_toolchains_own_edits_apply_after_apepys(
     ctypes_init = (tree / "Lib/ctypes/__init__.py").read_text()
     assert "except OSError:  # apepy (cosmo)" in ctypes_init
     compile(ctypes_init, "ctypes/__init__.py", "exec")
+
+
+def test_the_address_family_header_maps_families_to_constants(tmp_path: Path) -> None:
+    """apepy_af() gives each family its constant, anything else APEPY_AF_OTHER: compiled
+    and run with the host's compiler, where AF_* are plain numbers."""
+    import subprocess
+
+    from apepy import portcosmo
+
+    (tmp_path / portcosmo.HEADER).write_text(portcosmo._header())
+    (tmp_path / "main.c").write_text(
+        f'#include "{portcosmo.HEADER}"\n'
+        "#include <stdio.h>\n"
+        "int main(void) {\n"
+        "    switch (apepy_af(AF_INET6)) { case APEPY_AF_INET: return 1; case APEPY_AF_INET6: break; default: return 2; }\n"
+        '    printf("%d %d %d %d\\n", apepy_af(AF_UNSPEC) == APEPY_AF_UNSPEC, apepy_af(AF_UNIX) == APEPY_AF_UNIX,\n'
+        "           apepy_af(AF_PACKET) == APEPY_AF_PACKET, apepy_af(4242) == APEPY_AF_OTHER);\n"
+        "    return 0;\n}\n"
+    )
+    subprocess.run(
+        ["cc", "-Wall", "-Werror", "-o", tmp_path / "main", tmp_path / "main.c"], check=True
+    )
+    out = subprocess.run([tmp_path / "main"], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1", "1", "1", "1"]
+
+
+@pytest.mark.parametrize("release", LOCAL, ids=lambda r: r.version)
+def test_the_portable_edits_rewrite_every_family_case(
+    release: sources.Release, tmp_path: Path
+) -> None:
+    """No `case AF_` survives in socketmodule.c, and every family switch is converted."""
+    tree = partial_tree(release, tmp_path)
+    patches.apply(tree, release.version, (*patches.patch_set(release.version), *cosmo.SOURCE_EDITS))
+    socket_c = (tree / "Modules/socketmodule.c").read_text()
+    assert "case AF_" not in socket_c
+    assert socket_c.count("switch (apepy_af(") == 9
+    termios_c = (tree / "Modules/termios.c").read_text()
+    assert "apepy_termios_constants();" in termios_c

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 import apepy
-from apepy import cache, toolchains, ui
+from apepy import cache, testcli, toolchains, ui
 from apepy.errors import ApepyError
 
 DESCRIPTION = """\
@@ -43,6 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _add_add,
         _add_rm,
         _add_verify,
+        testcli.add_parser,
         _add_doctor,
         _add_cache,
     ):
@@ -318,7 +319,13 @@ def _add_cache(subparsers: Subparsers) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # argparse ends a nargs="*" positional at the first option: `apepy test FILE -j2 a b`
+    # leaves a and b over. They are more tests.
+    if extra and args.command == "test" and not any(e.startswith("-") for e in extra):
+        args.tests += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -508,6 +515,7 @@ def _cmd_store(args: argparse.Namespace) -> int:
 
 _HANDLERS: dict[str, Handler] = {
     "build": _cmd_build,
+    "test": testcli.cmd,
     "bundle": _cmd_bundle,
     "info": _cmd_info,
     "ls": _cmd_store,

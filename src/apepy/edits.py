@@ -1,8 +1,9 @@
 """Literal edits of an unpacked source tree: CPython's (interpreter/patches.py), a C
 library's (deps), a toolchain's.
 
-Each edit names a file, an anchor that must occur exactly once, and the text that
-replaces it; an empty anchor creates a new file. Anchors are exact, so a release
+Each edit names a file, an anchor that must occur exactly once (or exactly
+``count`` times: every occurrence is replaced), and the text that replaces it; an
+empty anchor creates a new file. Anchors are exact, so a release
 that moved the code fails loudly with the edit's name and file instead of building
 something subtly wrong, and every anchor is checked before any file is written.
 """
@@ -21,6 +22,10 @@ class Edit:
     path: str
     anchor: str
     replacement: str
+    # How many times the anchor occurs, each counted for a release: a construct
+    # rewritten wherever it stands (a case label) fails loudly when a release has
+    # one more or one less. Several counts: one per release the edit serves.
+    count: int | tuple[int, ...] = 1
 
 
 def apply(tree: Path, edits: tuple[Edit, ...], *, subject: str, hint: str) -> list[str]:
@@ -44,9 +49,13 @@ def apply(tree: Path, edits: tuple[Edit, ...], *, subject: str, hint: str) -> li
             except FileNotFoundError:
                 raise _failed(subject, edit, f"{edit.path} does not exist", hint) from None
         count = text.count(edit.anchor)
-        if count != 1:
+        expected = (edit.count,) if isinstance(edit.count, int) else edit.count
+        if count not in expected:
             where = "is missing" if count == 0 else f"occurs {count} times"
-            raise _failed(subject, edit, f"its anchor in {edit.path} {where}", hint)
+            wanted = " or ".join(str(n) for n in expected)
+            raise _failed(
+                subject, edit, f"its anchor in {edit.path} {where} (expected {wanted})", hint
+            )
         planned[target] = text.replace(edit.anchor, edit.replacement)
     for target, text in planned.items():
         target.write_text(text, encoding="utf-8")

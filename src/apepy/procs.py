@@ -29,45 +29,63 @@ def run_logged(
     The error carries the last lines of output and the log's path, so the user
     sees the cause without opening the log.
     """
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8", errors="replace") as sink:
-        sink.write(f"\n$ (cd {cwd} && {' '.join(cmd)})\n")
-        sink.flush()
-        try:
-            proc = subprocess.Popen(
-                list(cmd),
-                cwd=cwd,
-                env=full_env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-            )
-        except OSError as exc:
-            raise ApepyError(f"{what}: cannot run {cmd[0]}: {exc.strerror}", hint=hint) from exc
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                sink.write(line)
-                tail.append(line.rstrip("\n"))
-                if on_line is not None:
-                    on_line(line)
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
+
+    def keep(line: str) -> None:
+        tail.append(line.rstrip("\n"))
+        if on_line is not None:
+            on_line(line)
+
+    try:
+        code = run_streamed(cmd, cwd=cwd, log=log, env=env, on_line=keep)
+    except OSError as exc:
+        raise ApepyError(f"{what}: cannot run {cmd[0]}: {exc.strerror}", hint=hint) from exc
     if code != 0:
         raise ApepyError(
             f"{what} failed (exit code {code})",
             hint=hint,
             details="\n".join(tail) + f"\n\nfull log: {log}",
         )
+
+
+def run_streamed(
+    cmd: Sequence[str],
+    *,
+    cwd: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> int:
+    """Run ``cmd`` with its output appended to ``log`` and each line passed to
+    ``on_line``; return its exit status (OSError if it cannot start)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8", errors="replace") as sink:
+        sink.write(f"\n$ (cd {cwd} && {' '.join(cmd)})\n")
+        sink.flush()
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+        )
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                sink.write(line)
+                if on_line is not None:
+                    on_line(line)
+            return proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
 
 
 def compiled_file(line: str) -> str | None:

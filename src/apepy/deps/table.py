@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from apepy import portcosmo
 from apepy.edits import Edit
 
 
@@ -226,7 +227,7 @@ LIBRARIES: dict[str, Library] = {
                         "no-secure-memory",
                         "--with-rand-seed=getrandom",
                     ),
-                    edits=(OPENSSL_GETRANDOM,),
+                    edits=(OPENSSL_GETRANDOM, *portcosmo.OPENSSL),
                 ),
             },
         ),
@@ -296,6 +297,7 @@ LIBRARIES: dict[str, Library] = {
                 "cosmo": Options(
                     configure_args=("--disable-mixed-case",),
                     cflags=("-include", "libc/str/unicode.h"),
+                    edits=portcosmo.NCURSES,
                 )
             },
         ),
@@ -316,7 +318,10 @@ LIBRARIES: dict[str, Library] = {
             # (chartype.h: #error unless __STDC_ISO_10646__); Cosmopolitan's wchar_t
             # is 32 bits of UCS-4, but its headers do not define the macro (glibc's
             # stdc-predef.h does). Found with a monorepo-built cosmocc 4.0.2.
-            options={"cosmo": Options(cflags=("-D__STDC_ISO_10646__=201206L",))},
+            # Its tty tables hold termios flags, run-time values: see apepy.portcosmo.
+            options={
+                "cosmo": Options(cflags=("-D__STDC_ISO_10646__=201206L",), edits=portcosmo.LIBEDIT)
+            },
         ),
         # libyaml, for extensions (PyYAML's _yaml). Debian's orig tarball is a git
         # export without configure: its eight C files are compiled directly.

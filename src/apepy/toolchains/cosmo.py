@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import cache, download, ui
+from apepy import cache, download, portcosmo, ui
 from apepy.edits import Edit
 from apepy.errors import ApepyError
 from apepy.toolchains import Toolchain
@@ -285,6 +285,9 @@ SOURCE_EDITS: tuple[Edit, ...] = (
         "    except OSError:  # apepy (cosmo): no dlopen() in a Cosmopolitan program\n"
         "        pythonapi = None\n",
     ),
+    # Cosmopolitan's run-time constants where C wants compile-time ones (socket's
+    # switches on address families, termios' table): see apepy.portcosmo.
+    *portcosmo.CPYTHON,
 )
 
 
@@ -315,7 +318,7 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
             "--with-readline=editline",
         ),
         configure_env={"MODULE_BUILDTYPE": "static", "LINKFORSHARED": " "},
-        configure_cache={},
+        configure_cache=portcosmo.CPYTHON_CONFIGURE_CACHE,
         # superconfigure builds every library without PIC (--without-pic, OpenSSL's
         # no-pic): cosmocc links static, non-PIE.
         pic_flags=(),

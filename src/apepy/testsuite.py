@@ -1,0 +1,185 @@
+"""CPython's own regression suite, run against a file apepy built (`apepy test FILE`).
+
+The suite is the file's own version's, from the source cache; the file runs it with
+its own interpreter. Two things make that faithful:
+
+- Child interpreters started isolated (``-I``, ``script_helper``) find the ``test``
+  package because a copy of the file carries a one-line ``test/__init__.py`` whose
+  ``__path__`` is the suite's directory on disk.
+- Tests find their data files next to themselves, as real files: the suite is an
+  unpacked tree, and regrtest is told so with ``--testdir``.
+
+Test files that cannot pass in a single static file by design are excluded, each
+with its reason (EXCLUDED); the rest must pass as they do in an ordinary build.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apepy import ape, cache, manifest, procs, sources, ui, zipstore
+from apepy.errors import ApepyError
+from apepy.layout import LIB
+
+# Test files that cannot pass in a single static file by design, per CPython series.
+EXCLUDED: dict[str, dict[str, str]] = {
+    series: {
+        # ensurepip's bundled wheels are not in the file (the stdlib is packed
+        # without ensurepip): there is nothing to install pip from.
+        "test_ensurepip": "the file carries no ensurepip wheels",
+    }
+    for series in ("3.13", "3.11")
+}
+
+_PROGRESS = re.compile(r"\[\s*(\d+)/(\d+)(?:/\d+)?\] (\S+)(?: (.*))?$")
+_TOTAL = re.compile(r"^Total tests: run=([\d,]+)")
+_HEADING = re.compile(r"^(?:All )?(\d+) (?:re-run )?tests? (.+?)[.:]$")
+
+
+@dataclass
+class Summary:
+    """What regrtest reported, by test file."""
+
+    ok: int = 0
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    env_changed: list[str] = field(default_factory=list)
+    run_no_tests: list[str] = field(default_factory=list)
+    omitted: list[str] = field(default_factory=list)
+    found: bool = False
+    # Test cases run (3.13's "Total tests: run=N"; None where not reported).
+    tests_run: int | None = None
+    # What the run left out by design (apepy's EXCLUDED), with the reasons.
+    excluded: dict[str, str] = field(default_factory=dict)
+
+
+def parse_summary(text: str) -> Summary:
+    """Read regrtest's closing report (3.11's and 3.13's wording alike)."""
+    summary = Summary()
+    lists = {
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "skipped (resource denied)": summary.skipped,
+        "altered the execution environment": summary.env_changed,
+        "altered the execution environment (env changed)": summary.env_changed,
+        "run no tests": summary.run_no_tests,
+        "omitted": summary.omitted,
+    }
+    # Only the report after the last "== Tests result" counts (a re-run prints two).
+    start = text.rfind("== Tests result")
+    if start < 0:
+        return summary
+    summary.found = True
+    current: list[str] | None = None
+    for line in text[start:].splitlines():
+        total = _TOTAL.match(line)
+        if total:
+            summary.tests_run = int(total.group(1).replace(",", ""))
+        heading = _HEADING.match(line)
+        if heading:
+            kind = heading.group(2)
+            if kind == "OK":
+                summary.ok = int(heading.group(1))
+                current = None
+            else:
+                current = lists.get(kind)
+            continue
+        if current is not None and line.startswith("    "):
+            current.extend(line.split())
+        else:
+            current = None
+    return summary
+
+
+def suite_tree(version: str, *, offline: bool) -> Path:
+    """The unpacked source tree of CPython ``version`` (its Lib/test), from the cache."""
+    source = sources.obtain(version, offline=offline)
+    store = cache.cache_dir("testsuite")
+    with cache.entry(store / f"Python-{version}", marker=".apepy-complete") as entry:
+        if entry.ready:
+            return entry.path / f"Python-{version}"
+        with ui.phase("suite", f"unpacking CPython {version}'s test suite"):
+            sources.extract(source, entry.work)
+        entry.publish(source.sha256)
+    return entry.path / f"Python-{version}"
+
+
+def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
+    """A copy of ``exe`` whose ``test`` package is ``testdir`` on disk."""
+    copy = work / exe.name
+    shutil.copy2(exe, copy)
+    archive = zipstore.read_archive(copy)
+    stub = f"{LIB}test/__init__.py"
+    init = f"# apepy test: CPython's test package, on disk.\n__path__ = [{str(testdir)!r}]\n"
+    existing = {m.name for m in archive.members}
+    entries = [
+        *(d for d in zipstore.directory_entries([stub]) if d.name not in existing),
+        zipstore.Entry(stub, init.encode(), compress=False),
+    ]
+    with cache.atomic_output(copy, mode=copy.stat().st_mode & 0o7777) as tmp:
+        zipstore.rewrite(archive, tmp, keep=lambda m: m.name != stub, add=entries)
+    return copy
+
+
+def excluded_for(version: str) -> dict[str, str]:
+    return EXCLUDED.get(".".join(version.split(".")[:2]), {})
+
+
+def run(
+    exe: Path,
+    tests: list[str],
+    *,
+    jobs: int,
+    offline: bool,
+    timeout: int,
+) -> tuple[Summary, Path]:
+    """Run the suite (or ``tests``) with ``exe``; return regrtest's report and the log."""
+    record = manifest.read(exe)
+    if record is None:
+        raise ApepyError(
+            f"{exe} is not an executable apepy built (it carries no apepy manifest)",
+            hint="run apepy test on the output of apepy build or apepy bundle",
+        )
+    version = record.python_version
+    tree = suite_tree(version, offline=offline)
+    testdir = tree / "Lib" / "test"
+    excluded = excluded_for(version)
+    log = cache.cache_dir("logs") / f"test-{version}-{os.getpid()}.log"
+    log.unlink(missing_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="apepy-test-"))
+    try:
+        copy = prepare_copy(exe.resolve(), testdir, work)
+        args = ["-m", "test", "--testdir", str(testdir), "-j", str(jobs), "--timeout", str(timeout)]
+        if tests:
+            args += [t for t in tests if t not in excluded]
+        else:
+            args += ["-x", *sorted(excluded)]
+        # The suite sets up its own environment; apepy's and the user's PYTHON*
+        # variables would change what every child interpreter does.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        with ui.phase("test", f"CPython {version}'s test suite with {exe.name}") as status:
+
+            def progress(line: str) -> None:
+                found = _PROGRESS.search(line.rstrip())
+                if found:
+                    done, total, name, outcome = found.groups()
+                    status.update(f"[{done}/{total}] {name} {outcome or ''}")
+
+            code = procs.run_streamed(
+                [*ape.command(copy), *args], cwd=work, log=log, env=env, on_line=progress
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = parse_summary(log.read_text(encoding="utf-8", errors="replace"))
+    summary.excluded = {} if tests else excluded
+    if not summary.found:
+        raise ApepyError(
+            f"the test suite ended without its report (exit code {code})",
+            hint=f"see the log: {log}",
+        )
+    return summary, log

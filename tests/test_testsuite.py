@@ -1,0 +1,151 @@
+"""`apepy test`: CPython's own regression suite, run with a file apepy built."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import run_apepy
+
+from apepy import testsuite
+
+REPORT_313 = """\
+0:00:05 load avg: 1.42 [ 1/30/1] test_importlib failed (2 errors)
+
+== Tests result: FAILURE ==
+
+1 test altered the execution environment (env changed):
+    test_sqlite3
+
+9 tests failed:
+    test_cmd_line test_ctypes test_frozen test_importlib
+    test_multiprocessing_fork.test_misc
+    test_multiprocessing_forkserver.test_misc test_sys test_sysconfig
+    test_venv
+
+20 tests OK.
+
+Total duration: 2 min 29 sec
+Total tests: run=3,593 failures=8 skipped=335
+Total test files: run=30/30 failed=9 env_changed=1
+Result: FAILURE
+"""
+
+REPORT_311 = """\
+== Tests result: FAILURE ==
+
+All 3 tests OK.
+
+2 tests failed:
+    test_site test_venv
+
+1 test altered the execution environment:
+    test_json
+
+2 tests skipped:
+    test_tix test_winreg
+
+1 test run no tests:
+    test_dtrace
+"""
+
+
+def test_the_report_of_313_is_read() -> None:
+    summary = testsuite.parse_summary(REPORT_313)
+    assert summary.found and summary.ok == 20 and summary.tests_run == 3593
+    assert summary.failed == [
+        "test_cmd_line",
+        "test_ctypes",
+        "test_frozen",
+        "test_importlib",
+        "test_multiprocessing_fork.test_misc",
+        "test_multiprocessing_forkserver.test_misc",
+        "test_sys",
+        "test_sysconfig",
+        "test_venv",
+    ]
+    assert summary.env_changed == ["test_sqlite3"]
+
+
+def test_the_report_of_311_is_read() -> None:
+    summary = testsuite.parse_summary(REPORT_311)
+    assert summary.ok == 3 and summary.tests_run is None
+    assert summary.failed == ["test_site", "test_venv"]
+    assert summary.env_changed == ["test_json"]
+    assert summary.skipped == ["test_tix", "test_winreg"]
+    assert summary.run_no_tests == ["test_dtrace"]
+
+
+def test_output_without_a_report_is_not_a_pass() -> None:
+    assert not testsuite.parse_summary("Traceback (most recent call last):\n").found
+
+
+# Test files of the modules apepy touches (its importer, start-up and paths, the
+# stdlib's C modules and their libraries, subprocesses and forks), run on every CI.
+CI_SUBSET = [
+    "test_importlib",
+    "test_zipimport",
+    "test_zipimport_support",
+    "test_site",
+    "test_getpath",
+    "test_subprocess",
+    "test_multiprocessing_fork",
+    "test_multiprocessing_forkserver",
+    "test_ssl",
+    "test_sqlite3",
+    "test_ctypes",
+    "test_codecs",
+    "test_codeccallbacks",
+    "test_multibytecodec",
+    "test_unicodedata",
+    "test_zlib",
+    "test_bz2",
+    "test_lzma",
+    "test_hashlib",
+    "test_frozen",
+    "test_cmd_line",
+    "test_sys",
+    "test_sysconfig",
+    "test_venv",
+]
+
+# Failures in that subset not fixed yet (issue 26), each with what the first run
+# showed. A failure not on this list fails CI; one that starts passing may be removed.
+KNOWN_FAILING = {
+    # The ordinary --enable-shared build of the same tarball fails it here too.
+    "test_ctypes": "fails in the ordinary build on this machine as well",
+    # get_module_names() globs multiprocessing/*.py: the file carries .pyc only.
+    "test_multiprocessing_fork.test_misc": "stdlib sources are not in the file",
+    "test_multiprocessing_forkserver.test_misc": "stdlib sources are not in the file",
+    "test_importlib": "2 errors, not yet triaged",
+    "test_frozen": "2 errors, not yet triaged",
+    "test_cmd_line": "4 failures, not yet triaged",
+    "test_sys": "_path_normpath of a None path, not yet triaged",
+    "test_sysconfig": "3 failures (paths of a single file), not yet triaged",
+    "test_venv": "venv imports ensurepip, which the file leaves out",
+}
+
+
+def test_the_ci_subset_of_cpythons_suite(built_python: Path) -> None:
+    summary, log = testsuite.run(built_python, CI_SUBSET, jobs=2, offline=True, timeout=900)
+    new = sorted(set(summary.failed + summary.omitted) - set(KNOWN_FAILING))
+    assert not new, f"new failures in CPython's suite: {new} (log: {log})"
+    assert summary.ok >= len(CI_SUBSET) - len(KNOWN_FAILING) - 2, log.read_text()[-3000:]
+
+
+def test_apepy_test_exits_non_zero_on_a_failing_test_file(built_python: Path) -> None:
+    passed = run_apepy("test", built_python, "-j", "2", "test_zipimport", "test_zlib")
+    assert passed.returncode == 0, passed.stderr
+    assert "2 test files passed, 0 failed" in passed.stderr
+    failed = run_apepy("test", built_python, "test_zipimport", "test_no_such_module_apepy")
+    assert failed.returncode == 1
+    assert "error: 1 test files failed: test_no_such_module_apepy" in failed.stderr
+    assert "Traceback" not in failed.stderr
+
+
+def test_apepy_test_refuses_a_file_apepy_did_not_build(tmp_path: Path) -> None:
+    other = tmp_path / "python"
+    other.write_bytes(b"\x7fELF not an apepy file")
+    result = run_apepy("test", other)
+    assert result.returncode == 1
+    assert "error:" in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
