@@ -1,10 +1,17 @@
-"""`apepy build --toolchain cosmo` for real: an Actually Portable Executable, run.
+"""`apepy build --toolchain cosmo` for real: one fat Actually Portable Executable, run
+from the same bytes on Linux x86_64, Linux aarch64 and Windows x86_64.
 
-cosmocc cannot be downloaded on apepy's CI machines, so these tests run only when
-``APEPY_TEST_COSMOCC`` names an unpacked cosmocc directory (the release zip, or a
-toolchain laid out like it); otherwise they are reported as skipped with that
-reason. They build the half for this host's architecture (``--arch`` as
-``platform.machine()`` names it) and run it here.
+cosmocc cannot be downloaded on apepy's CI machines, so these tests run only with
+local instruments, each named by an environment variable and otherwise reported as
+skipped with that reason:
+
+- ``APEPY_TEST_COSMOCC``: an unpacked cosmocc directory (the release zip, or a
+  toolchain laid out like it) with both halves, x86_64 and aarch64;
+- ``APEPY_TEST_ARM64``: a command that runs a Linux aarch64 program (``CMD FILE ARGS``:
+  qemu-user with the APE loader, or a chroot);
+- ``APEPY_TEST_WINE``: a command that runs a Windows program (``CMD FILE.exe ARGS``).
+
+The build is ``--arch fat``, the default; ``APEPY_TEST_COSMO_ARCH`` builds one half.
 """
 
 from __future__ import annotations
@@ -12,10 +19,12 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,7 +35,8 @@ from test_extensions import PINS
 from apepy import ape
 
 COSMOCC = os.environ.get("APEPY_TEST_COSMOCC")
-ARCH = platform.machine()
+ARCH = os.environ.get("APEPY_TEST_COSMO_ARCH", "fat")
+HOST = platform.machine()
 
 pytestmark = pytest.mark.skipif(
     not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"
@@ -34,6 +44,52 @@ pytestmark = pytest.mark.skipif(
 
 # Extensions built in under cosmo: the host extension tests' pins.
 EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"])
+
+
+@dataclass(frozen=True)
+class System:
+    """One (operating system, architecture) the file is run on, and how."""
+
+    name: str
+    # The command that starts a program on it, before the program's path.
+    runner: tuple[str, ...] | None
+    # Why it cannot run here (None: it can).
+    missing: str | None
+    # The file's name there (Windows runs programs named .exe).
+    filename: str = "python.com"
+
+    def command(self, exe: Path) -> list[str]:
+        return [*self.runner, str(exe)] if self.runner else ape.command(exe)
+
+
+def _systems() -> list[System]:
+    arm64 = os.environ.get("APEPY_TEST_ARM64")
+    wine = os.environ.get("APEPY_TEST_WINE")
+    native = f"linux-{HOST}"
+    systems = [System(native, None, None)]
+    if HOST != "aarch64":
+        missing = None if arm64 else "APEPY_TEST_ARM64 does not name a runner for aarch64 programs"
+        if arm64 and ARCH == "x86_64":
+            missing = "the file was built for x86_64 only (APEPY_TEST_COSMO_ARCH)"
+        systems.append(System("linux-aarch64", tuple(shlex.split(arm64 or "")), missing))
+    missing = None if wine else "APEPY_TEST_WINE does not name a runner for Windows programs"
+    if wine and ARCH == "aarch64":
+        missing = "the file was built for aarch64 only (APEPY_TEST_COSMO_ARCH)"
+    systems.append(
+        System("windows-x86_64", tuple(shlex.split(wine or "")), missing, filename="python.exe")
+    )
+    return systems
+
+
+SYSTEMS = _systems()
+
+
+@pytest.fixture(params=SYSTEMS, ids=[s.name for s in SYSTEMS])
+def system(request: pytest.FixtureRequest) -> System:
+    chosen: System = request.param
+    if chosen.missing:
+        pytest.skip(chosen.missing)
+    return chosen
 
 
 def cosmo_build(out: Path, *extra: str) -> None:
@@ -61,25 +117,39 @@ def python_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_clean(
-    exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+@pytest.fixture(scope="session")
+def flask_com(python_com: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cosmo-flask") / "hello.com"
+    result = run_apepy("bundle", FLASK_HELLO, "--base", python_com, "-o", out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def run_on(
+    system: System, exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Start the APE as a shell would (Linux execve refuses it without binfmt_misc)."""
     return subprocess.run(
-        [*ape.command(exe), *args],
+        [*system.command(exe), *args],
         capture_output=True,
         text=True,
         cwd=cwd,
         env=env or {},
-        timeout=300,
+        timeout=600,
     )
 
 
-def copied_alone(exe: Path, tmp_path: Path) -> tuple[Path, Path]:
+def run_clean(
+    exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Start the APE here as a shell would (Linux execve refuses it without binfmt_misc)."""
+    return run_on(SYSTEMS[0], exe, *args, cwd=cwd, env=env)
+
+
+def copied_alone(exe: Path, tmp_path: Path, name: str | None = None) -> tuple[Path, Path]:
     """The file copied into an empty directory, and that directory to run it from."""
     alone = tmp_path / "alone"
     alone.mkdir()
-    target = alone / exe.name
+    target = alone / (name or exe.name)
     shutil.copy2(exe, target)
     return target, alone
 
@@ -90,32 +160,91 @@ def test_the_output_is_an_ape_and_info_lists_its_loaders(python_com: Path) -> No
     assert info.returncode == 0, info.stderr
     manifest = json.loads(info.stdout)
     assert manifest["toolchain"] == "cosmo" and manifest["output_kind"] == "ape"
-    text = run_apepy("info", python_com)
-    assert f"ELF {ARCH}" in text.stdout and "shell" in text.stdout.lower()
+    text = run_apepy("info", python_com).stdout
+    assert "shell" in text.lower()
+    for arch in ("x86_64", "aarch64") if ARCH == "fat" else (ARCH,):
+        assert f"ELF {arch}" in text, text
 
 
-def test_runs_alone_from_an_empty_environment(python_com: Path, tmp_path: Path) -> None:
-    exe, alone = copied_alone(python_com, tmp_path)
-    code = (
-        "import sys, json, sqlite3, ssl, zlib, bz2, lzma, hashlib, decimal, ctypes, asyncio,"
-        " email, http.server\n"
-        "ctx = ssl.create_default_context()\n"
-        "print(json.dumps({'version': sys.version, 'platform': sys.platform,"
-        " 'executable': sys.executable, 'path': sys.path,"
-        " 'cas': ctx.cert_store_stats()['x509_ca'], 'sqlite': sqlite3.sqlite_version,"
-        " 'sha': hashlib.sha256(b'x').hexdigest()[:8], 'z': zlib.decompress(zlib.compress(b'ab')).decode()}))\n"
-    )
-    result = run_clean(exe, "-c", code, cwd=alone)
-    assert result.returncode == 0, result.stderr
-    got = json.loads(result.stdout)
+# The stdlib workload every system runs: the C libraries, CAs (on Windows from the
+# zip's bundle: there is no /etc/ssl), a thread, a temporary file, a child interpreter.
+WORKLOAD = """\
+import sys, os, json, sqlite3, ssl, zlib, bz2, lzma, hashlib, decimal, asyncio, platform
+import tempfile, threading, subprocess
+ctx = ssl.create_default_context()
+db = sqlite3.connect(':memory:')
+db.execute('create table t (x)'); db.execute('insert into t values (41)')
+out = []
+t = threading.Thread(target=lambda: out.append('thread')); t.start(); t.join()
+with tempfile.NamedTemporaryFile('w+', delete=False) as f:
+    f.write('temp'); name = f.name
+with open(name) as f:
+    temp = f.read()
+os.unlink(name)
+child = subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True)
+async def answer():
+    await asyncio.sleep(0)
+    return 'async'
+print(json.dumps({
+    'version': sys.version, 'platform': sys.platform, 'system': platform.system(),
+    'machine': platform.machine(), 'executable': sys.executable, 'path': sys.path,
+    'cas': ctx.cert_store_stats()['x509_ca'],
+    'sqlite': db.execute('select x + 1 from t').fetchone()[0],
+    'sha': hashlib.sha256(b'x').hexdigest()[:8],
+    'z': zlib.decompress(zlib.compress(b'ab')).decode(),
+    'bz2': bz2.decompress(bz2.compress(b'cd')).decode(),
+    'lzma': lzma.decompress(lzma.compress(b'ef')).decode(),
+    'decimal': str(decimal.Decimal(1) / 8), 'async': asyncio.run(answer()),
+    'thread': out[0], 'temp': temp, 'child': child.stdout.strip(),
+}))
+"""
+
+
+def test_the_stdlib_workload_runs_alone_from_an_empty_environment(
+    python_com: Path, system: System, tmp_path: Path
+) -> None:
+    exe, alone = copied_alone(python_com, tmp_path, system.filename)
+    result = run_on(system, exe, "-c", WORKLOAD, cwd=alone)
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    print(system.name, json.dumps({k: v for k, v in got.items() if k != "path"}))
     assert got["version"].startswith("3.13.")
-    assert got["platform"] in ("linux", "cosmo")
-    assert got["executable"] == str(exe)
     # '' is the current directory that -c puts first, as in any Python.
     inside = [p for p in got["path"] if p]
-    assert inside and all(p.startswith(f"{exe}/") for p in inside), got["path"]
+    assert inside and all(p.startswith(got["executable"] + "/") for p in inside), got
+    assert Path(got["executable"]).name == system.filename
     assert got["cas"] > 10
-    assert got["sha"] == "2d711642" and got["z"] == "ab"
+    assert (got["sqlite"], got["sha"], got["z"], got["bz2"], got["lzma"]) == (
+        42,
+        "2d711642",
+        "ab",
+        "cd",
+        "ef",
+    )
+    assert (got["decimal"], got["async"], got["thread"], got["temp"], got["child"]) == (
+        "0.125",
+        "async",
+        "thread",
+        "temp",
+        "42",
+    )
+    expected_system = {"linux": "Linux", "windows": "Windows"}[system.name.split("-")[0]]
+    assert got["system"] == expected_system
+    assert (
+        got["machine"]
+        in {
+            "linux-x86_64": ("x86_64",),
+            "linux-aarch64": ("aarch64", "arm64"),
+            "windows-x86_64": ("x86_64", "AMD64"),
+        }[system.name]
+    )
+
+
+def test_exit_status_reaches_the_caller(python_com: Path, system: System, tmp_path: Path) -> None:
+    exe, alone = copied_alone(python_com, tmp_path, system.filename)
+    assert run_on(system, exe, "-c", "import sys; sys.exit(3)", cwd=alone).returncode == 3
+    raised = run_on(system, exe, "-c", "raise SystemExit('bye')", cwd=alone)
+    assert raised.returncode == 1 and "bye" in raised.stderr
 
 
 def test_threads_subprocess_fork_and_multiprocessing(python_com: Path, tmp_path: Path) -> None:
@@ -140,21 +269,25 @@ def test_threads_subprocess_fork_and_multiprocessing(python_com: Path, tmp_path:
     assert result.stdout.strip() == "thread 42 7 [0, 1, 4, 9, 16]"
 
 
-def test_flask_bundle_on_the_ape_serves_from_an_empty_environment(
-    python_com: Path, tmp_path: Path
+def test_flask_bundle_serves_from_an_empty_environment(
+    flask_com: Path, system: System, tmp_path: Path
 ) -> None:
-    out = tmp_path / "hello.com"
-    result = run_apepy("bundle", FLASK_HELLO, "--base", python_com, "-o", out)
-    assert result.returncode == 0, result.stderr
-    assert out.read_bytes()[:6] == b"MZqFpD"
-    assert ".args" in zipfile.ZipFile(out).namelist()
-    exe, alone = copied_alone(out, tmp_path)
+    assert flask_com.read_bytes()[:6] == b"MZqFpD"
+    assert ".args" in zipfile.ZipFile(flask_com).namelist()
+    name = "hello.exe" if system.filename.endswith(".exe") else "hello.com"
+    exe, alone = copied_alone(flask_com, tmp_path, name)
     home = alone / "home"
     home.mkdir()
-    with serving([*ape.command(exe), "--host", "127.0.0.1"], alone, {"HOME": str(home)}) as url:
-        page = urllib.request.urlopen(url + "/", timeout=10)
+    cmd = [*system.command(exe), "--host", "127.0.0.1"]
+    with serving(cmd, alone, {"HOME": str(home)}, wait=120) as url:
+        page = urllib.request.urlopen(url + "/", timeout=30)
         assert page.status == 200 and b"Hello" in page.read()
-    plain = run_clean(
+        if shutil.which("curl"):
+            curl = subprocess.run(["curl", "-s", url + "/"], capture_output=True, timeout=30)
+            assert b"Hello" in curl.stdout
+    # .args starts the app; APEPY_PLAIN makes the same file a plain interpreter.
+    plain = run_on(
+        system,
         exe,
         "-c",
         "import flask, sys; print(flask.__name__, sys.argv[1:])",

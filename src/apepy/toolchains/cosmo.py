@@ -251,7 +251,20 @@ def detect(arch: str = "fat", explicit: Path | None = None, *, offline: bool = F
             hint="this cosmocc was unpacked without its programs' execute bits, or is incomplete; "
             + _GET_IT.format(v=version),
         )
+    _put_on_path(root / "bin")
     return toolchain(root, version, arch)
+
+
+def _put_on_path(bin_dir: Path) -> None:
+    """cosmocc's bin/ first on PATH for every program apepy runs from now on.
+
+    cosmocc's README has users put it there, and its scripts rely on it: cosmoranlib
+    runs ``x86_64-linux-cosmo-ranlib`` by name. Every build step's environment starts
+    from this process's, so this one place covers configure, make and the wrapper.
+    """
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    if str(bin_dir) not in entries:
+        os.environ["PATH"] = os.pathsep.join([str(bin_dir), *filter(None, entries)])
 
 
 # Under Cosmopolitan, /proc/self/exe (where Linux has one) names the APE loader
@@ -284,6 +297,43 @@ SOURCE_EDITS: tuple[Edit, ...] = (
         "else:\n    try:\n        pythonapi = PyDLL(None)\n"
         "    except OSError:  # apepy (cosmo): no dlopen() in a Cosmopolitan program\n"
         "        pythonapi = None\n",
+    ),
+    # On Windows, Cosmopolitan ends a process with its POSIX wait status as the exit
+    # code (exit(3) is 768), which its own parents decode. Windows programs (cmd.exe,
+    # PowerShell, a CI runner) read the code as it is: there the interpreter ends
+    # with its plain status, unless its parent is a Cosmopolitan program. Such a
+    # parent sets _COSMO_PPID ("<win32 pid>:<pid>", posix_spawn and execve in 4.0.2)
+    # and getppid() confirms it; inherited through a native program, the variable
+    # names an ancestor instead.
+    Edit(
+        "python.c: the plain exit status on Windows (cosmo)",
+        "Programs/python.c",
+        '#include "Python.h"\n',
+        '#include "Python.h"\n'
+        "#if defined(__COSMOPOLITAN__) && defined(__x86_64__)\n"
+        "#include <cosmo.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+        "#include <unistd.h>\n"
+        # kernel32's, through Cosmopolitan's thunk (libc/nt/runtime.h declares it so;
+        # that header needs GNU C, CPython compiles as C11). Windows is x86_64 only.
+        "void ExitProcess(unsigned int) __attribute__((__noreturn__));\n"
+        "static int apepy_exit_status(int status)\n{\n"
+        "    if (IsWindows()) {\n"
+        '        const char *ppid = getenv("_COSMO_PPID");\n'
+        "        const char *colon = ppid != NULL ? strchr(ppid, ':') : NULL;\n"
+        "        if (colon == NULL || strtol(colon + 1, NULL, 10) != (long)getppid()) {\n"
+        "            fflush(NULL);\n"
+        "            ExitProcess((unsigned int)status);\n"
+        "        }\n"
+        "    }\n"
+        "    return status;\n}\n"
+        "#else\n#define apepy_exit_status(status) (status)\n"
+        "#endif\n",
+    ),
+    Edit(
+        "python.c: exit through apepy_exit_status (cosmo)",
+        "Programs/python.c",
+        "    return Py_BytesMain(argc, argv);\n",
+        "    return apepy_exit_status(Py_BytesMain(argc, argv));\n",
     ),
     # Cosmopolitan's run-time constants where C wants compile-time ones (socket's
     # switches on address families, termios' table): see apepy.portcosmo.
