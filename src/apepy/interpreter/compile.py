@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import cache, procs, records, sources, toolchains, ui
+from apepy import ape, cache, procs, records, sources, toolchains, ui
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze as hot
 from apepy.interpreter import modules, patches
@@ -415,7 +415,8 @@ def _write_setup_local(
 
 def _builtins(python: Path) -> tuple[str, ...]:
     result = subprocess.run(
-        [str(python), "-c", "import sys; print('\\n'.join(sys.builtin_module_names))"],
+        # Fat cosmocc links an APE, which execve refuses without binfmt_misc.
+        [*ape.command(python), "-c", "import sys; print('\\n'.join(sys.builtin_module_names))"],
         capture_output=True,
         text=True,
         cwd=python.parent,

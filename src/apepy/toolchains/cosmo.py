@@ -335,6 +335,41 @@ SOURCE_EDITS: tuple[Edit, ...] = (
         "    return Py_BytesMain(argc, argv);\n",
         "    return apepy_exit_status(Py_BytesMain(argc, argv));\n",
     ),
+    # On Windows, Cosmopolitan's socketpair() makes descriptors that are not sockets
+    # (socket() then fails with EBADF), so asyncio could not even create its event
+    # loop. There the pair is two connected loopback TCP sockets, as CPython does on
+    # platforms without socketpair(). Found running the file under Wine 10.
+    Edit(
+        "socket: socketpair over loopback on Windows (cosmo)",
+        "Lib/socket.py",
+        'if hasattr(_socket, "socketpair"):\n',
+        "def _apepy_loopback_pair(type, proto):\n"
+        "    # apepy (cosmo): see the caller.\n"
+        "    with socket(AF_INET, type, proto) as listener:\n"
+        "        listener.bind(('127.0.0.1', 0))\n"
+        "        listener.listen()\n"
+        "        a = socket(AF_INET, type, proto)\n"
+        "        try:\n"
+        "            a.connect(listener.getsockname())\n"
+        "            b, _ = listener.accept()\n"
+        "        except BaseException:\n"
+        "            a.close()\n"
+        "            raise\n"
+        "    if b.getpeername() != a.getsockname():\n"
+        "        a.close()\n"
+        "        b.close()\n"
+        "        raise ConnectionError('socketpair: a stranger connected first')\n"
+        "    return a, b\n\n\n"
+        'if hasattr(_socket, "socketpair"):\n',
+    ),
+    Edit(
+        "socket: socketpair on Windows takes the loopback pair (cosmo)",
+        "Lib/socket.py",
+        "        a, b = _socket.socketpair(family, type, proto)\n",
+        "        if family == AF_UNIX and os.uname().sysname == 'Windows':\n"
+        "            return _apepy_loopback_pair(type, proto)\n"
+        "        a, b = _socket.socketpair(family, type, proto)\n",
+    ),
     # Cosmopolitan's run-time constants where C wants compile-time ones (socket's
     # switches on address families, termios' table): see apepy.portcosmo.
     *portcosmo.CPYTHON,
