@@ -28,6 +28,7 @@ from apepy import (
     ui,
     zipstore,
 )
+from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, freeze, stdlib
@@ -101,15 +102,15 @@ _PACK_SPACE = 120_000_000
 
 
 @dataclass(frozen=True)
-class BuildRequest:
-    output: Path
+class Spec:
+    """What is built: every field changes the interpreter's bytes. How the build runs
+    (jobs, offline, the log) is the Context, passed beside it."""
+
     python: str | None = None
     source: Path | None = None
     allow_unpinned: bool = False
     toolchain: str = "host"
-    jobs: int = os.cpu_count() or 1
     exclude: frozenset[str] = frozenset()
-    offline: bool = False
     extensions: tuple[ExtensionSpec, ...] = ()
     arch: str | None = None
     cosmocc: Path | None = None
@@ -154,20 +155,20 @@ class Interpreter:
     cached: bool
 
 
-def ensure_interpreter(request: BuildRequest) -> Interpreter:
+def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
     """Return the cached interpreter for these inputs, building it first if needed."""
     toolchain = toolchains.get(
         request.toolchain,
         arch=request.arch,
         cosmocc=request.cosmocc,
-        offline=request.offline,
+        offline=ctx.offline,
         libraries=request.libraries,
     )
     source = sources.obtain(
         request.python,
         request.source,
         allow_unpinned=request.allow_unpinned,
-        offline=request.offline,
+        offline=ctx.offline,
     )
     release = sources.pinned(source.version)
     if release is not None and not release.tested:
@@ -179,12 +180,16 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             "deepfreeze.py miscompiles some of the hot ones), or build --python 3.13",
         )
     epoch = source_date_epoch(source)
-    exclude = request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset())
-    log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    # Sdists are fetched and judged first: what cannot be built is refused in seconds.
-    prepared = extensions.prepare(
-        list(request.extensions), offline=request.offline, log=log, toolchain=toolchain
+    target = compile.Target(
+        source,
+        toolchain,
+        exclude=request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset()),
+        epoch=epoch,
+        optimize=request.optimize,
+        freeze=request.freeze,
     )
+    # Sdists are fetched and judged first: what cannot be built is refused in seconds.
+    prepared = extensions.prepare(list(request.extensions), ctx, toolchain=toolchain)
     core_key = hashing.cache_key(
         {
             "apepy": apepy.__version__,
@@ -192,7 +197,7 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             "source": source.sha256,
             "version": source.version,
             "toolchain": toolchain.identity(),
-            "exclude": sorted(exclude),
+            "exclude": sorted(target.exclude),
             "optimize": request.optimize,
             "epoch": epoch,
             "freeze": request.freeze,
@@ -222,29 +227,12 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     ) as entry:
         if not entry.ready:
             ui.info(
-                f"building CPython {source.version} with the {toolchain.family} toolchain (log: {log})"
+                f"building CPython {source.version} with the {toolchain.family} toolchain "
+                f"(log: {ctx.log})"
             )
-            core = compile.build_core(
-                source,
-                toolchain,
-                root=cache.cache_dir("cpython") / core_key,
-                log=log,
-                jobs=request.jobs,
-                exclude=exclude,
-                epoch=epoch,
-                offline=request.offline,
-                optimize=request.optimize,
-                freeze=request.freeze,
-            )
+            core = compile.build_core(target, ctx, root=cache.cache_dir("cpython") / core_key)
             built = extensions.build_all(
-                prepared,
-                source=source,
-                core=core,
-                core_key=core_key,
-                toolchain=toolchain,
-                jobs=request.jobs,
-                log=log,
-                offline=request.offline,
+                prepared, source=source, core=core, core_key=core_key, toolchain=toolchain, ctx=ctx
             )
             cache.ensure_free_space(path.parent, _PACK_SPACE, "packing the interpreter")
             try:
@@ -253,9 +241,9 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                     toolchain,
                     source,
                     entry.work,
+                    ctx,
                     key=key,
                     epoch=epoch,
-                    log=log,
                     built=built,
                     minimal=request.minimal,
                 )
@@ -272,15 +260,13 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     return Interpreter(path / "python", manifest, cached=entry.ready)
 
 
-def build(request: BuildRequest) -> BuildResult:
+def build(request: Spec, output: Path, ctx: Context) -> BuildResult:
     started = time.monotonic()
-    cache.check_output_path(request.output)
-    interpreter = ensure_interpreter(request)
-    with cache.atomic_output(request.output, mode=0o755) as tmp:
+    cache.check_output_path(output)
+    interpreter = ensure_interpreter(request, ctx)
+    with cache.atomic_output(output, mode=0o755) as tmp:
         shutil.copyfile(interpreter.path, tmp)
-    return BuildResult(
-        request.output, interpreter.manifest, interpreter.cached, time.monotonic() - started
-    )
+    return BuildResult(output, interpreter.manifest, interpreter.cached, time.monotonic() - started)
 
 
 def _pack(
@@ -288,17 +274,17 @@ def _pack(
     toolchain: toolchains.Toolchain,
     source: sources.Source,
     tmp: Path,
+    ctx: Context,
     *,
     key: str,
     epoch: int,
-    log: Path,
     built: list[extensions.Extension],
     minimal: bool = False,
 ) -> None:
     """Fill ``tmp``, the interpreter's cache entry being made: the file and its manifest."""
     with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
         entries = stdlib.collect(
-            core, tmp / "staging", log, drop=MINIMAL_STDLIB if minimal else frozenset()
+            core, tmp / "staging", ctx.log, drop=MINIMAL_STDLIB if minimal else frozenset()
         )
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
@@ -308,8 +294,8 @@ def _pack(
     dotted: list[str] = []
     if built:
         linked = tmp / "staging" / "python-linked"
-        extensions.relink(core, built, linked, tmp / "staging" / "relink", log, toolchain=toolchain)
-        entries = _merge(entries, _site_entries(core, built, tmp / "staging", log))
+        extensions.relink(core, built, linked, tmp / "staging" / "relink", toolchain, ctx)
+        entries = _merge(entries, _site_entries(core, built, tmp / "staging", ctx.log))
         extras["distributions"] = [ext.describe() for ext in built]
         dotted = [m.dotted for ext in built for m in ext.modules]
     manifest = Manifest(
@@ -336,7 +322,7 @@ def _pack(
             procs.run_logged(
                 [*toolchain.output_from_link, str(linked), str(binary)],
                 cwd=tmp,
-                log=log,
+                log=ctx.log,
                 what="making the output file from the linked interpreter",
                 hint="see the log; the toolchain's objcopy could not write the file",
             )

@@ -117,7 +117,7 @@ def _add_build(subparsers: Subparsers) -> None:
         "or apepy's builds of pinned sources (cosmo always; for host, every library)",
     )
     build.add_argument(
-        "-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel compile jobs"
+        "-j", "--jobs", type=int, default=None, help="parallel compile jobs (default: every core)"
     )
     build.add_argument(
         "--exclude-module",
@@ -347,24 +347,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from apepy.build import BuildRequest, build
+    from apepy import context
+    from apepy.build import Spec, build
     from apepy.extensions import spec
 
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise ApepyError("--jobs must be at least 1", hint="pass -j N with N >= 1, or leave it out")
     wanted = [spec.parse(text) for text in args.with_]
     if args.with_lock is not None:
         wanted += spec.parse_lock(args.with_lock)
     result = build(
-        BuildRequest(
-            output=args.output.absolute(),
+        Spec(
             python=args.python,
             source=args.source,
             allow_unpinned=args.allow_unpinned_source,
             toolchain=args.toolchain,
-            jobs=args.jobs,
             exclude=frozenset(args.exclude_module),
-            offline=args.offline,
             extensions=tuple(spec.merge(wanted)),
             arch=args.arch,
             cosmocc=args.cosmocc,
@@ -372,7 +370,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
             minimal=args.minimal,
             optimize=args.optimize,
             freeze=args.freeze,
-        )
+        ),
+        args.output.absolute(),
+        context.new("build", jobs=args.jobs, offline=args.offline),
     )
     manifest = result.manifest
     size = result.output.stat().st_size

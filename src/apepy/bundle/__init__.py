@@ -223,7 +223,8 @@ def _resolve_base(
 ) -> base_mod.Base:
     if path is not None:
         return base_mod.inspect(path)
-    from apepy.build import BuildRequest, ensure_interpreter
+    from apepy import context
+    from apepy.build import Spec, ensure_interpreter
     from apepy.extensions import spec
 
     python = request.python or proj.tool.get("python")
@@ -232,12 +233,11 @@ def _resolve_base(
     wanted = [*listed, *request.extensions]
     # --with / [tool.apepy] extensions: the base is built with those packages compiled in.
     interpreter = ensure_interpreter(
-        BuildRequest(
-            output=Path("unused"),
+        Spec(
             python=str(python) if python else None,
-            offline=request.offline,
             extensions=tuple(spec.merge([spec.parse(str(text)) for text in wanted])),
-        )
+        ),
+        context.new("build", offline=request.offline),
     )
     ui.info(f"base: {interpreter.path} ({'from the cache' if interpreter.cached else 'built'})")
     return base_mod.inspect(interpreter.path)

@@ -9,7 +9,6 @@ builds only that package and re-links.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -18,6 +17,7 @@ from pathlib import Path
 from installer.sources import WheelFile
 
 from apepy import cache, hashing, records, sources, toolchains, ui
+from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.extensions import hostpython, libraries, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
@@ -65,12 +65,12 @@ BUILD_CODE = tuple(
 
 
 def prepare(
-    specs: list[ExtensionSpec], *, offline: bool, log: Path, toolchain: Toolchain | None = None
+    specs: list[ExtensionSpec], ctx: Context, *, toolchain: Toolchain | None = None
 ) -> list[Prepared]:
     """Fetch and judge every sdist; refuse what cannot be built before anything long runs."""
     prepared = []
     for spec in specs:
-        got = sdist.obtain(spec, offline=offline, log=log)
+        got = sdist.obtain(spec, offline=ctx.offline, log=ctx.log)
         judgement = sdist.judge(got)
         if judgement.kind == "rust":
             if toolchain is not None and not toolchain.rust:
@@ -102,9 +102,7 @@ def build_all(
     core: Core,
     core_key: str,
     toolchain: Toolchain,
-    jobs: int,
-    log: Path,
-    offline: bool = False,
+    ctx: Context,
 ) -> list[Extension]:
     if not prepared:
         return []
@@ -141,16 +139,14 @@ def build_all(
         ) as entry:
             if not entry.ready:
                 if hostpy is None:
-                    hostpy = hostpython.ensure(source, builder, key=hostpy_key, log=log, jobs=jobs)
+                    hostpy = hostpython.ensure(source, builder, ctx, key=hostpy_key)
                 if include is None:
                     include = (
                         core.tree / "Include",
                         core.tree,
-                        *_sysroot_include(toolchain, offline=offline),
+                        *_sysroot_include(toolchain, ctx),
                     )
-                entry.publish(
-                    _build_one(item, hostpy, toolchain, include, entry.work, log, offline=offline)
-                )
+                entry.publish(_build_one(item, hostpy, toolchain, include, entry.work, ctx))
             else:
                 ui.info(f"{item.sdist.name} {item.sdist.version}: built in before, from the cache")
         built.append(_load(entry.path))
@@ -164,9 +160,7 @@ def _build_one(
     toolchain: Toolchain,
     include: tuple[Path, ...],
     tmp: Path,
-    log: Path,
-    *,
-    offline: bool,
+    ctx: Context,
 ) -> str:
     """Fill ``tmp``, the package's cache entry being made; return its RESULT record.
     ``include``: the header directories the package compiles against."""
@@ -177,10 +171,9 @@ def _build_one(
             toolchain,
             include,
             Path(scratch),
-            log,
+            ctx,
             rust_build=item.judgement.kind == "rust",
-            offline=offline,
-            library_env=libraries.package_env(item.sdist.name, toolchain, offline=offline),
+            library_env=libraries.package_env(item.sdist.name, toolchain, ctx),
         )
         modules = [m for m in made.modules if not _in_tests(m.dotted)]
         skipped = sorted(set(made.modules) - set(modules), key=lambda m: m.dotted)
@@ -195,7 +188,8 @@ def _build_one(
                 hint="it runs as pure Python: drop --with and list it as an app dependency",
             )
         linked = [
-            link.partial_link(m, toolchain, tmp / "objects" / f"{m.dotted}.o", log) for m in modules
+            link.partial_link(m, toolchain, tmp / "objects" / f"{m.dotted}.o", ctx.log)
+            for m in modules
         ]
         wheel = package.copy_wheel(made, tmp)
         # Paths inside the entry are kept relative to it: the entry is renamed into place.
@@ -245,21 +239,19 @@ def relink(
     built: list[Extension],
     out: Path,
     work: Path,
-    log: Path,
-    *,
     toolchain: Toolchain,
-    offline: bool = False,
+    ctx: Context,
 ) -> None:
     modules = [m for ext in built for m in ext.modules]
     # Before the relink phase: a library built from source shows its own progress.
-    libraries = link.libraries_for(modules, toolchain, offline=offline)
+    libraries = link.libraries_for(modules, toolchain, ctx)
     with ui.phase("relink", f"the interpreter with {len(modules)} extension modules"):
         link.relink(
             core.tree,
             modules,
             out,
             work,
-            log,
+            ctx.log,
             libraries=libraries,
             system_libs=toolchain.link_libs,
             sysroot=toolchains.sysroot(toolchain) is not None,
@@ -281,12 +273,12 @@ def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
     return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
 
 
-def _sysroot_include(toolchain: Toolchain, *, offline: bool) -> tuple[Path, ...]:
+def _sysroot_include(toolchain: Toolchain, ctx: Context) -> tuple[Path, ...]:
     """The headers of the C libraries apepy builds, for a toolchain that links those.
 
     cosmocc sees no /usr/include: an extension's `#include <yaml.h>` finds the
     sysroot's. Every recipe is built before the package's build looks for its headers
     (PyYAML's setup.py compiles its C extension only where it finds yaml.h).
     """
-    root = toolchains.prepare_libraries(toolchain, jobs=os.cpu_count() or 1, offline=offline)
+    root = toolchains.prepare_libraries(toolchain, jobs=ctx.jobs, offline=ctx.offline)
     return () if root is None else (root / "include",)

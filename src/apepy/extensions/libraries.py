@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from apepy import deps, toolchains
+from apepy.context import Context
 from apepy.toolchains import Toolchain
 
 # Libraries a shared link names (every Rust cdylib does) that a static link gets
@@ -60,7 +61,7 @@ def from_source(toolchain: Toolchain, libs: list[str]) -> bool:
     )
 
 
-def package_env(project: str, toolchain: Toolchain, *, offline: bool) -> dict[str, str]:
+def package_env(project: str, toolchain: Toolchain, ctx: Context) -> dict[str, str]:
     """What the build of ``project`` needs in its environment to find the C libraries it
     looks for; builds those that come from source into the sysroot first."""
     root = toolchains.sysroot(toolchain)
@@ -73,14 +74,14 @@ def package_env(project: str, toolchain: Toolchain, *, offline: bool) -> dict[st
     if not wanted or not from_source(toolchain, names):
         return {}
     for lib in wanted:
-        deps.build(lib, toolchain, jobs=os.cpu_count() or 1, offline=offline)
+        deps.build(lib, toolchain, jobs=ctx.jobs, offline=ctx.offline)
     pc = deps.sysroot(toolchain) / "lib" / "pkgconfig"
     # Searched before the system's own .pc files.
     searched = [str(pc), *filter(None, [os.environ.get("PKG_CONFIG_PATH")])]
     return {"PKG_CONFIG_PATH": os.pathsep.join(searched)}
 
 
-def link_flags(names: list[str], toolchain: Toolchain, *, offline: bool) -> list[str]:
+def link_flags(names: list[str], toolchain: Toolchain, ctx: Context) -> list[str]:
     """The link flags of the C libraries ``names``, each with what its static archive
     needs: from the system, or (``from_source``) from the sysroot, with the closure
     from the sysroot's own .pc files."""
@@ -90,7 +91,7 @@ def link_flags(names: list[str], toolchain: Toolchain, *, offline: bool) -> list
     # Each is built once into the sysroot (deps.build is a no-op when it is there).
     root = deps.sysroot(toolchain)
     for recipe in recipes.values():
-        deps.build(recipe, toolchain, jobs=os.cpu_count() or 1, offline=offline)
+        deps.build(recipe, toolchain, jobs=ctx.jobs, offline=ctx.offline)
     system = static_closure([n for n in names if n not in recipes])
     ours = static_closure(list(recipes), root / "lib" / "pkgconfig")
     # By path, not by -L: a sysroot directory would also capture the interpreter's own

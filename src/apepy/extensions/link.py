@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apepy import procs
+from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.extensions import libraries
 from apepy.extensions.package import Module
@@ -181,7 +182,7 @@ def _static_twin(path: str) -> str | None:
 
 
 def libraries_for(
-    modules: list[LinkedModule], toolchain: Toolchain | None = None, *, offline: bool = False
+    modules: list[LinkedModule], toolchain: Toolchain | None = None, ctx: Context | None = None
 ) -> list[str]:
     """The link flags of the modules' C libraries, each with what its static archive needs
     (``libraries.link_flags``; without ``toolchain``, the system's)."""
@@ -190,9 +191,9 @@ def libraries_for(
         for lib in m.libs:
             if lib not in names and lib not in libraries.STATIC_RUNTIME:
                 names.append(lib)
-    if toolchain is None:
+    if toolchain is None or ctx is None:
         return libraries.static_closure(names)
-    return libraries.link_flags(names, toolchain, offline=offline)
+    return libraries.link_flags(names, toolchain, ctx)
 
 
 def _binutils(toolchain: Toolchain) -> tuple[str, str]:

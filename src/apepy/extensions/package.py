@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from apepy import procs, records, ui
+from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions import rust
 from apepy.extensions.hostpython import HostPython
@@ -69,22 +70,32 @@ class Built:
     modules: tuple[Module, ...]
 
 
+def jobs_env(jobs: int) -> dict[str, str]:
+    """How the build systems a package may use learn ``-j``: make (setuptools' own
+    compiles are serial), CMake (scikit-build-core) and cargo."""
+    return {
+        "MAKEFLAGS": f"-j{jobs}",
+        "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs),
+        "CARGO_BUILD_JOBS": str(jobs),
+    }
+
+
 def build(
     sdist: Sdist,
     hostpy: HostPython,
     toolchain: Toolchain,
     target_include: tuple[Path, ...],
     work: Path,
-    log: Path,
+    ctx: Context,
     *,
     rust_build: bool = False,
-    offline: bool = False,
     library_env: Mapping[str, str] | None = None,
 ) -> Built:
     """Build ``sdist`` into ``work``; every extension module must have a link record.
 
     ``library_env``: where the build finds the C libraries it looks for
     (``libraries.package_env``)."""
+    log = ctx.log
     bin_dir = work / "bin"
     collect = work / "links"
     wheels = work / "wheels"
@@ -96,6 +107,7 @@ def build(
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         # Packages that compile their speedups only when asked (charset-normalizer).
         "CHARSET_NORMALIZER_USE_CYTHON": "1",
+        **jobs_env(ctx.jobs),
         **(library_env or {}),
     }
     if rust_build:
@@ -108,7 +120,7 @@ def build(
             ),
             build_python=hostpy.python,
         )
-        env.update(rust.build_env(linker=bin_dir / "cc", pyo3_config=pyo3, offline=offline))
+        env.update(rust.build_env(linker=bin_dir / "cc", pyo3_config=pyo3, offline=ctx.offline))
     with ui.phase("extension", f"building {sdist.name} {sdist.version} from its sdist") as st:
         compiled = 0
 
@@ -123,7 +135,7 @@ def build(
         try:
             _run_build(sdist, hostpy, wheels, work, log, env, progress)
         except ApepyError as exc:
-            raise _explained(exc, sdist, log, offline=offline) from exc
+            raise _explained(exc, sdist, log, offline=ctx.offline) from exc
         found = sorted(wheels.glob("*.whl"))
         if len(found) != 1:
             raise InternalError(

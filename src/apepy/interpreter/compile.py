@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apepy import cache, procs, records, sources, toolchains, ui
+from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze as hot
 from apepy.interpreter import modules, patches
@@ -33,19 +34,19 @@ class Core:
     left_out: dict[str, str] = field(default_factory=dict)
 
 
-def build_core(
-    source: sources.Source,
-    toolchain: Toolchain,
-    *,
-    root: Path,
-    log: Path,
-    jobs: int,
-    exclude: frozenset[str],
-    epoch: int,
-    offline: bool = False,
-    optimize: bool = False,
-    freeze: bool = False,
-) -> Core:
+@dataclass(frozen=True)
+class Target:
+    """What the C build makes: every input that changes its bytes."""
+
+    source: sources.Source
+    toolchain: Toolchain
+    exclude: frozenset[str]
+    epoch: int
+    optimize: bool = False
+    freeze: bool = False
+
+
+def build_core(target: Target, ctx: Context, *, root: Path) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
     # In place: the tree's own absolute paths are compiled into what it builds. A build
     # that was killed or failed is removed, here or by the next run, and starts over.
@@ -60,18 +61,7 @@ def build_core(
             warn_left_out(core.left_out, "built")
             return core
         cache.ensure_free_space(root.parent, _TREE_SPACE, "building CPython")
-        core = _build(
-            source,
-            toolchain,
-            root=root,
-            log=log,
-            jobs=jobs,
-            exclude=exclude,
-            epoch=epoch,
-            offline=offline,
-            optimize=optimize,
-            freeze=freeze,
-        )
+        core = _build(target, ctx, root)
         entry.publish(
             records.to_json(
                 _Marker(
@@ -116,26 +106,16 @@ def _load(root: Path, text: str) -> Core:
     )
 
 
-def _build(
-    source: sources.Source,
-    toolchain: Toolchain,
-    *,
-    root: Path,
-    log: Path,
-    jobs: int,
-    exclude: frozenset[str],
-    epoch: int,
-    offline: bool,
-    optimize: bool = False,
-    freeze: bool = False,
-) -> Core:
+def _build(target: Target, ctx: Context, root: Path) -> Core:
+    source, toolchain, log, jobs = target.source, target.toolchain, ctx.log, ctx.jobs
+    exclude, optimize, freeze = target.exclude, target.optimize, target.freeze
     left_out = _preflight(toolchain, exclude)
     warn_left_out(left_out, "building")
     # The stdlib's libraries only: an extension's are built when one asks for them.
     sysroot = toolchains.prepare_libraries(
         toolchain,
         jobs=jobs,
-        offline=offline,
+        offline=ctx.offline,
         archives=[a for needs in modules.FROM_SOURCE.values() for a in needs.libraries],
     )
     skipped = exclude | frozenset(left_out) | frozenset(modules.NOT_STATIC)
@@ -190,7 +170,7 @@ def _build(
             # Reproducible output: gcc takes __DATE__/__TIME__ (in sys.version) from
             # SOURCE_DATE_EPOCH, and a fixed hash seed keeps frozen modules' marshal
             # output (set constants) stable.
-            env={"SOURCE_DATE_EPOCH": str(epoch), "PYTHONHASHSEED": "0"},
+            env={"SOURCE_DATE_EPOCH": str(target.epoch), "PYTHONHASHSEED": "0"},
             what="compiling CPython",
             hint="see the log for the first error; a missing header names the -dev package to install",
             on_line=progress,
