@@ -89,13 +89,17 @@ def test_the_relink_of_an_offline_build_reaches_for_no_network(
 
 @pytest.mark.build
 def test_the_c_libraries_an_extension_needs_build_with_the_jobs_asked_for(
-    isolated_cache: Path, tmp_path: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An empty cache, so that the libraries are built here, with their tarballs.
+    real = real_cache_root() / "sources" / "deps"
+    isolated_cache = tmp_path / "cache"
+    monkeypatch.setenv("APEPY_CACHE_DIR", str(isolated_cache))
     shelf = isolated_cache / "sources" / "deps"
     shelf.mkdir(parents=True)
     for name in ("zlib", "libxml2", "libxslt"):
         lib = deps.LIBRARIES[name]
-        shutil.copyfile(real_cache_root() / "sources" / "deps" / lib.filename, shelf / lib.filename)
+        shutil.copyfile(real / lib.filename, shelf / lib.filename)
     ctx = context.Context(jobs=1, offline=True, log=tmp_path / "log")
     flags = link.libraries_for([_lxml_module(tmp_path)], toolchains.get("host"), ctx)
     assert any(f.endswith("/libxslt.a") for f in flags), flags

@@ -119,7 +119,12 @@ def test_toolchain_arguments_per_arch(tmp_path: Path) -> None:
         "cosmoc++",
         "cosmoar",
     )
-    assert fat.output_kind == "ape" and fat.strip is None and fat.fat and not fat.shared_objects
+    assert (
+        toolchains.family(fat).OUTPUT_KIND == "ape"
+        and fat.strip is None
+        and fat.fat
+        and not fat.shared_objects
+    )
     # Every C library comes from apepy's builds: cosmocc's search path has none.
     assert toolchains.system_library(fat, "libz.a") is None
     assert fat.target == "cosmo-x86_64+aarch64"
@@ -131,9 +136,9 @@ def test_toolchain_arguments_per_arch(tmp_path: Path) -> None:
     )
     assert fat.identity() != one.identity()
     # detect() with this directory builds the same description.
-    assert cosmo.detect("x86_64", root) == one
+    assert cosmo.detect(toolchains.Options(arch="x86_64", cosmocc=root)) == one
     with pytest.raises(ApepyError, match="unknown --arch"):
-        cosmo.detect("riscv64", root)
+        cosmo.detect(toolchains.Options(arch="riscv64", cosmocc=root))
 
 
 def test_aarch64_needs_qemu_user_on_an_x86_64_host(tmp_path: Path) -> None:
@@ -169,10 +174,14 @@ def test_a_cosmocc_without_a_program_apepy_runs_is_named(tmp_path: Path) -> None
     root = fake_layout(tmp_path / "cosmocc")
     (root / "bin" / "x86_64-linux-cosmo-objcopy").unlink()
     with pytest.raises(ApepyError) as info:
-        cosmo.detect("x86_64", root)
+        cosmo.detect(toolchains.Options(arch="x86_64", cosmocc=root))
     assert "lacks" in info.value.message and "x86_64-linux-cosmo-objcopy" in info.value.message
     assert "cosmocc-4.0.2.zip" in (info.value.hint or "")
     # With every program there, the same directory is a toolchain.
     (root / "bin" / "x86_64-linux-cosmo-objcopy").write_text("#!/bin/sh\nexit 0\n")
     (root / "bin" / "x86_64-linux-cosmo-objcopy").chmod(0o755)
-    assert cosmo.detect("x86_64", root).output_from_link[0].endswith("x86_64-linux-cosmo-objcopy")
+    assert (
+        cosmo.detect(toolchains.Options(arch="x86_64", cosmocc=root))
+        .output_from_link[0]
+        .endswith("x86_64-linux-cosmo-objcopy")
+    )

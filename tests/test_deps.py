@@ -364,7 +364,8 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
     """Debian ships no libxslt.a: lxml's libraries then come from apepy's builds of the
     pinned sources as one set (its libxslt with its own libxml2, which needs no ICU, not
     the system's), by path, with the closure from the sysroot's .pc files."""
-    from apepy.extensions import libraries, link
+    from apepy import libraries
+    from apepy.extensions import link
 
     lxml = link.LinkedModule(
         "lxml.etree",

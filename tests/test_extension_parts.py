@@ -14,9 +14,9 @@ import pytest
 from conftest import platform_wheel
 from wheelmaker import make_sdist
 
-from apepy import sources, toolchains
+from apepy import libraries, sources, toolchains
 from apepy.errors import ApepyError
-from apepy.extensions import libraries, link, package, sdist, spec
+from apepy.extensions import link, package, sdist, spec
 
 HEX = "ab" * 32
 

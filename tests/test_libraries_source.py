@@ -17,7 +17,7 @@ import pytest
 from conftest import builds, run_apepy
 from test_extensions import PINS
 
-from apepy import deps, manifest, sources, toolchains
+from apepy import deps, libraries, manifest, sources, toolchains
 
 SMOKE = r"""
 import json, sys, ssl, sqlite3, zlib, bz2, lzma, ctypes, curses, uuid, hashlib, readline
@@ -88,7 +88,7 @@ def test_one_sysroot_serves_the_host_build_and_its_extensions(from_source: Path)
     which the system lacks) share one sysroot: each library is built once."""
     found = manifest.read(from_source)
     assert found is not None and found.toolchain == "host"
-    root = toolchains.sysroot(toolchains.get("host", libraries="source"))
+    root = libraries.sysroot(toolchains.get("host", toolchains.Options(libraries="source")))
     assert root is not None and root == deps.sysroot(toolchains.get("host"))
     for archive in ("libssl.a", "libedit.a", "libyaml.a"):
         assert (root / "lib" / archive).is_file(), archive

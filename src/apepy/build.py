@@ -129,7 +129,9 @@ class BuildResult:
 
 
 def _core_code(toolchain: toolchains.Toolchain) -> tuple[str, ...]:
-    return (*_CORE_CODE, *toolchains.code(toolchain))
+    # The C libraries' recipes shape the interpreter only where it links apepy's builds.
+    deps = ("deps",) if toolchain.libraries_from_source else ()
+    return (*_CORE_CODE, "libraries.py", *toolchains.family(toolchain).CODE, *deps)
 
 
 def source_date_epoch(source: sources.Source) -> int:
@@ -159,10 +161,12 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
     """Return the cached interpreter for these inputs, building it first if needed."""
     toolchain = toolchains.get(
         request.toolchain,
-        arch=request.arch,
-        cosmocc=request.cosmocc,
-        offline=ctx.offline,
-        libraries=request.libraries,
+        toolchains.Options(
+            arch=request.arch,
+            cosmocc=request.cosmocc,
+            libraries=request.libraries,
+            offline=ctx.offline,
+        ),
     )
     source = sources.obtain(
         request.python,
@@ -304,7 +308,7 @@ def _pack(
         toolchain=toolchain.family,
         compiler=toolchain.compiler_version,
         target=toolchain.target,
-        output_kind=toolchain.output_kind,
+        output_kind=toolchains.family(toolchain).OUTPUT_KIND,
         source_sha256=source.sha256,
         source_pinned=source.pinned,
         builtin_modules=tuple(sorted((*core.builtins, *dotted))),

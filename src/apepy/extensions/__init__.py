@@ -16,10 +16,10 @@ from pathlib import Path
 
 from installer.sources import WheelFile
 
-from apepy import cache, hashing, records, sources, toolchains, ui
+from apepy import cache, hashing, libraries, records, sources, toolchains, ui
 from apepy.context import Context
 from apepy.errors import ApepyError
-from apepy.extensions import hostpython, libraries, link, package, rust, sdist
+from apepy.extensions import hostpython, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
@@ -58,9 +58,12 @@ class Extension:
 RESULT = "result.json"
 
 # The modules whose code shapes a package's build and its linked objects.
-BUILD_CODE = tuple(
-    f"extensions/{name}"
-    for name in ("__init__.py", "ccwrap.py", "package.py", "link.py", "libraries.py", "rust.py")
+BUILD_CODE = (
+    *(
+        f"extensions/{name}"
+        for name in ("__init__.py", "ccwrap.py", "package.py", "link.py", "rust.py")
+    ),
+    "libraries.py",
 )
 
 
@@ -244,7 +247,7 @@ def relink(
 ) -> None:
     modules = [m for ext in built for m in ext.modules]
     # Before the relink phase: a library built from source shows its own progress.
-    libraries = link.libraries_for(modules, toolchain, ctx)
+    flags = link.libraries_for(modules, toolchain, ctx)
     with ui.phase("relink", f"the interpreter with {len(modules)} extension modules"):
         link.relink(
             core.tree,
@@ -252,9 +255,9 @@ def relink(
             out,
             work,
             ctx.log,
-            libraries=libraries,
+            libraries=flags,
             system_libs=toolchain.link_libs,
-            sysroot=toolchains.sysroot(toolchain) is not None,
+            libraries_from_source=toolchain.libraries_from_source,
         )
 
 
@@ -280,5 +283,5 @@ def _sysroot_include(toolchain: Toolchain, ctx: Context) -> tuple[Path, ...]:
     sysroot's. Every recipe is built before the package's build looks for its headers
     (PyYAML's setup.py compiles its C extension only where it finds yaml.h).
     """
-    root = toolchains.prepare_libraries(toolchain, jobs=ctx.jobs, offline=ctx.offline)
+    root = libraries.prepare(toolchain, ctx)
     return () if root is None else (root / "include",)

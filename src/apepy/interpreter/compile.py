@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import cache, procs, records, sources, toolchains, ui
+from apepy import cache, libraries, procs, records, sources, ui
 from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze as hot
@@ -112,11 +112,8 @@ def _build(target: Target, ctx: Context, root: Path) -> Core:
     left_out = _preflight(toolchain, exclude)
     warn_left_out(left_out, "building")
     # The stdlib's libraries only: an extension's are built when one asks for them.
-    sysroot = toolchains.prepare_libraries(
-        toolchain,
-        jobs=jobs,
-        offline=ctx.offline,
-        archives=[a for needs in modules.FROM_SOURCE.values() for a in needs.libraries],
+    sysroot = libraries.prepare(
+        toolchain, ctx, [a for needs in modules.FROM_SOURCE.values() for a in needs.libraries]
     )
     skipped = exclude | frozenset(left_out) | frozenset(modules.NOT_STATIC)
 
@@ -149,7 +146,11 @@ def _build(target: Target, ctx: Context, root: Path) -> Core:
         states = modules.configured_states(tree / "Makefile")
         _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
         expected = _write_setup_local(
-            tree, source.version, states, skipped, sysroot=sysroot is not None
+            tree,
+            source.version,
+            states,
+            skipped,
+            libraries_from_source=toolchain.libraries_from_source,
         )
 
     what = "PGO + LTO build (runs the PGO task)" if optimize else f"make -j{jobs}"
@@ -210,11 +211,11 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> dict[str, str]:
     _gdbm are left out, as they are on a host without libgdbm-dev.
     """
     lacking: dict[str, list[str]] = {}
-    table = modules.FROM_SOURCE if toolchains.sysroot(toolchain) is not None else modules.NEEDS
+    table = modules.FROM_SOURCE if toolchain.libraries_from_source else modules.NEEDS
     for module, needs in table.items():
         if module in exclude:
             continue
-        absent = toolchains.missing_libraries(toolchain, needs.libraries)
+        absent = libraries.missing(toolchain, needs.libraries)
         if absent:
             lacking[module] = absent
     required = sorted(m for m in lacking if m not in modules.OPTIONAL)
@@ -223,11 +224,11 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> dict[str, str]:
         raise ApepyError(
             "missing static libraries: "
             + "; ".join(f"{', '.join(lacking[m])} for {m}" for m in required),
-            hint=f"{toolchains.libraries_hint(toolchain, packages)}, "
+            hint=f"{libraries.hint(toolchain, packages)}, "
             "or leave the module out with --exclude-module NAME",
         )
     return {
-        module: toolchains.missing_reason(toolchain, lacking[module], table[module].debian)
+        module: libraries.missing_reason(toolchain, lacking[module], table[module].debian)
         for module in sorted(lacking)
     }
 
@@ -345,7 +346,7 @@ def _write_setup_local(
     states: dict[str, str],
     skipped: frozenset[str],
     *,
-    sysroot: bool = False,
+    libraries_from_source: bool = False,
 ) -> list[str]:
     """Write Modules/Setup.local; return the modules the build must contain."""
     lines = ["# written by apepy", "*static*"]
@@ -371,7 +372,7 @@ def _write_setup_local(
             elif line.split()[0] not in skipped:
                 lines.append(line)
         lines.append("*static*")
-        legacy = modules.LEGACY_311_SYSROOT if sysroot else modules.LEGACY_311
+        legacy = modules.LEGACY_311_SYSROOT if libraries_from_source else modules.LEGACY_311
         for name, line in legacy.items():
             if name not in skipped and states.get(name) not in ("disabled", "n/a"):
                 lines.append(line)
