@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from apepy import stepcode
+
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "apepy"
 # The build: what `apepy build` runs. The bundle side may import it, not the reverse.
 BUILD = [
@@ -72,43 +74,13 @@ def test_code_that_runs_inside_the_file_imports_only_the_layout(path: Path) -> N
 # --- the whole graph -------------------------------------------------------------
 
 
-def _modules() -> dict[str, Path]:
-    found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        found[".".join(parts)] = path
-    return found
-
-
-MODULES = _modules()
-
-
-def _owner(name: str) -> str | None:
-    """The module ``name`` (a module, or a name in one) is defined in."""
-    while name and name not in MODULES:
-        name = name.rpartition(".")[0]
-    return name or None
+MODULES = stepcode.modules()
 
 
 def imports(module: str) -> set[str]:
-    """The apepy modules ``module`` imports, anywhere in its code (imports are absolute:
-    test_the_build_does_not_import_the_bundle_side checks)."""
-    path = MODULES[module]
-    found: set[str | None] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {_owner(a.name) for a in node.names if _is(a.name, "apepy")}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if _is(base, "apepy"):
-                # `from apepy.deps import fat` imports the submodule, not the package.
-                found |= {
-                    f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else _owner(base)
-                    for a in node.names
-                }
-    return {m for m in found if m is not None and m != module}
+    """The apepy modules ``module`` imports, anywhere in its code (the reader the cache
+    keys' code lists are derived with)."""
+    return stepcode.imports(module, MODULES)
 
 
 def graph() -> dict[str, set[str]]:

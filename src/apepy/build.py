@@ -24,6 +24,7 @@ from apepy import (
     procs,
     pyc,
     sources,
+    stepcode,
     toolchains,
     ui,
     zipstore,
@@ -36,37 +37,39 @@ from apepy.layout import MANIFEST_ARCNAME, SITE
 from apepy.manifest import Manifest
 from apepy.sitepackages import site_entries
 
-# Source files whose change must invalidate each cache level (plus the selected
-# toolchain's own module: editing the cosmo toolchain does not rebuild host trees).
-_CORE_CODE = (
-    "interpreter/compile.py",
-    "interpreter/modules.py",
-    "interpreter/patches.py",
-    "inside/c",
-    "inside/frozen",
-    "interpreter/freeze.py",
-    "toolchains/__init__.py",
-    "edits.py",
-    # The importer is frozen with layout's values, put in by inside/__init__.py.
-    "inside/__init__.py",
-    "layout.py",
+# What the packed interpreter's key leaves to others: the CPython tree (compile and the
+# toolchain, in the core key) and the extensions' builds (their own key).
+_PACK_COVERED = (
+    "apepy.interpreter.compile",
+    "apepy.toolchains",
+    "apepy.libraries",
+    "apepy.deps",
+    "apepy.extensions",
 )
-_PACK_CODE = (
-    "interpreter/stdlib.py",
-    "inside/runtime",
-    # The .pyc compiler (pyc.py runs it), and the checks of the packed file.
-    "inside/probes/compile_pyc.py",
-    "inside/probes/interpreter_facts.py",
-    "inside/probes/import_all.py",
-    "inside/__init__.py",
-    "layout.py",
-    "sitepackages.py",
-    "zipstore.py",
-    "manifest.py",
-    # It writes the manifest the file carries.
-    "records.py",
-    "build.py",
-)
+
+
+def core_code(toolchain: toolchains.Toolchain) -> tuple[str, ...]:
+    """apepy's files that shape the CPython tree built with ``toolchain``: what
+    interpreter/compile.py imports, and the C sources and importer it compiles in."""
+    # Another family's module, and the C libraries' recipes where the system's
+    # libraries are linked, do not change this tree.
+    others = [f"apepy.toolchains.{n}" for n in toolchains.NAMES if n != toolchain.family]
+    deps = [] if toolchain.libraries_from_source else ["apepy.deps"]
+    return stepcode.files(
+        ["apepy.interpreter.compile"],
+        leave_out=[*stepcode.NOT_OUTPUT, *others, *deps],
+        data=("inside/c", "inside/frozen"),
+    )
+
+
+def pack_code() -> tuple[str, ...]:
+    """apepy's files that shape the packed interpreter from a built tree: what build.py
+    imports, and the runtime and probes it puts in or runs."""
+    return stepcode.files(
+        ["apepy.build"],
+        leave_out=[*stepcode.NOT_OUTPUT, *_PACK_COVERED],
+        data=("inside/runtime", "inside/probes"),
+    )
 
 
 # --minimal: the smallest interpreter that still does HTTPS, compression, json,
@@ -126,12 +129,6 @@ class BuildResult:
     manifest: Manifest
     cached: bool
     seconds: float
-
-
-def _core_code(toolchain: toolchains.Toolchain) -> tuple[str, ...]:
-    # The C libraries' recipes shape the interpreter only where it links apepy's builds.
-    deps = ("deps",) if toolchain.libraries_from_source else ()
-    return (*_CORE_CODE, "libraries.py", *toolchains.family(toolchain).CODE, *deps)
 
 
 def source_date_epoch(source: sources.Source) -> int:
@@ -197,7 +194,7 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
     core_key = hashing.cache_key(
         {
             "apepy": apepy.__version__,
-            "code": hashing.code_digest(_core_code(toolchain)),
+            "code": hashing.code_digest(core_code(toolchain)),
             "source": source.sha256,
             "version": source.version,
             "toolchain": toolchain.identity(),
@@ -209,15 +206,15 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
     )
     inputs: dict[str, object] = {
         "core": core_key,
-        "code": hashing.code_digest(_PACK_CODE),
+        "code": hashing.code_digest(pack_code()),
         "epoch": epoch,
         "certifi": certifi.__version__,
         "minimal": request.minimal,
     }
     if prepared:
         inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
-        # deps: the re-link may build a C library an extension needs from source.
-        inputs["extensions-code"] = hashing.code_digest((*extensions.BUILD_CODE, "deps"))
+        # With deps: the re-link may build a C library an extension needs from source.
+        inputs["extensions-code"] = hashing.code_digest(extensions.build_code(with_libraries=True))
         if any(p.judgement.kind == "rust" for p in prepared):
             inputs["rust"] = extensions.rust_identity()
     key = hashing.cache_key(inputs)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from installer.sources import WheelFile
 
-from apepy import cache, hashing, libraries, records, sources, toolchains, ui
+from apepy import cache, hashing, libraries, records, sources, stepcode, toolchains, ui
 from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.extensions import hostpython, link, package, rust, sdist
@@ -57,14 +57,27 @@ class Extension:
 # (an Extension whose paths are relative to the entry), written last.
 RESULT = "result.json"
 
-# The modules whose code shapes a package's build and its linked objects.
-BUILD_CODE = (
-    *(
-        f"extensions/{name}"
-        for name in ("__init__.py", "ccwrap.py", "package.py", "link.py", "rust.py")
-    ),
-    "libraries.py",
-)
+
+def build_code(*, with_libraries: bool = False) -> tuple[str, ...]:
+    """apepy's files that shape a package's build and its linked objects: this package,
+    what it imports, and the compiler wrapper it runs. ``with_libraries``: the C
+    libraries' builder too, for the re-link (which may build one); a package's own
+    build is not made again when a library's recipe changes, as the sysroot's
+    libraries are not."""
+    # The target tree and the toolchain are in the key already (the core key).
+    covered = ["apepy.interpreter.compile", "apepy.toolchains"]
+    return stepcode.files(
+        ["apepy.extensions"],
+        leave_out=[*stepcode.NOT_OUTPUT, *covered, *([] if with_libraries else ["apepy.deps"])],
+        data=("extensions/ccwrap.py",),
+    )
+
+
+def hostpython_code() -> tuple[str, ...]:
+    """apepy's files that shape the build Python (its compiler is in its key)."""
+    return stepcode.files(
+        ["apepy.extensions.hostpython"], leave_out=[*stepcode.NOT_OUTPUT, "apepy.toolchains"]
+    )
 
 
 def prepare(
@@ -116,10 +129,10 @@ def build_all(
         {
             "source": source.sha256,
             "cc": builder.identity(),
-            "code": hashing.code_digest(("extensions/hostpython.py",)),
+            "code": hashing.code_digest(hostpython_code()),
         }
     )
-    code = hashing.code_digest(BUILD_CODE)
+    code = hashing.code_digest(build_code())
     built = []
     hostpy: hostpython.HostPython | None = None
     # The sysroot's headers, made ready once for every package built here (each

@@ -35,7 +35,6 @@ from apepy.errors import ApepyError
 from apepy.toolchains.toolchain import Options, Toolchain
 
 OUTPUT_KIND: str = "ape"
-CODE: tuple[str, ...] = ("toolchains/cosmo.py",)
 ARCHES = ("fat", "x86_64", "aarch64")
 ENV = "COSMOCC"
 MIRROR_ENV = "APEPY_COSMOCC_MIRROR"

@@ -15,7 +15,6 @@ from apepy.errors import ApepyError
 from apepy.toolchains.toolchain import Options, Toolchain
 
 OUTPUT_KIND: str = "elf-static"
-CODE: tuple[str, ...] = ("toolchains/host.py",)
 
 _NO_COMPILER_HINT = (
     "install a C compiler and make (Debian/Ubuntu: apt-get install build-essential), "

@@ -134,8 +134,6 @@ class Family(Protocol):
 
     # What the output file is: "elf-static" or "ape" (Actually Portable Executable).
     OUTPUT_KIND: str
-    # apepy's own source files (relative to the package) that shape what it builds.
-    CODE: tuple[str, ...]
 
     def detect(self, options: Options) -> Toolchain:
         """The toolchain found on this machine (or downloaded), checked; refuses options
