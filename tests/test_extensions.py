@@ -109,12 +109,12 @@ def test_extensions_are_built_in_and_work(ext_python: Path, tmp_path: Path) -> N
 def test_manifest_and_info_list_what_is_compiled_in(ext_python: Path) -> None:
     found = manifest.read(ext_python)
     assert found is not None
-    dists = {d["name"]: d for d in found.extras["distributions"]}  # type: ignore[union-attr]
+    dists = {d.name: d for d in found.distributions}
     assert sorted(dists) == ["greenlet", "markupsafe", "pyyaml", "ruamel-yaml-clib", "simplejson"]
     for name, dist in dists.items():
         version, sha = re.fullmatch(r"\S+==(\S+) --hash=sha256:(\w+)", PINS[name]).groups()  # type: ignore[union-attr]
-        assert (dist["version"], dist["sdist_sha256"]) == (version, sha)
-    assert dists["pyyaml"]["modules"] == ["yaml._yaml"]
+        assert (dist.version, dist.sdist_sha256) == (version, sha)
+    assert dists["pyyaml"].modules == ("yaml._yaml",)
     assert "markupsafe._speedups" in found.builtin_modules
     shown = run_apepy("info", ext_python)
     assert shown.returncode == 0

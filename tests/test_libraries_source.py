@@ -108,7 +108,6 @@ def test_a_build_from_the_cache_still_names_what_it_lacks(
     assert "built without _gdbm: apepy has no recipe for libgdbm.a" in again.stderr
     found = manifest.read(tmp_path / "python")
     assert found is not None
-    left_out = found.extras["left_out"]
-    assert isinstance(left_out, dict)
+    left_out = found.left_out
     assert left_out["_gdbm"] == "apepy has no recipe for libgdbm.a"
     assert all(f"built without {m}: {why}" in again.stderr for m, why in left_out.items())

@@ -122,10 +122,10 @@ def test_rust_extensions_are_built_in_and_work(rust_python: Path, tmp_path: Path
 def test_rust_modules_in_the_manifest_and_stack_not_executable(rust_python: Path) -> None:
     found = manifest.read(rust_python)
     assert found is not None
-    dists = {d["name"]: d for d in found.extras["distributions"]}  # type: ignore[union-attr]
-    assert dists["pydantic-core"]["modules"] == ["pydantic_core._pydantic_core"]
-    assert dists["bcrypt"]["modules"] == ["bcrypt._bcrypt"]
-    assert dists["rpds-py"]["version"] == "2026.9.1"
+    dists = {d.name: d for d in found.distributions}
+    assert dists["pydantic-core"].modules == ("pydantic_core._pydantic_core",)
+    assert dists["bcrypt"].modules == ("bcrypt._bcrypt",)
+    assert dists["rpds-py"].version == "2026.9.1"
     # rustc's symbols.o has no .note.GNU-stack; linked as it is, it would make the
     # interpreter's stack executable.
     program = subprocess.run(

@@ -255,9 +255,7 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
                 ) from exc
     manifest = Manifest.from_json((path / "manifest.json").read_bytes())
     if entry.ready:
-        left_out = manifest.extras.get("left_out", {})
-        if isinstance(left_out, dict):
-            compile.warn_left_out({str(k): str(v) for k, v in left_out.items()}, "built")
+        compile.warn_left_out(manifest.left_out, "built")
     return Interpreter(path / "python", manifest, cached=entry.ready)
 
 
@@ -289,15 +287,11 @@ def _pack(
         )
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
-    extras: dict[str, object] = {"minimal": True} if minimal else {}
-    if core.left_out:
-        extras["left_out"] = core.left_out
     dotted: list[str] = []
     if built:
         linked = tmp / "staging" / "python-linked"
         extensions.relink(core, built, linked, tmp / "staging" / "relink", toolchain, ctx)
         entries = _merge(entries, _site_entries(core, built, tmp / "staging", ctx.log))
-        extras["distributions"] = [ext.describe() for ext in built]
         dotted = [m.dotted for ext in built for m in ext.modules]
     manifest = Manifest(
         apepy_version=apepy.__version__,
@@ -315,7 +309,9 @@ def _pack(
         build_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
         source_date_epoch=epoch,
         build_key=key,
-        extras=extras,
+        minimal=minimal,
+        left_out=core.left_out,
+        distributions=tuple(ext.describe() for ext in built),
     )
     with ui.phase("link", "packing the interpreter and its stdlib into one file"):
         binary = tmp / "python"

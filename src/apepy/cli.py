@@ -8,11 +8,14 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import apepy
 from apepy import cache, toolchains, ui
 from apepy.errors import ApepyError
+
+if TYPE_CHECKING:
+    from apepy.manifest import CompiledIn
 
 DESCRIPTION = """\
 apepy makes single-file Pythons: CPython built from source into one static
@@ -382,13 +385,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
         f"{len(manifest.builtin_modules)} built-in modules, {size / 1e6:.1f} MB, "
         f"{how} in {result.seconds:.1f} s"
     )
-    provided = manifest.extras.get("distributions", [])
-    if isinstance(provided, list) and provided:
+    if manifest.distributions:
         ui.info("compiled in (stdout, ready for --with-lock):")
-        for dist in provided:
+        for dist in manifest.distributions:
             ui.out.print(
-                f"{dist['name']}=={dist['version']} --hash=sha256:{dist['sdist_sha256']}",
-                markup=False,
+                f"{dist.name}=={dist.version} --hash=sha256:{dist.sdist_sha256}", markup=False
             )
     return 0
 
@@ -461,7 +462,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         ),
         ("built-in modules", f"{len(found.builtin_modules)}: {' '.join(found.builtin_modules)}"),
         ("left out", ", ".join(found.excluded_modules) or "none"),
-        ("compiled in", _compiled_in(found.extras.get("distributions"))),
+        ("compiled in", _compiled_in(found.distributions)),
         ("patches", "; ".join(found.patches)),
         ("CA bundle", found.ca_bundle),
         ("build date", f"{found.build_date} (SOURCE_DATE_EPOCH={found.source_date_epoch})"),
@@ -473,14 +474,10 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compiled_in(dists: object) -> str:
-    if not isinstance(dists, list) or not dists:
+def _compiled_in(dists: tuple[CompiledIn, ...]) -> str:
+    if not dists:
         return "no third-party extensions"
-    return "; ".join(
-        f"{d.get('name')} {d.get('version')} ({', '.join(d.get('modules', []))})"
-        for d in dists
-        if isinstance(d, dict)
-    )
+    return "; ".join(f"{d.name} {d.version} ({', '.join(d.modules)})" for d in dists)
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from apepy.extensions import hostpython, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
+from apepy.manifest import CompiledIn
 from apepy.sitepackages import install_wheel, site_scheme
 from apepy.toolchains import Toolchain
 
@@ -44,13 +45,10 @@ class Extension:
     wheel: Path
     modules: tuple[link.LinkedModule, ...]
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "sdist_sha256": self.sdist_sha256,
-            "modules": [m.dotted for m in self.modules],
-        }
+    def describe(self) -> CompiledIn:
+        return CompiledIn(
+            self.name, self.version, self.sdist_sha256, tuple(m.dotted for m in self.modules)
+        )
 
 
 # A package's cache entry: its wheel, its linked objects, and this record of them

@@ -8,7 +8,6 @@ wheel gives the pure-Python part and the dotted name of each module.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -41,8 +40,8 @@ class Archive(NamedTuple):
 
 @dataclass(frozen=True)
 class LinkRecord:
-    """What the compiler wrapper recorded of one link (its record.json: the wrapper is
-    standalone, so it writes the same fields by hand)."""
+    """What the compiler wrapper recorded of one link: its record.json, whose keys are
+    these fields, put into the standalone wrapper (write_wrapper) and read strictly."""
 
     output: str
     sha256: str
@@ -53,6 +52,22 @@ class LinkRecord:
     libdirs: tuple[str, ...]
     shared_inputs: tuple[str, ...]
     sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WrapperConfig:
+    """The compiler wrapper's configuration (ccwrap.json), whose keys are these fields."""
+
+    cc: str
+    cxx: str
+    ar: str
+    # The build Python's include directory, swapped for the target's.
+    include_from: str
+    include_to: tuple[str, ...]
+    # Where each link's record goes.
+    collect: str
+    # Without shared objects (Cosmopolitan) the records are the product.
+    fake_shared: bool
 
 
 @dataclass(frozen=True)
@@ -216,26 +231,33 @@ def write_wrapper(
 ) -> Path:
     """Install the wrapper as cc/c++/... in ``bin_dir``; return its configuration file."""
     wrapper = bin_dir / "apepy-ccwrap"
-    wrapper.write_text(f"#!{sys.executable} -I\n" + _WRAPPER.read_text(encoding="utf-8"))
+    wrapper.write_text(f"#!{sys.executable} -I\n" + wrapper_source())
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     for name in _DRIVER_NAMES:
         (bin_dir / name).symlink_to(wrapper.name)
     config = bin_dir.parent / "ccwrap.json"
-    config.write_text(
-        json.dumps(
-            {
-                "cc": toolchain.cc,
-                "cxx": toolchain.cxx or toolchain.cc,
-                "ar": toolchain.ar,
-                "include_from": str(include_from),
-                "include_to": [str(p) for p in include_to],
-                "collect": str(collect),
-                # Without shared objects (Cosmopolitan) the records are the product.
-                "fake_shared": not toolchain.shared_objects,
-            }
-        )
+    settings = WrapperConfig(
+        cc=toolchain.cc,
+        cxx=toolchain.cxx or toolchain.cc,
+        ar=toolchain.ar,
+        include_from=str(include_from),
+        include_to=tuple(str(p) for p in include_to),
+        collect=str(collect),
+        fake_shared=not toolchain.shared_objects,
     )
+    config.write_text(records.to_json(settings))
     return config
+
+
+def wrapper_source() -> str:
+    """ccwrap.py with the keys of its configuration and its records put in."""
+    text = _WRAPPER.read_text(encoding="utf-8")
+    for name, cls in (("CONFIG_FIELDS", WrapperConfig), ("RECORD_FIELDS", LinkRecord)):
+        line = f"{name}: tuple[str, ...] = ()\n"
+        if text.count(line) != 1:
+            raise InternalError(f"ccwrap.py has no line {line.strip()!r} to put the keys in")
+        text = text.replace(line, f"{name} = {records.fields(cls)!r}\n")
+    return text
 
 
 def wrapper_env(bin_dir: Path, config: Path) -> dict[str, str]:
@@ -253,7 +275,14 @@ def wrapper_env(bin_dir: Path, config: Path) -> dict[str, str]:
 def read_records(collect: Path) -> list[LinkRecord]:
     found = []
     for path in sorted(collect.glob("link-*/record.json")):
-        found.append(records.from_json(LinkRecord, path.read_text(encoding="utf-8")))
+        try:
+            found.append(
+                records.from_json(LinkRecord, path.read_text(encoding="utf-8"), strict=True)
+            )
+        except (ValueError, TypeError) as exc:
+            raise InternalError(
+                f"the compiler wrapper's record {path} is not what apepy reads: {exc}"
+            ) from exc
     return found
 
 
