@@ -6,17 +6,21 @@ The expected texts are the expressions each record was written with before the h
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from apepy import records
+from apepy import inside, records
 from apepy.bundle import CONFIG_SCHEMA, BundleConfig, Distribution, Extract
 from apepy.extensions import RESULT, Extension, _load, package
 from apepy.extensions.link import LinkedModule
 from apepy.extensions.package import Archive, LinkRecord
 from apepy.interpreter import compile
+from apepy.layout import BUNDLE_CONFIG
 from apepy.manifest import CompiledIn, Manifest
 
 
@@ -187,3 +191,56 @@ def test_bundle_config_gains_a_schema_and_old_ones_read() -> None:
     assert BundleConfig.from_json(json.dumps(before, indent=1, sort_keys=True)) == config
     no_entry = BundleConfig.from_json(json.dumps({**before, "entry": None}))
     assert no_entry.entry is None
+
+
+def test_the_boot_reads_exactly_what_bundle_config_writes(tmp_path: Path) -> None:
+    """bundle.json, from BundleConfig, read by the real _apepy_boot imported from a zip
+    as a bundle imports it; a key the two do not share stops the app, naming the file."""
+    config = BundleConfig(
+        name="demo",
+        entry=None,
+        scripts={"demo": "demo_app:main"},
+        extract=(),
+        distributions=(Distribution("flask", "3.0"),),
+    )
+
+    def boot_reads(raw: bytes) -> subprocess.CompletedProcess[str]:
+        archive = tmp_path / "app.zip"
+        with zipfile.ZipFile(archive, "w") as store:
+            store.writestr("_apepy_boot.py", inside.source("runtime/_apepy_boot.py"))
+            store.writestr(BUNDLE_CONFIG, raw)
+        code = (
+            f"import sys, json; sys.path.insert(0, {str(archive)!r}); import _apepy_boot; "
+            f"print(json.dumps(_apepy_boot._config({str(archive)!r})))"
+        )
+        return subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
+
+    read = boot_reads(config.to_json())
+    assert read.returncode == 0, read.stderr
+    assert BundleConfig.from_json(read.stdout) == config
+    renamed = json.loads(config.to_json())
+    renamed["commands"] = renamed.pop("scripts")
+    refused = boot_reads(json.dumps(renamed).encode())
+    assert refused.returncode == 1
+    assert (
+        f"{BUNDLE_CONFIG} has the keys" in refused.stderr
+        and "bundle the app again" in refused.stderr
+    )
+
+
+def test_tool_apepy_is_read_once_into_typed_options(tmp_path: Path) -> None:
+    from apepy.bundle import project
+    from apepy.errors import ApepyError
+
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    head = '[project]\nname = "app"\nversion = "1"\n[tool.apepy]\n'
+    (tmp_path / "pyproject.toml").write_text(
+        head + 'keep = ["json"]\nprune = true\nindex-url = "https://example.invalid/simple"\n'
+    )
+    tool = project.load(tmp_path).tool
+    assert tool == project.ToolOptions(
+        keep=("json",), prune=True, index_url="https://example.invalid/simple"
+    )
+    (tmp_path / "pyproject.toml").write_text(head + "keep = [1]\n")
+    with pytest.raises(ApepyError, match=r"\[tool.apepy\] keep must be a list of strings"):
+        project.load(tmp_path)

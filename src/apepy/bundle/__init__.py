@@ -17,8 +17,8 @@ from pathlib import Path
 from apepy import cache, hashing, inside, pyc, records, ui, zipstore
 from apepy.bundle import base as base_mod
 from apepy.bundle import install, project, prune, wheels
-from apepy.errors import ApepyError
-from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
+from apepy.errors import ApepyError, InternalError
+from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, BUNDLE_KEYS, LIB, SITE
 from apepy.sitepackages import site_entries
 
 _CODE_SUFFIXES = (".py", ".pyc", ".pyi")
@@ -43,8 +43,8 @@ class Distribution:
 
 @dataclass(frozen=True)
 class BundleConfig:
-    """CONFIG: what the bundled app runs (read by the runtime's _apepy_boot, which is
-    standalone and reads the JSON itself) and what went in."""
+    """CONFIG: what the bundled app runs and what went in. The runtime's _apepy_boot,
+    standalone, reads the JSON itself, keyed exactly by layout.BUNDLE_KEYS."""
 
     name: str
     # {"kind": "function" or "module", "target": ...}; None: the command named by argv[0].
@@ -56,6 +56,8 @@ class BundleConfig:
     schema: int = CONFIG_SCHEMA
 
     def to_json(self) -> bytes:
+        if sorted(records.fields(BundleConfig)) != sorted(BUNDLE_KEYS):
+            raise InternalError("BundleConfig's fields are not layout.BUNDLE_KEYS")
         return records.to_json(self, indent=1, sort_keys=True).encode()
 
     @classmethod
@@ -92,14 +94,10 @@ class BundleResult:
     links: list[Path]
 
 
-def _option(request_value: object, proj: project.Project, key: str) -> object:
-    return request_value if request_value not in (None, (), "") else proj.tool.get(key)
-
-
 def bundle(request: BundleRequest) -> BundleResult:
     started = time.monotonic()
     proj = project.load(request.source)
-    output = request.output or Path(str(proj.tool.get("output") or proj.name))
+    output = request.output or Path(proj.tool.output or proj.name)
     output = output.absolute()
     cache.check_output_path(output)
     base_path: Path | None = request.base
@@ -109,9 +107,9 @@ def bundle(request: BundleRequest) -> BundleResult:
             hint="drop --base (apepy then builds the base with the extensions, cached), or "
             "drop --with and build the base yourself: apepy build --with PKG -o python",
         )
-    if base_path is None and proj.tool.get("base"):
+    if base_path is None and proj.tool.base:
         # A path written in pyproject.toml is relative to the project, not the shell.
-        base_path = proj.root / str(proj.tool["base"])
+        base_path = proj.root / proj.tool.base
     base = _resolve_base(base_path, request, proj)
     if output.exists() and output.resolve() == base.path.resolve():
         raise ApepyError(
@@ -127,7 +125,7 @@ def bundle(request: BundleRequest) -> BundleResult:
         )
     # With --script the entry is read from the installed distributions, below.
     entry = None if request.scripts else _entry(request, proj)
-    allow_env = bool(_option(request.allow_environment, proj, "allow-environment"))
+    allow_env = request.allow_environment or proj.tool.allow_environment
     index = _index_options(request.index, proj)
 
     log = cache.cache_dir("logs") / f"bundle-{proj.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -171,9 +169,7 @@ def bundle(request: BundleRequest) -> BundleResult:
         )
         entries.append(zipstore.Entry(CONFIG, config.to_json()))
         entries.append(zipstore.Entry(ARGS_ARCNAME, _args_text(allow_env).encode(), compress=False))
-        dropped = (
-            _prune(request, proj, base, site) if _option(request.prune, proj, "prune") else set()
-        )
+        dropped = _prune(request, proj, base, site) if request.prune or proj.tool.prune else set()
         new_names = {e.name for e in entries}
         existing = {m.name for m in base.archive.members if m.name not in dropped}
         entries += [d for d in zipstore.directory_entries(new_names) if d.name not in existing]
@@ -196,9 +192,7 @@ def _prune(
     request: BundleRequest, proj: project.Project, base: base_mod.Base, site: Path
 ) -> set[str]:
     """The base's stdlib members the app cannot import (and directories left empty)."""
-    listed = proj.tool.get("keep", [])
-    assert isinstance(listed, list)
-    keep = [*request.keep, *map(str, listed)]
+    keep = [*request.keep, *proj.tool.keep]
     if request.keep_from is not None:
         keep += prune.read_keep_file(request.keep_from)
     with ui.phase("prune", "the standard library to what the app imports") as st:
@@ -227,10 +221,8 @@ def _resolve_base(
     from apepy.build import Spec, ensure_interpreter
     from apepy.extensions import spec
 
-    python = request.python or proj.tool.get("python")
-    listed = proj.tool.get("extensions", [])
-    assert isinstance(listed, list)
-    wanted = [*listed, *request.extensions]
+    python = request.python or proj.tool.python
+    wanted = [*proj.tool.extensions, *request.extensions]
     # --with / [tool.apepy] extensions: the base is built with those packages compiled in.
     interpreter = ensure_interpreter(
         Spec(
@@ -244,19 +236,19 @@ def _resolve_base(
 
 
 def _index_options(given: wheels.IndexOptions, proj: project.Project) -> wheels.IndexOptions:
-    links = given.find_links or tuple(str(x) for x in proj.tool.get("find-links", []))  # type: ignore[attr-defined]
+    links = given.find_links or proj.tool.find_links
     return wheels.IndexOptions(
         find_links=tuple(links),
-        index_url=given.index_url or proj.tool.get("index-url"),  # type: ignore[arg-type]
-        no_index=given.no_index or bool(proj.tool.get("no-index")),
+        index_url=given.index_url or proj.tool.index_url,
+        no_index=given.no_index or proj.tool.no_index,
         refresh=given.refresh,
     )
 
 
 def _entry(request: BundleRequest, proj: project.Project) -> dict[str, str] | None:
     """The default entry point: None means dispatch on argv[0] among the project's scripts."""
-    entry = _option(request.entry, proj, "entry")
-    module = _option(request.module, proj, "module")
+    entry = request.entry or proj.tool.entry
+    module = request.module or proj.tool.module
     if entry and module:
         raise ApepyError(
             "give either --entry or -m, not both",
@@ -402,7 +394,7 @@ def _extracts(
     and dependencies that need their data files as real files (datasette's templates
     through ``__file__``, certifi's CA bundle through ``as_file``), which no path inside
     the executable can serve."""
-    wanted = list(requested) or [str(x) for x in proj.tool.get("extract", [])]  # type: ignore[attr-defined]
+    wanted = list(requested) or list(proj.tool.extract)
     packages: dict[str, list[zipstore.Entry]] = {}
     for e in entries:
         rel = e.name[len(SITE) :] if e.name.startswith(SITE) else ""
