@@ -10,14 +10,16 @@ markupsafe too: its importer needs apepy's backport to find built-in submodules.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import builds, local_release, run_apepy
-from wheelmaker import make_sdist
+from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
 
@@ -295,3 +297,62 @@ def test_tool_apepy_extensions_build_the_base(ext_python: Path, tmp_path: Path) 
     run = subprocess.run([str(out)], capture_output=True, text=True, env={}, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["built-in", "&lt;"]
+
+
+def _builddep_sdist(folder: Path, version: str, requires: list[str]) -> Path:
+    """apepy-bdprobe VERSION, a C package whose build needs ``requires``."""
+    files = {
+        "pyproject.toml": f"[build-system]\nrequires = {requires!r}\n"
+        'build-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "apepy-bdprobe"\nversion = "{version}"\n',
+        "setup.py": "from setuptools import setup, Extension\n"
+        "setup(packages=['probe'], ext_modules=[Extension('probe._speedups', ['probe/_speedups.c'])])\n",
+        "probe/__init__.py": "",
+        "probe/_speedups.c": PROBE_C % {"token": version},
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: apepy-bdprobe\nVersion: {version}\n",
+    }
+    return make_sdist(folder, f"apepy_bdprobe-{version}", files)
+
+
+UNSERVED = "apepy-no-such-builddep>=9"
+
+
+def _builddep_index(folder: Path) -> Path:
+    folder.mkdir()
+    _builddep_sdist(folder, "1.0", ["setuptools>=61"])
+    _builddep_sdist(folder, "1.5", ["setuptools>=61", UNSERVED])
+    _builddep_sdist(folder, "2.0", ["setuptools>=61", UNSERVED])
+    return folder
+
+
+def test_the_newest_release_whose_build_requirements_resolve(tmp_path: Path) -> None:
+    links = _builddep_index(tmp_path / "links")
+    make_wheel(links, "setuptools", "70.0", {"setuptools/__init__.py": b""})
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(links)}
+    found = subprocess.run(
+        [sys.executable, "-m", "apepy.extensions.buildreqs", "apepy-bdprobe", "2.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout) == {"version": "1.0"}
+
+
+@pytest.mark.build
+def test_an_unserved_build_requirement_is_named_with_a_release_that_builds(
+    tmp_path: Path, release: sources.Release
+) -> None:
+    links = _builddep_index(tmp_path / "links")
+    find_links = " ".join(filter(None, [str(links), os.environ.get("PIP_FIND_LINKS")]))
+    result = run_apepy(
+        "build", "--python", release.version, "--with", "apepy-bdprobe==2.0",
+        "-o", tmp_path / "python", env={"PIP_FIND_LINKS": find_links},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert (
+        f"error: apepy-bdprobe 2.0 needs {UNSERVED} to build, and the package index has no "
+        "version of it that fits"
+    ) in result.stderr
+    assert "--with apepy-bdprobe==1.0" in result.stderr
+    assert "first compiler error" not in result.stderr

@@ -8,6 +8,7 @@ wheel gives the pure-Python part and the dotted name of each module.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from apepy import procs, records, ui
+from apepy import pip, procs, records, ui
 from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions import rust
@@ -211,6 +212,9 @@ def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> Ap
             "are kept in the cache for offline rebuilds",
             details=exc.details,
         )
+    unserved = re.search(r"No matching distribution found for (\S+)", text)
+    if unserved and "install build dependencies did not run successfully" in text:
+        return _unserved_build_requirement(sdist, unserved.group(1), log, exc)
     need = re.search(r"requires rustc (\S+) or newer|rustc (\S+) is not supported", text)
     if need:
         return ApepyError(
@@ -220,6 +224,29 @@ def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> Ap
             details=exc.details,
         )
     return exc
+
+
+def _unserved_build_requirement(
+    sdist: Sdist, requirement: str, log: Path, exc: ApepyError
+) -> ApepyError:
+    """The package's build requirement ``requirement`` has no version on the index: name
+    it, and the newest older release whose build requirements the index serves."""
+    answer = pip.run_module("apepy.extensions.buildreqs", [sdist.name, sdist.version], log)
+    try:
+        older = json.loads(answer).get("version") if answer else None
+    except (ValueError, AttributeError):
+        older = None
+    pin = (
+        f"pin the newest release whose build requirements it serves: --with {sdist.name}=={older}"
+        if isinstance(older, str)
+        else f"no older release of {sdist.name} on it has build requirements it serves"
+    )
+    return ApepyError(
+        f"{sdist.name} {sdist.version} needs {requirement} to build, and the package index "
+        "has no version of it that fits",
+        hint=f"make {requirement} available on the index (or --find-links), or {pin}",
+        details=exc.details,
+    )
 
 
 def write_wrapper(
