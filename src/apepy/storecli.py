@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from apepy import ape, cache, ui, zipstore
+from apepy import ape, cache, ui, zipstore, zipverify
 from apepy.errors import ApepyError
 from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG
 
@@ -198,7 +198,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     archive = _archive(args.file)
-    problems, warnings = zipstore.verify(archive)
+    problems, warnings = zipverify.verify(archive)
     for warning in warnings:
         ui.warn(warning)
     if problems:
