@@ -9,19 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import apepy_cmd, run_apepy
+from conftest import apepy_cmd, run_apepy, run_clean
 
 from apepy import sources
 from apepy.interpreter.modules import REQUIRED
-
-
-def run_clean(
-    exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run with an empty environment (like `env -i`) from ``cwd``."""
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, cwd=cwd, env=env or {}, timeout=120
-    )
 
 
 def test_output_is_fully_static(built_python: Path) -> None:

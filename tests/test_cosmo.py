@@ -14,37 +14,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
-from test_sources import serve_directory
+from conftest import fake_layout, run_apepy, serve_directory
 
 from apepy import toolchains
 from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
 from apepy.toolchains import cosmo
-
-
-def fake_layout(root: Path, version: str = "4.0.2") -> Path:
-    """A directory laid out like an unpacked cosmocc release (its programs are stubs)."""
-    major, minor, patch = version.split(".")
-    header = root / "include" / "libc" / "integral" / "normalize.inc"
-    header.parent.mkdir(parents=True)
-    header.write_text(
-        f"#define __COSMOPOLITAN_MAJOR__ {major}\n#define __COSMOPOLITAN_MINOR__ {minor}\n"
-        f"#define __COSMOPOLITAN_PATCH__ {patch}\n"
-    )
-    (root / "bin").mkdir()
-    for name in (
-        "cosmocc",
-        "cosmoc++",
-        "cosmoar",
-        "cosmoranlib",
-        "x86_64-unknown-cosmo-cc",
-        "x86_64-unknown-cosmo-c++",
-        *(f"x86_64-linux-cosmo-{n}" for n in ("ar", "ranlib", "objcopy", "nm", "gcc")),
-    ):
-        (root / "bin" / name).write_text("#!/bin/sh\nexit 0\n")
-        (root / "bin" / name).chmod(0o755)
-    return root
 
 
 def release_zip(tmp_path: Path, version: str) -> Path:

@@ -18,20 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import builds, local_release, run_apepy
+from conftest import EXTENSION_PINS, apepy_ok, builds, local_release, run_apepy
 from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
 
-# Pinned like a user's lock file: a changed sdist on the index fails the test.
-PINS = {
-    "markupsafe": "markupsafe==3.0.4 --hash=sha256:2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6",
-    "simplejson": "simplejson==4.3.0 --hash=sha256:ffe34ab51a0d37e6d1c661a5672df00d2d5e18804e38eac07abffb83fa5ec3d7",
-    "greenlet": "greenlet==3.5.6 --hash=sha256:8e67c43bdfc88d5fee6db0d3e40175b362fc95fb85f0412d233b9b203c53a575",
-    "pyyaml": "pyyaml==6.0.4 --hash=sha256:e24bf71af8a432d7808fabff134d38dfe16d3cbb41f2873bb4b1e42422de0a1a",
-    # Carries its own copy of libyaml, while PyYAML links the system's: both must link.
-    "ruamel-yaml-clib": "ruamel.yaml.clib==0.2.15 --hash=sha256:46e4cc8c43ef6a94885f72512094e482114a8a706d3c555a34ed4b0d20200600",
-}
+PINS = EXTENSION_PINS
 
 SMOKE = """
 import sys, json
@@ -68,7 +60,7 @@ def _with(*names: str) -> list[str]:
 def ext_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("ext") / "python"
     version = release.version
-    result = run_apepy(
+    apepy_ok(
         "build",
         "--python",
         version,
@@ -76,8 +68,6 @@ def ext_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Releas
         "-o",
         out,
     )
-    if result.returncode != 0:
-        pytest.fail(f"apepy build --with ... failed:\n{result.stderr}")
     return out
 
 

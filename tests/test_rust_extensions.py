@@ -22,8 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, builds, run_apepy
-from test_bundle import make_project, serving
+from conftest import REPO, apepy_ok, builds, make_project, run_apepy, serving
 from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
@@ -72,9 +71,7 @@ print(json.dumps(out, sort_keys=True))
 def rust_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("rust") / "python"
     with_args = [arg for pin in PINS.values() for arg in ("--with", pin)]
-    result = run_apepy("build", "--python", release.version, *with_args, "-o", out)
-    if result.returncode != 0:
-        pytest.fail(f"apepy build --with <rust packages> failed:\n{result.stderr}")
+    apepy_ok("build", "--python", release.version, *with_args, "-o", out)
     return out
 
 
@@ -440,7 +437,7 @@ def test_what_the_base_has_compiled_in_constrains_the_resolution(
 def test_rust_under_cosmo_is_refused_before_any_long_work(
     tmp_path: Path, release: sources.Release
 ) -> None:
-    from test_cosmo import fake_layout
+    from conftest import fake_layout
 
     cosmocc = fake_layout(tmp_path / "cosmocc")
     sdist = _bare_rust_sdist(tmp_path, "portable")
