@@ -134,7 +134,7 @@ def run_one(name: str, work: Path, pin: str = "") -> dict[str, object]:
     )
     dist = next(
         d
-        for d in info["extras"]["distributions"]
+        for d in info["distributions"]
         if d["name"] == name.replace(".", "-").lower() or d["name"] == name
     )
     modules = dist["modules"]

@@ -14,8 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
-from test_bundle import serving
+from conftest import run_apepy, serving
 
 
 def _requirements(tmp_path: Path, *lines: str) -> Path:

@@ -9,19 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import apepy_cmd, run_apepy
+from conftest import apepy_cmd, run_apepy, run_clean
 
 from apepy import sources
 from apepy.interpreter.modules import REQUIRED
-
-
-def run_clean(
-    exe: Path, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run with an empty environment (like `env -i`) from ``cwd``."""
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, cwd=cwd, env=env or {}, timeout=120
-    )
 
 
 def test_output_is_fully_static(built_python: Path) -> None:
@@ -43,7 +34,9 @@ def test_every_required_module_imports_from_an_empty_environment(
         "print(json.dumps({'builtin': [n for n in names if n in sys.builtin_module_names],"
         " 'path': sys.path, 'prefix': sys.prefix, 'executable': sys.executable}))\n"
     )
-    result = run_clean(exe, "-c", code, cwd=empty)
+    # HOME with no user site-packages: where ~/.local/lib/python3.X/site-packages exists
+    # it is on sys.path, as in any Python.
+    result = run_clean(exe, "-c", code, cwd=empty, env={"HOME": str(empty)})
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert sorted(data["builtin"]) == sorted(REQUIRED)
@@ -74,7 +67,9 @@ def test_runs_through_a_symlink_and_from_path(built_python: Path, tmp_path: Path
     bindir.mkdir()
     link = bindir / "py"
     link.symlink_to(built_python)
-    result = run_clean(link, "-c", "import sys, json; print(sys.path[-2])", cwd=tmp_path)
+    result = run_clean(
+        link, "-c", "import sys; print(sys.path[-2])", cwd=tmp_path, env={"HOME": str(bindir)}
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{built_python}/Lib"
     # Found through PATH under another name, with nothing else in the environment.

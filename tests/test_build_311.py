@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, builds, local_release, run_apepy
+from conftest import REPO, apepy_ok, builds, local_release, run_apepy
 
 from apepy.interpreter.modules import REQUIRED
 
@@ -19,9 +19,7 @@ def python311(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if release is None:
         pytest.fail("no CPython 3.11 tarball in the source cache: run scripts/setup")
     out = tmp_path_factory.mktemp("py311") / "python"
-    result = run_apepy("build", "--python", release.version, "-o", out, "--offline")
-    if result.returncode != 0:
-        pytest.fail(f"apepy build --python {release.version} failed:\n{result.stderr}")
+    apepy_ok("build", "--python", release.version, "-o", out, "--offline")
     return out
 
 

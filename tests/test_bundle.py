@@ -2,89 +2,38 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, platform_wheel, run_apepy
+from conftest import (
+    FLASK_HELLO,
+    REPO,
+    apepy_ok,
+    make_project,
+    platform_wheel,
+    run_apepy,
+    run_clean,
+    serving,
+)
 from wheelmaker import make_wheel
 
 from apepy import sources
 
-FLASK_HELLO = REPO / "examples" / "flask-hello"
 CLI_TOOL = REPO / "examples" / "cli-tool"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_clean(
-    exe: Path | str, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, cwd=cwd, env=env or {}, timeout=120
-    )
 
 
 @pytest.fixture(scope="session")
 def flask_bundle(built_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("flask") / "hello"
-    result = run_apepy("bundle", FLASK_HELLO, "-o", out, "--base", built_python)
-    if result.returncode != 0:
-        pytest.fail(f"apepy bundle failed:\n{result.stderr}")
+    apepy_ok("bundle", FLASK_HELLO, "-o", out, "--base", built_python)
     return out
-
-
-@contextlib.contextmanager
-def serving(
-    cmd: list[str], cwd: Path, env: dict[str, str], probe: str = "/health", wait: float = 30
-) -> Iterator[str]:
-    """Run a server app (``cmd`` gets --port), yield its URL once ``probe`` answers; stop it."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        # A runner started in the background may ignore SIGINT; the app must not inherit that.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                with urllib.request.urlopen(url + probe, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    output = proc.stdout.read() if proc.stdout else ""
-                    pytest.fail(f"{cmd[0]} did not start serving:\n{output}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            pytest.fail(f"{cmd[0]} did not stop on SIGINT")
 
 
 @pytest.fixture()
@@ -277,18 +226,6 @@ def assert_refused(result: subprocess.CompletedProcess[str], out: Path, *needles
         assert needle in result.stderr, result.stderr
     assert not out.exists()
     assert not list(out.parent.glob(f".{out.name}.*"))
-
-
-def make_project(
-    root: Path, deps: list[str], code: str = "def main():\n    print('hi')\n", extra: str = ""
-) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "pyproject.toml").write_text(
-        f"[project]\nname = 'demo'\nversion = '1'\ndependencies = {deps!r}\n"
-        f"[project.scripts]\ndemo = 'demo_app:main'\n{extra}"
-    )
-    (root / "demo_app.py").write_text(code)
-    return root
 
 
 def test_unknown_entry_point(tmp_path: Path, built_python: Path) -> None:

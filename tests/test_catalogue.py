@@ -516,6 +516,11 @@ def _sdist_only(ctx: Ctx) -> list[Arg]:
     return ctx.offline_bundle(ctx.project(["sdistonly"]))
 
 
+def _misspelt_dependency(ctx: Ctx) -> list[Arg]:
+    make_wheel(ctx.links(), "requests", "2.0", {"requests/__init__.py": b""})
+    return ctx.offline_bundle(ctx.project(["reqeusts"]))
+
+
 def _needs_c_extension(ctx: Ctx) -> list[Arg]:
     tag, suffix = platform_wheel(ctx.release())
     make_wheel(
@@ -866,6 +871,13 @@ CASES = [
         _sdist_only,
         "no wheel of sdistonly fits the base",
         "pin a version",
+        built=True,
+    ),
+    Case(
+        "bundle-misspelt-dependency",
+        _misspelt_dependency,
+        "the package index has no project named reqeusts",
+        "did you mean requests?",
         built=True,
     ),
     Case(

@@ -14,37 +14,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
-from test_sources import serve_directory
+from conftest import fake_layout, run_apepy, serve_directory
 
 from apepy import toolchains
 from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
 from apepy.toolchains import cosmo
-
-
-def fake_layout(root: Path, version: str = "4.0.2") -> Path:
-    """A directory laid out like an unpacked cosmocc release (its programs are stubs)."""
-    major, minor, patch = version.split(".")
-    header = root / "include" / "libc" / "integral" / "normalize.inc"
-    header.parent.mkdir(parents=True)
-    header.write_text(
-        f"#define __COSMOPOLITAN_MAJOR__ {major}\n#define __COSMOPOLITAN_MINOR__ {minor}\n"
-        f"#define __COSMOPOLITAN_PATCH__ {patch}\n"
-    )
-    (root / "bin").mkdir()
-    for name in (
-        "cosmocc",
-        "cosmoc++",
-        "cosmoar",
-        "cosmoranlib",
-        "x86_64-unknown-cosmo-cc",
-        "x86_64-unknown-cosmo-c++",
-        *(f"x86_64-linux-cosmo-{n}" for n in ("ar", "ranlib", "objcopy", "nm", "gcc")),
-    ):
-        (root / "bin" / name).write_text("#!/bin/sh\nexit 0\n")
-        (root / "bin" / name).chmod(0o755)
-    return root
 
 
 def release_zip(tmp_path: Path, version: str) -> Path:
@@ -119,7 +94,12 @@ def test_toolchain_arguments_per_arch(tmp_path: Path) -> None:
         "cosmoc++",
         "cosmoar",
     )
-    assert fat.output_kind == "ape" and fat.strip is None and fat.fat and not fat.shared_objects
+    assert (
+        toolchains.family(fat).OUTPUT_KIND == "ape"
+        and fat.strip is None
+        and fat.fat
+        and not fat.shared_objects
+    )
     # Every C library comes from apepy's builds: cosmocc's search path has none.
     assert toolchains.system_library(fat, "libz.a") is None
     assert fat.target == "cosmo-x86_64+aarch64"
@@ -131,9 +111,9 @@ def test_toolchain_arguments_per_arch(tmp_path: Path) -> None:
     )
     assert fat.identity() != one.identity()
     # detect() with this directory builds the same description.
-    assert cosmo.detect("x86_64", root) == one
+    assert cosmo.detect(toolchains.Options(arch="x86_64", cosmocc=root)) == one
     with pytest.raises(ApepyError, match="unknown --arch"):
-        cosmo.detect("riscv64", root)
+        cosmo.detect(toolchains.Options(arch="riscv64", cosmocc=root))
 
 
 def test_aarch64_needs_qemu_user_on_an_x86_64_host(tmp_path: Path) -> None:
@@ -169,10 +149,14 @@ def test_a_cosmocc_without_a_program_apepy_runs_is_named(tmp_path: Path) -> None
     root = fake_layout(tmp_path / "cosmocc")
     (root / "bin" / "x86_64-linux-cosmo-objcopy").unlink()
     with pytest.raises(ApepyError) as info:
-        cosmo.detect("x86_64", root)
+        cosmo.detect(toolchains.Options(arch="x86_64", cosmocc=root))
     assert "lacks" in info.value.message and "x86_64-linux-cosmo-objcopy" in info.value.message
     assert "cosmocc-4.0.2.zip" in (info.value.hint or "")
     # With every program there, the same directory is a toolchain.
     (root / "bin" / "x86_64-linux-cosmo-objcopy").write_text("#!/bin/sh\nexit 0\n")
     (root / "bin" / "x86_64-linux-cosmo-objcopy").chmod(0o755)
-    assert cosmo.detect("x86_64", root).output_from_link[0].endswith("x86_64-linux-cosmo-objcopy")
+    assert (
+        cosmo.detect(toolchains.Options(arch="x86_64", cosmocc=root))
+        .output_from_link[0]
+        .endswith("x86_64-linux-cosmo-objcopy")
+    )

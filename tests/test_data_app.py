@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, builds, run_apepy
+from conftest import REPO, apepy_ok, builds, run_apepy
 
 from apepy import sources
 
@@ -45,12 +45,10 @@ print(json.dumps({
 @builds
 def data_base(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("data") / "python"
-    result = run_apepy(
+    apepy_ok(
         "build", "--python", release.version, "--with", PINS["numpy"], "--with", PINS["pandas"],
         "-o", out,
     )  # fmt: skip
-    if result.returncode != 0:
-        pytest.fail(f"apepy build --with numpy --with pandas failed:\n{result.stderr}")
     return out
 
 

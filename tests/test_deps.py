@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import apepy.edits
-from apepy import cache, deps, toolchains
+from apepy import cache, context, deps, toolchains
 from apepy.errors import ApepyError
 from apepy.toolchains import cosmo
 
@@ -364,7 +364,8 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
     """Debian ships no libxslt.a: lxml's libraries then come from apepy's builds of the
     pinned sources as one set (its libxslt with its own libxml2, which needs no ICU, not
     the system's), by path, with the closure from the sysroot's .pc files."""
-    from apepy.extensions import libraries, link
+    from apepy import libraries
+    from apepy.extensions import link
 
     lxml = link.LinkedModule(
         "lxml.etree",
@@ -374,7 +375,8 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
         (),
         False,
     )
-    flags = link.libraries_for([lxml], host, offline=True)
+    ctx = context.Context(jobs=1, offline=True, log=tmp_path / "log")
+    flags = link.libraries_for([lxml], host, ctx)
     lib = deps.sysroot(host) / "lib"
     for name in ("libexslt.a", "libxslt.a", "libxml2.a", "libz.a"):
         assert str(lib / name) in flags
@@ -384,7 +386,7 @@ def test_a_library_the_system_lacks_is_built_from_source_for_an_extension(
     assert not [f for f in flags if f.startswith(("-licu", "-lgcrypt", "-lxml2", "-lxslt"))]
     # A set the system has entirely stays as it was.
     yaml = link.LinkedModule("yaml._yaml", tmp_path / "y.o", "PyInit_y", ("yaml",), (), False)
-    assert link.libraries_for([yaml], host, offline=True) == libraries.static_closure(["yaml"])
+    assert link.libraries_for([yaml], host, ctx) == libraries.static_closure(["yaml"])
 
 
 # --- Cosmopolitan: the recipes' data, checked without cosmocc -------------------------

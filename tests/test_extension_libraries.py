@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import builds, run_apepy
+from conftest import apepy_ok, builds, run_apepy
 from wheelmaker import make_sdist
 
 from apepy import deps, sources
@@ -71,12 +71,10 @@ print(json.dumps(out))
 @builds
 def interpreter(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("libraries") / "python"
-    result = run_apepy(
+    apepy_ok(
         "build", "--python", release.version, *(a for p in PINS.values() for a in ("--with", p)),
         "-o", out,
     )  # fmt: skip
-    if result.returncode != 0:
-        pytest.fail(f"apepy build failed:\n{result.stderr}")
     return out
 
 

@@ -14,9 +14,9 @@ import pytest
 from conftest import platform_wheel
 from wheelmaker import make_sdist
 
-from apepy import sources, toolchains
-from apepy.errors import ApepyError
-from apepy.extensions import libraries, link, package, sdist, spec
+from apepy import libraries, sources, toolchains
+from apepy.errors import ApepyError, InternalError
+from apepy.extensions import link, package, sdist, spec
 
 HEX = "ab" * 32
 
@@ -169,6 +169,36 @@ def test_wrapper_swaps_includes_and_records_the_shared_link(tmp_path: Path) -> N
     subprocess.run(["cc", str(probe), "-o", str(tmp_path / "probe")], env=env, check=True)
     assert subprocess.run([str(tmp_path / "probe")]).returncode == 7
     assert len(package.read_records(tmp_path / "work" / "links")) == 1
+
+
+def test_a_key_the_wrapper_and_its_reader_do_not_share_fails_the_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key renamed in the wrapper's record fails the link that records it, instead of
+    reading as empty; and a record apepy cannot read names its file."""
+    source = package.wrapper_source()
+    renamed = source.replace('"shared_inputs": link.shared_inputs', '"inputs": link.shared_inputs')
+    assert renamed != source
+    monkeypatch.setattr(package, "wrapper_source", lambda: renamed)
+    env = _wrapper_env(tmp_path)
+    src = tmp_path / "m.c"
+    src.write_text("int apepy_m(void) { return 1; }\n")
+    link = subprocess.run(
+        ["cc", "-fPIC", "-shared", str(src), "-o", str(tmp_path / "m.so")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert link.returncode == 70, link.stderr
+    assert "apepy-ccwrap: the link record has the keys" in link.stderr
+    assert package.read_records(tmp_path / "work" / "links") == []
+
+    folder = tmp_path / "work" / "links" / "link-x"
+    folder.mkdir()
+    (folder / "record.json").write_text('{"output": "x.so"}')
+    with pytest.raises(InternalError, match=r"link-x/record.json is not what apepy reads"):
+        package.read_records(tmp_path / "work" / "links")
 
 
 def test_partial_link_keeps_only_the_renamed_init(tmp_path: Path) -> None:

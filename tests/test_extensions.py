@@ -10,26 +10,20 @@ markupsafe too: its importer needs apepy's backport to find built-in submodules.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import builds, local_release, run_apepy
-from wheelmaker import make_sdist
+from conftest import EXTENSION_PINS, apepy_ok, builds, local_release, run_apepy
+from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
 
-# Pinned like a user's lock file: a changed sdist on the index fails the test.
-PINS = {
-    "markupsafe": "markupsafe==3.0.4 --hash=sha256:2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6",
-    "simplejson": "simplejson==4.3.0 --hash=sha256:ffe34ab51a0d37e6d1c661a5672df00d2d5e18804e38eac07abffb83fa5ec3d7",
-    "greenlet": "greenlet==3.5.6 --hash=sha256:8e67c43bdfc88d5fee6db0d3e40175b362fc95fb85f0412d233b9b203c53a575",
-    "pyyaml": "pyyaml==6.0.4 --hash=sha256:e24bf71af8a432d7808fabff134d38dfe16d3cbb41f2873bb4b1e42422de0a1a",
-    # Carries its own copy of libyaml, while PyYAML links the system's: both must link.
-    "ruamel-yaml-clib": "ruamel.yaml.clib==0.2.15 --hash=sha256:46e4cc8c43ef6a94885f72512094e482114a8a706d3c555a34ed4b0d20200600",
-}
+PINS = EXTENSION_PINS
 
 SMOKE = """
 import sys, json
@@ -66,7 +60,7 @@ def _with(*names: str) -> list[str]:
 def ext_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("ext") / "python"
     version = release.version
-    result = run_apepy(
+    apepy_ok(
         "build",
         "--python",
         version,
@@ -74,8 +68,6 @@ def ext_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Releas
         "-o",
         out,
     )
-    if result.returncode != 0:
-        pytest.fail(f"apepy build --with ... failed:\n{result.stderr}")
     return out
 
 
@@ -109,12 +101,12 @@ def test_extensions_are_built_in_and_work(ext_python: Path, tmp_path: Path) -> N
 def test_manifest_and_info_list_what_is_compiled_in(ext_python: Path) -> None:
     found = manifest.read(ext_python)
     assert found is not None
-    dists = {d["name"]: d for d in found.extras["distributions"]}  # type: ignore[union-attr]
+    dists = {d.name: d for d in found.distributions}
     assert sorted(dists) == ["greenlet", "markupsafe", "pyyaml", "ruamel-yaml-clib", "simplejson"]
     for name, dist in dists.items():
         version, sha = re.fullmatch(r"\S+==(\S+) --hash=sha256:(\w+)", PINS[name]).groups()  # type: ignore[union-attr]
-        assert (dist["version"], dist["sdist_sha256"]) == (version, sha)
-    assert dists["pyyaml"]["modules"] == ["yaml._yaml"]
+        assert (dist.version, dist.sdist_sha256) == (version, sha)
+    assert dists["pyyaml"].modules == ("yaml._yaml",)
     assert "markupsafe._speedups" in found.builtin_modules
     shown = run_apepy("info", ext_python)
     assert shown.returncode == 0
@@ -295,3 +287,62 @@ def test_tool_apepy_extensions_build_the_base(ext_python: Path, tmp_path: Path) 
     run = subprocess.run([str(out)], capture_output=True, text=True, env={}, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["built-in", "&lt;"]
+
+
+def _builddep_sdist(folder: Path, version: str, requires: list[str]) -> Path:
+    """apepy-bdprobe VERSION, a C package whose build needs ``requires``."""
+    files = {
+        "pyproject.toml": f"[build-system]\nrequires = {requires!r}\n"
+        'build-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "apepy-bdprobe"\nversion = "{version}"\n',
+        "setup.py": "from setuptools import setup, Extension\n"
+        "setup(packages=['probe'], ext_modules=[Extension('probe._speedups', ['probe/_speedups.c'])])\n",
+        "probe/__init__.py": "",
+        "probe/_speedups.c": PROBE_C % {"token": version},
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: apepy-bdprobe\nVersion: {version}\n",
+    }
+    return make_sdist(folder, f"apepy_bdprobe-{version}", files)
+
+
+UNSERVED = "apepy-no-such-builddep>=9"
+
+
+def _builddep_index(folder: Path) -> Path:
+    folder.mkdir()
+    _builddep_sdist(folder, "1.0", ["setuptools>=61"])
+    _builddep_sdist(folder, "1.5", ["setuptools>=61", UNSERVED])
+    _builddep_sdist(folder, "2.0", ["setuptools>=61", UNSERVED])
+    return folder
+
+
+def test_the_newest_release_whose_build_requirements_resolve(tmp_path: Path) -> None:
+    links = _builddep_index(tmp_path / "links")
+    make_wheel(links, "setuptools", "70.0", {"setuptools/__init__.py": b""})
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(links)}
+    found = subprocess.run(
+        [sys.executable, "-m", "apepy.extensions.buildreqs", "apepy-bdprobe", "2.0"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout) == {"version": "1.0"}
+
+
+@pytest.mark.build
+def test_an_unserved_build_requirement_is_named_with_a_release_that_builds(
+    tmp_path: Path, release: sources.Release
+) -> None:
+    links = _builddep_index(tmp_path / "links")
+    find_links = " ".join(filter(None, [str(links), os.environ.get("PIP_FIND_LINKS")]))
+    result = run_apepy(
+        "build", "--python", release.version, "--with", "apepy-bdprobe==2.0",
+        "-o", tmp_path / "python", env={"PIP_FIND_LINKS": find_links},
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert (
+        f"error: apepy-bdprobe 2.0 needs {UNSERVED} to build, and the package index has no "
+        "version of it that fits"
+    ) in result.stderr
+    assert "--with apepy-bdprobe==1.0" in result.stderr
+    assert "first compiler error" not in result.stderr

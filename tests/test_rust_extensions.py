@@ -22,8 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, builds, run_apepy
-from test_bundle import make_project, serving
+from conftest import REPO, apepy_ok, builds, make_project, run_apepy, serving
 from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
@@ -72,9 +71,7 @@ print(json.dumps(out, sort_keys=True))
 def rust_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
     out = tmp_path_factory.mktemp("rust") / "python"
     with_args = [arg for pin in PINS.values() for arg in ("--with", pin)]
-    result = run_apepy("build", "--python", release.version, *with_args, "-o", out)
-    if result.returncode != 0:
-        pytest.fail(f"apepy build --with <rust packages> failed:\n{result.stderr}")
+    apepy_ok("build", "--python", release.version, *with_args, "-o", out)
     return out
 
 
@@ -122,10 +119,10 @@ def test_rust_extensions_are_built_in_and_work(rust_python: Path, tmp_path: Path
 def test_rust_modules_in_the_manifest_and_stack_not_executable(rust_python: Path) -> None:
     found = manifest.read(rust_python)
     assert found is not None
-    dists = {d["name"]: d for d in found.extras["distributions"]}  # type: ignore[union-attr]
-    assert dists["pydantic-core"]["modules"] == ["pydantic_core._pydantic_core"]
-    assert dists["bcrypt"]["modules"] == ["bcrypt._bcrypt"]
-    assert dists["rpds-py"]["version"] == "2026.9.1"
+    dists = {d.name: d for d in found.distributions}
+    assert dists["pydantic-core"].modules == ("pydantic_core._pydantic_core",)
+    assert dists["bcrypt"].modules == ("bcrypt._bcrypt",)
+    assert dists["rpds-py"].version == "2026.9.1"
     # rustc's symbols.o has no .note.GNU-stack; linked as it is, it would make the
     # interpreter's stack executable.
     program = subprocess.run(
@@ -440,7 +437,7 @@ def test_what_the_base_has_compiled_in_constrains_the_resolution(
 def test_rust_under_cosmo_is_refused_before_any_long_work(
     tmp_path: Path, release: sources.Release
 ) -> None:
-    from test_cosmo import fake_layout
+    from conftest import fake_layout
 
     cosmocc = fake_layout(tmp_path / "cosmocc")
     sdist = _bare_rust_sdist(tmp_path, "portable")

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import io
 import random
 import shutil
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_apepy
+from conftest import run_apepy, serve_directory
 
 from apepy import sources
 from apepy.errors import ApepyError
@@ -38,20 +35,6 @@ def fake_tarball(path: Path, version: str, *, extra: dict[str, bytes] | None = N
 def incompressible(size: int) -> bytes:
     """Bytes xz cannot shrink: a cut through a tarball that holds them is a cut through its data."""
     return random.Random(size).randbytes(size)
-
-
-@contextlib.contextmanager
-def serve_directory(root: Path) -> Iterator[str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextlib.contextmanager

@@ -24,10 +24,12 @@ from apepy import (
     procs,
     pyc,
     sources,
+    stepcode,
     toolchains,
     ui,
     zipstore,
 )
+from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, freeze, stdlib
@@ -35,37 +37,39 @@ from apepy.layout import MANIFEST_ARCNAME, SITE
 from apepy.manifest import Manifest
 from apepy.sitepackages import site_entries
 
-# Source files whose change must invalidate each cache level (plus the selected
-# toolchain's own module: editing the cosmo toolchain does not rebuild host trees).
-_CORE_CODE = (
-    "interpreter/compile.py",
-    "interpreter/modules.py",
-    "interpreter/patches.py",
-    "inside/c",
-    "inside/frozen",
-    "interpreter/freeze.py",
-    "toolchains/__init__.py",
-    "edits.py",
-    # The importer is frozen with layout's values, put in by inside/__init__.py.
-    "inside/__init__.py",
-    "layout.py",
+# What the packed interpreter's key leaves to others: the CPython tree (compile and the
+# toolchain, in the core key) and the extensions' builds (their own key).
+_PACK_COVERED = (
+    "apepy.interpreter.compile",
+    "apepy.toolchains",
+    "apepy.libraries",
+    "apepy.deps",
+    "apepy.extensions",
 )
-_PACK_CODE = (
-    "interpreter/stdlib.py",
-    "inside/runtime",
-    # The .pyc compiler (pyc.py runs it), and the checks of the packed file.
-    "inside/probes/compile_pyc.py",
-    "inside/probes/interpreter_facts.py",
-    "inside/probes/import_all.py",
-    "inside/__init__.py",
-    "layout.py",
-    "sitepackages.py",
-    "zipstore.py",
-    "manifest.py",
-    # It writes the manifest the file carries.
-    "records.py",
-    "build.py",
-)
+
+
+def core_code(toolchain: toolchains.Toolchain) -> tuple[str, ...]:
+    """apepy's files that shape the CPython tree built with ``toolchain``: what
+    interpreter/compile.py imports, and the C sources and importer it compiles in."""
+    # Another family's module, and the C libraries' recipes where the system's
+    # libraries are linked, do not change this tree.
+    others = [f"apepy.toolchains.{n}" for n in toolchains.NAMES if n != toolchain.family]
+    deps = [] if toolchain.libraries_from_source else ["apepy.deps"]
+    return stepcode.files(
+        ["apepy.interpreter.compile"],
+        leave_out=[*stepcode.NOT_OUTPUT, *others, *deps],
+        data=("inside/c", "inside/frozen"),
+    )
+
+
+def pack_code() -> tuple[str, ...]:
+    """apepy's files that shape the packed interpreter from a built tree: what build.py
+    imports, and the runtime and probes it puts in or runs."""
+    return stepcode.files(
+        ["apepy.build"],
+        leave_out=[*stepcode.NOT_OUTPUT, *_PACK_COVERED],
+        data=("inside/runtime", "inside/probes"),
+    )
 
 
 # --minimal: the smallest interpreter that still does HTTPS, compression, json,
@@ -101,15 +105,15 @@ _PACK_SPACE = 120_000_000
 
 
 @dataclass(frozen=True)
-class BuildRequest:
-    output: Path
+class Spec:
+    """What is built: every field changes the interpreter's bytes. How the build runs
+    (jobs, offline, the log) is the Context, passed beside it."""
+
     python: str | None = None
     source: Path | None = None
     allow_unpinned: bool = False
     toolchain: str = "host"
-    jobs: int = os.cpu_count() or 1
     exclude: frozenset[str] = frozenset()
-    offline: bool = False
     extensions: tuple[ExtensionSpec, ...] = ()
     arch: str | None = None
     cosmocc: Path | None = None
@@ -125,10 +129,6 @@ class BuildResult:
     manifest: Manifest
     cached: bool
     seconds: float
-
-
-def _core_code(toolchain: toolchains.Toolchain) -> tuple[str, ...]:
-    return (*_CORE_CODE, *toolchains.code(toolchain))
 
 
 def source_date_epoch(source: sources.Source) -> int:
@@ -154,20 +154,22 @@ class Interpreter:
     cached: bool
 
 
-def ensure_interpreter(request: BuildRequest) -> Interpreter:
+def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
     """Return the cached interpreter for these inputs, building it first if needed."""
     toolchain = toolchains.get(
         request.toolchain,
-        arch=request.arch,
-        cosmocc=request.cosmocc,
-        offline=request.offline,
-        libraries=request.libraries,
+        toolchains.Options(
+            arch=request.arch,
+            cosmocc=request.cosmocc,
+            libraries=request.libraries,
+            offline=ctx.offline,
+        ),
     )
     source = sources.obtain(
         request.python,
         request.source,
         allow_unpinned=request.allow_unpinned,
-        offline=request.offline,
+        offline=ctx.offline,
     )
     release = sources.pinned(source.version)
     if release is not None and not release.tested:
@@ -179,20 +181,24 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
             "deepfreeze.py miscompiles some of the hot ones), or build --python 3.13",
         )
     epoch = source_date_epoch(source)
-    exclude = request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset())
-    log = cache.cache_dir("logs") / f"build-{source.version}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    # Sdists are fetched and judged first: what cannot be built is refused in seconds.
-    prepared = extensions.prepare(
-        list(request.extensions), offline=request.offline, log=log, toolchain=toolchain
+    target = compile.Target(
+        source,
+        toolchain,
+        exclude=request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset()),
+        epoch=epoch,
+        optimize=request.optimize,
+        freeze=request.freeze,
     )
+    # Sdists are fetched and judged first: what cannot be built is refused in seconds.
+    prepared = extensions.prepare(list(request.extensions), ctx, toolchain=toolchain)
     core_key = hashing.cache_key(
         {
             "apepy": apepy.__version__,
-            "code": hashing.code_digest(_core_code(toolchain)),
+            "code": hashing.code_digest(core_code(toolchain)),
             "source": source.sha256,
             "version": source.version,
             "toolchain": toolchain.identity(),
-            "exclude": sorted(exclude),
+            "exclude": sorted(target.exclude),
             "optimize": request.optimize,
             "epoch": epoch,
             "freeze": request.freeze,
@@ -200,15 +206,15 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     )
     inputs: dict[str, object] = {
         "core": core_key,
-        "code": hashing.code_digest(_PACK_CODE),
+        "code": hashing.code_digest(pack_code()),
         "epoch": epoch,
         "certifi": certifi.__version__,
         "minimal": request.minimal,
     }
     if prepared:
         inputs["extensions"] = {p.sdist.name: p.sdist.sha256 for p in prepared}
-        # deps: the re-link may build a C library an extension needs from source.
-        inputs["extensions-code"] = hashing.code_digest((*extensions.BUILD_CODE, "deps"))
+        # With deps: the re-link may build a C library an extension needs from source.
+        inputs["extensions-code"] = hashing.code_digest(extensions.build_code(with_libraries=True))
         if any(p.judgement.kind == "rust" for p in prepared):
             inputs["rust"] = extensions.rust_identity()
     key = hashing.cache_key(inputs)
@@ -222,29 +228,12 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
     ) as entry:
         if not entry.ready:
             ui.info(
-                f"building CPython {source.version} with the {toolchain.family} toolchain (log: {log})"
+                f"building CPython {source.version} with the {toolchain.family} toolchain "
+                f"(log: {ctx.log})"
             )
-            core = compile.build_core(
-                source,
-                toolchain,
-                root=cache.cache_dir("cpython") / core_key,
-                log=log,
-                jobs=request.jobs,
-                exclude=exclude,
-                epoch=epoch,
-                offline=request.offline,
-                optimize=request.optimize,
-                freeze=request.freeze,
-            )
+            core = compile.build_core(target, ctx, root=cache.cache_dir("cpython") / core_key)
             built = extensions.build_all(
-                prepared,
-                source=source,
-                core=core,
-                core_key=core_key,
-                toolchain=toolchain,
-                jobs=request.jobs,
-                log=log,
-                offline=request.offline,
+                prepared, source=source, core=core, core_key=core_key, toolchain=toolchain, ctx=ctx
             )
             cache.ensure_free_space(path.parent, _PACK_SPACE, "packing the interpreter")
             try:
@@ -253,9 +242,9 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                     toolchain,
                     source,
                     entry.work,
+                    ctx,
                     key=key,
                     epoch=epoch,
-                    log=log,
                     built=built,
                     minimal=request.minimal,
                 )
@@ -266,21 +255,17 @@ def ensure_interpreter(request: BuildRequest) -> Interpreter:
                 ) from exc
     manifest = Manifest.from_json((path / "manifest.json").read_bytes())
     if entry.ready:
-        left_out = manifest.extras.get("left_out", {})
-        if isinstance(left_out, dict):
-            compile.warn_left_out({str(k): str(v) for k, v in left_out.items()}, "built")
+        compile.warn_left_out(manifest.left_out, "built")
     return Interpreter(path / "python", manifest, cached=entry.ready)
 
 
-def build(request: BuildRequest) -> BuildResult:
+def build(request: Spec, output: Path, ctx: Context) -> BuildResult:
     started = time.monotonic()
-    cache.check_output_path(request.output)
-    interpreter = ensure_interpreter(request)
-    with cache.atomic_output(request.output, mode=0o755) as tmp:
+    cache.check_output_path(output)
+    interpreter = ensure_interpreter(request, ctx)
+    with cache.atomic_output(output, mode=0o755) as tmp:
         shutil.copyfile(interpreter.path, tmp)
-    return BuildResult(
-        request.output, interpreter.manifest, interpreter.cached, time.monotonic() - started
-    )
+    return BuildResult(output, interpreter.manifest, interpreter.cached, time.monotonic() - started)
 
 
 def _pack(
@@ -288,29 +273,25 @@ def _pack(
     toolchain: toolchains.Toolchain,
     source: sources.Source,
     tmp: Path,
+    ctx: Context,
     *,
     key: str,
     epoch: int,
-    log: Path,
     built: list[extensions.Extension],
     minimal: bool = False,
 ) -> None:
     """Fill ``tmp``, the interpreter's cache entry being made: the file and its manifest."""
     with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
         entries = stdlib.collect(
-            core, tmp / "staging", log, drop=MINIMAL_STDLIB if minimal else frozenset()
+            core, tmp / "staging", ctx.log, drop=MINIMAL_STDLIB if minimal else frozenset()
         )
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
-    extras: dict[str, object] = {"minimal": True} if minimal else {}
-    if core.left_out:
-        extras["left_out"] = core.left_out
     dotted: list[str] = []
     if built:
         linked = tmp / "staging" / "python-linked"
-        extensions.relink(core, built, linked, tmp / "staging" / "relink", log, toolchain=toolchain)
-        entries = _merge(entries, _site_entries(core, built, tmp / "staging", log))
-        extras["distributions"] = [ext.describe() for ext in built]
+        extensions.relink(core, built, linked, tmp / "staging" / "relink", toolchain, ctx)
+        entries = _merge(entries, _site_entries(core, built, tmp / "staging", ctx.log))
         dotted = [m.dotted for ext in built for m in ext.modules]
     manifest = Manifest(
         apepy_version=apepy.__version__,
@@ -318,7 +299,7 @@ def _pack(
         toolchain=toolchain.family,
         compiler=toolchain.compiler_version,
         target=toolchain.target,
-        output_kind=toolchain.output_kind,
+        output_kind=toolchains.family(toolchain).OUTPUT_KIND,
         source_sha256=source.sha256,
         source_pinned=source.pinned,
         builtin_modules=tuple(sorted((*core.builtins, *dotted))),
@@ -328,7 +309,9 @@ def _pack(
         build_date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)),
         source_date_epoch=epoch,
         build_key=key,
-        extras=extras,
+        minimal=minimal,
+        left_out=core.left_out,
+        distributions=tuple(ext.describe() for ext in built),
     )
     with ui.phase("link", "packing the interpreter and its stdlib into one file"):
         binary = tmp / "python"
@@ -336,7 +319,7 @@ def _pack(
             procs.run_logged(
                 [*toolchain.output_from_link, str(linked), str(binary)],
                 cwd=tmp,
-                log=log,
+                log=ctx.log,
                 what="making the output file from the linked interpreter",
                 hint="see the log; the toolchain's objcopy could not write the file",
             )

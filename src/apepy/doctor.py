@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from apepy import cache, deps, sources, ui
+from apepy import cache, deps, sources, toolchains, ui
 from apepy.errors import ApepyError
 from apepy.extensions import rust
 from apepy.toolchains import cosmo, host
@@ -19,7 +19,7 @@ def _row(ok: bool | None, what: str, detail: str) -> None:
 def run(cosmocc: Path | None) -> int:
     host_ok = True
     try:
-        tc = host.detect()
+        tc = host.detect(toolchains.Options())
         _row(True, "host toolchain", f"{tc.cc} ({tc.compiler_version}), static linking works")
         for name, found in (("objcopy", tc.objcopy), ("nm", tc.nm)):
             _row(

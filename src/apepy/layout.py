@@ -20,6 +20,9 @@ APEPY_DIR = ".apepy/"
 MANIFEST_ARCNAME = APEPY_DIR + "manifest.json"
 BUNDLE_CONFIG = APEPY_DIR + "bundle.json"
 INDEX_ARCNAME = APEPY_DIR + "index"
+# The keys of bundle.json: bundle.BundleConfig's fields (it refuses to write others),
+# which _apepy_boot reads exactly.
+BUNDLE_KEYS = ("distributions", "entry", "extract", "name", "schema", "scripts")
 ARGS_ARCNAME = ".args"
 
 # The import index is found through the archive comment: this magic, then two

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -9,7 +10,18 @@ from apepy import records, zipstore
 from apepy.errors import ApepyError
 from apepy.layout import MANIFEST_ARCNAME
 
-SCHEMA = 1
+# 2: what schema 1 kept in an untyped "extras" table are fields of their own.
+SCHEMA = 2
+
+
+@dataclass(frozen=True)
+class CompiledIn:
+    """A third-party package compiled into the interpreter (apepy build --with)."""
+
+    name: str
+    version: str
+    sdist_sha256: str
+    modules: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -30,14 +42,32 @@ class Manifest:
     source_date_epoch: int
     build_key: str
     schema: int = SCHEMA
-    extras: dict[str, object] = field(default_factory=dict)
+    # Built with --minimal.
+    minimal: bool = False
+    # Optional modules built without, for want of a library: module -> why.
+    left_out: dict[str, str] = field(default_factory=dict)
+    distributions: tuple[CompiledIn, ...] = ()
 
     def to_json(self) -> bytes:
         return (records.to_json(self, indent=2, sort_keys=True) + "\n").encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
-        return records.from_json(cls, raw)
+        """The manifest ``raw`` holds: one of this schema exactly (an unknown or missing
+        key is a ValueError), or an older one, whose fields it had are read."""
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise TypeError(f"a manifest is a JSON object, not {type(data).__name__}")
+        schema = data.get("schema", 1)
+        if schema == SCHEMA:
+            return records.from_json(cls, data, strict=True)
+        if not isinstance(schema, int) or schema > SCHEMA:
+            raise ValueError(f"schema {schema!r}: made by a newer apepy than this one")
+        extras = data.pop("extras", {})
+        if not isinstance(extras, dict):
+            raise TypeError("schema 1's extras is not a table")
+        older = {k: extras[k] for k in ("minimal", "left_out", "distributions") if k in extras}
+        return records.from_json(cls, {**data, **older, "schema": schema})
 
 
 def read(path: Path) -> Manifest | None:
@@ -48,6 +78,7 @@ def read(path: Path) -> Manifest | None:
         return Manifest.from_json(raw)
     except (ValueError, TypeError) as exc:
         raise ApepyError(
-            f"{path} carries a damaged apepy manifest ({exc})",
-            hint="rebuild the file with apepy build / apepy bundle",
+            f"{path} carries an apepy manifest this apepy cannot read ({exc})",
+            hint="rebuild the file with this apepy's build / bundle, or read it with the "
+            "apepy that made it",
         ) from exc

@@ -10,7 +10,10 @@ cache entries made by earlier versions still read:
 - reading, a field missing from the data takes its default, a tuple field without
   one reads as empty, and keys the class does not know are ignored (a newer
   apepy's record still reads); a value of the wrong type is a TypeError, of the
-  wrong shape a ValueError or TypeError, so callers can treat both as "damaged".
+  wrong shape a ValueError or TypeError, so callers can treat both as "damaged";
+- reading ``strict``ly (a format one apepy writes and reads in the same run, such as
+  the compiler wrapper's records), a key the class does not know or a field missing
+  from the data is a ValueError too: a renamed key fails instead of reading empty.
 """
 
 from __future__ import annotations
@@ -48,11 +51,16 @@ def to_json(obj: object, *, indent: int | None = None, sort_keys: bool = False) 
     return json.dumps(to_data(obj), indent=indent, sort_keys=sort_keys)
 
 
-def from_json(cls: type[T], data: str | bytes | object) -> T:
+def from_json(cls: type[T], data: str | bytes | object, *, strict: bool = False) -> T:
     """The record of type ``cls`` that ``data`` holds: JSON text, or values already parsed."""
     if isinstance(data, str | bytes):
         data = json.loads(data)
-    return typing.cast(T, _read(cls, data, cls.__name__))
+    return typing.cast(T, _read(cls, data, cls.__name__, strict))
+
+
+def fields(cls: type) -> tuple[str, ...]:
+    """The keys a ``cls`` record is written with, in order."""
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def readable(cls: type, data: str | bytes) -> bool:
@@ -64,7 +72,7 @@ def readable(cls: type, data: str | bytes) -> bool:
     return True
 
 
-def _read(hint: Any, data: object, where: str) -> object:
+def _read(hint: Any, data: object, where: str, strict: bool = False) -> object:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is Any or hint is object:
@@ -74,26 +82,28 @@ def _read(hint: Any, data: object, where: str) -> object:
             return None
         arms = [a for a in args if a is not type(None)]
         if len(arms) == 1:
-            return _read(arms[0], data, where)
+            return _read(arms[0], data, where, strict)
         return data
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _read_fields(hint, data, where)
+        return _read_fields(hint, data, where, strict)
     if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
-        return _read_fields(hint, data, where)
+        return _read_fields(hint, data, where, strict)
     if origin is tuple:
         items = _expect(list, data, where)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_read(args[0], item, f"{where}[{i}]") for i, item in enumerate(items))
+            return tuple(
+                _read(args[0], item, f"{where}[{i}]", strict) for i, item in enumerate(items)
+            )
         if len(items) != len(args):
             raise ValueError(f"{where}: {len(items)} items, expected {len(args)}")
         return tuple(
-            _read(a, item, f"{where}[{i}]")
+            _read(a, item, f"{where}[{i}]", strict)
             for i, (a, item) in enumerate(zip(args, items, strict=True))
         )
     if origin is list:
         items = _expect(list, data, where)
         return (
-            [_read(args[0], item, f"{where}[{i}]") for i, item in enumerate(items)]
+            [_read(args[0], item, f"{where}[{i}]", strict) for i, item in enumerate(items)]
             if args
             else items
         )
@@ -101,7 +111,9 @@ def _read(hint: Any, data: object, where: str) -> object:
         table = _expect(dict, data, where)
         if not args:
             return table
-        return {key: _read(args[1], value, f"{where}.{key}") for key, value in table.items()}
+        return {
+            key: _read(args[1], value, f"{where}.{key}", strict) for key, value in table.items()
+        }
     if hint is Path:
         return Path(_expect(str, data, where))
     if hint is float:
@@ -117,7 +129,7 @@ def _read(hint: Any, data: object, where: str) -> object:
     return data
 
 
-def _read_fields(cls: Any, data: object, where: str) -> object:
+def _read_fields(cls: Any, data: object, where: str, strict: bool) -> object:
     table = _expect(dict, data, where)
     hints = typing.get_type_hints(cls)
     values: dict[str, object] = {}
@@ -131,9 +143,22 @@ def _read_fields(cls: Any, data: object, where: str) -> object:
     else:
         names = list(cls._fields)
         defaulted = set(cls._field_defaults)
+    if strict:
+        unknown = sorted(set(table) - set(names))
+        absent = [name for name in names if name not in table]
+        if unknown or absent:
+            raise ValueError(
+                f"{where}: "
+                + "; ".join(
+                    [
+                        *([f"unknown {', '.join(map(repr, unknown))}"] if unknown else []),
+                        *([f"no {', '.join(map(repr, absent))}"] if absent else []),
+                    ]
+                )
+            )
     for name in names:
         if name in table:
-            values[name] = _read(hints[name], table[name], f"{where}.{name}")
+            values[name] = _read(hints[name], table[name], f"{where}.{name}", strict)
         elif name not in defaulted and typing.get_origin(hints[name]) is tuple:
             values[name] = ()
         elif name not in defaulted:

@@ -1,4 +1,4 @@
-"""`apepy ls | cat | add | rm | verify`, and `info` for files apepy did not build."""
+"""`apepy info | ls | cat | add | rm | verify`: what a file is, and the zip store inside it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from apepy import ape, cache, ui, zipstore
+from apepy import ape, cache, ui, zipstore, zipverify
 from apepy.errors import ApepyError
+
+if TYPE_CHECKING:
+    from apepy import manifest
 from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG
 
 
@@ -103,6 +107,52 @@ def describe(path: Path, *, as_json: bool) -> int:
         ]
     )
     return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from apepy import manifest as manifest_mod
+
+    path: Path = args.file
+    if not path.is_file():
+        raise ApepyError(
+            f"{path} does not exist or is not a file",
+            hint="give the path of an executable apepy built or bundled (or any file with a zip)",
+        )
+    found = manifest_mod.read(path)
+    if found is None:
+        return describe(path, as_json=args.json)
+    if args.json:
+        sys.stdout.write(found.to_json().decode())
+        return 0
+    rows = [
+        ("file", str(path)),
+        ("format", file_format(path)),
+        ("size", f"{path.stat().st_size:,} bytes"),
+        ("python", found.python_version),
+        ("toolchain", f"{found.toolchain} ({found.compiler})"),
+        ("target", f"{found.target}, {found.output_kind}"),
+        (
+            "source sha256",
+            found.source_sha256 + ("" if found.source_pinned else " (NOT in apepy's pinned table)"),
+        ),
+        ("built-in modules", f"{len(found.builtin_modules)}: {' '.join(found.builtin_modules)}"),
+        ("left out", ", ".join(found.excluded_modules) or "none"),
+        ("compiled in", _compiled_in(found.distributions)),
+        ("patches", "; ".join(found.patches)),
+        ("CA bundle", found.ca_bundle),
+        ("build date", f"{found.build_date} (SOURCE_DATE_EPOCH={found.source_date_epoch})"),
+        ("apepy", found.apepy_version),
+        ("build key", found.build_key),
+    ]
+    rows += bundle_rows(path)
+    print_rows(rows)
+    return 0
+
+
+def _compiled_in(dists: tuple[manifest.CompiledIn, ...]) -> str:
+    if not dists:
+        return "no third-party extensions"
+    return "; ".join(f"{d.name} {d.version} ({', '.join(d.modules)})" for d in dists)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -198,7 +248,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     archive = _archive(args.file)
-    problems, warnings = zipstore.verify(archive)
+    problems, warnings = zipverify.verify(archive)
     for warning in warnings:
         ui.warn(warning)
     if problems:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from apepy import testsuite, ui
 from apepy.errors import ApepyError
 
-if TYPE_CHECKING:
-    from apepy.cli import Subparsers
 
-
-def add_parser(subparsers: Subparsers) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     test = subparsers.add_parser(
         "test",
         help="run CPython's own test suite (of the file's version) with a file apepy built",

@@ -7,8 +7,6 @@ Unix modes in ``external_attr``; explicit directory entries; fixed timestamps.
 
 from __future__ import annotations
 
-import itertools
-import marshal
 import os
 import stat
 import struct
@@ -19,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from apepy import zipindex
 from apepy.errors import ApepyError
 from apepy.layout import INDEX_ARCNAME, INDEX_MAGIC, MANIFEST_ARCNAME
 
@@ -292,69 +291,6 @@ def read_data(archive: Archive, member: Member, data: bytes | None = None) -> by
     return content
 
 
-def verify(archive: Archive) -> tuple[list[str], list[str]]:
-    """Problems (that break zipos or zipimport) and warnings for an archive."""
-    problems: list[str] = []
-    warnings: list[str] = []
-    if archive.relative_by:
-        problems.append(
-            f"offsets are relative to the archive, not the file (off by {archive.relative_by}); "
-            "Cosmopolitan's zipos cannot read it"
-        )
-    seen: dict[str, int] = {}
-    spans = sorted((m.header_offset, m.end, m.name) for m in archive.members)
-    for (_, end_a, name_a), (start_b, _, name_b) in itertools.pairwise(spans):
-        if start_b < end_a:
-            problems.append(f"members {name_a!r} and {name_b!r} overlap")
-    with open(archive.path, "rb") as handle:
-        data = handle.read()
-    for member in archive.members:
-        seen[member.name] = seen.get(member.name, 0) + 1
-        if member.name.startswith("/") or ".." in member.name.split("/"):
-            problems.append(f"member {member.name!r} has an unsafe name")
-        if member.flags & 0x08:
-            problems.append(f"member {member.name!r} uses a data descriptor")
-        if member.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            problems.append(f"member {member.name!r} uses compression method {member.method}")
-            continue
-        if not member.mode:
-            warnings.append(f"member {member.name!r} carries no Unix mode")
-        try:
-            read_data(archive, member, data)
-        except ZipStoreError as exc:
-            problems.append(exc.message.split(": ", 1)[-1])
-    problems.extend(f"member {name!r} appears {n} times" for name, n in seen.items() if n > 1)
-    if archive.comment.startswith(INDEX_MAGIC):
-        stale = _check_index(archive, data)
-        if stale:
-            warnings.append(
-                f"apepy's import index is out of date ({stale}): the interpreter falls back to "
-                "zipimport; any apepy store command (add, rm) rewrites it"
-            )
-    return problems, warnings
-
-
-def _check_index(archive: Archive, data: bytes) -> str | None:
-    """Why the importer index does not describe this archive, or None if it does."""
-    try:
-        offset, length = struct.unpack_from("<QQ", archive.comment, len(INDEX_MAGIC))
-        index = marshal.loads(data[offset : offset + length])
-        if index["cd"] != (archive.cd_offset, len(archive.members)):
-            return "the central directory moved"
-        by_name = {m.name: m for m in archive.members}
-        for name, (header, size, method) in index["members"].items():
-            member = by_name.get(name)
-            if member is None or (header, size, method) != (
-                member.header_offset,
-                member.end - member.header_offset,
-                member.method,
-            ):
-                return f"member {name!r} differs"
-    except (ValueError, KeyError, TypeError, EOFError, struct.error):
-        return "it does not parse"
-    return None
-
-
 def rewrite(
     archive: Archive,
     dest: Path,
@@ -394,7 +330,8 @@ def rewrite(
             new_entries.append(Entry(INDEX_ARCNAME, b"", compress=False))
         for entry in new_entries:
             if entry.name == INDEX_ARCNAME:
-                entry, comment = _index_entry(spans, out.tell(), len(records) + 1)
+                payload, comment = zipindex.write(spans, out.tell(), len(records) + 1)
+                entry = Entry(INDEX_ARCNAME, payload, compress=False)
             info = _zipinfo(entry, when)
             payload = entry.data
             body = payload
@@ -437,37 +374,6 @@ def rewrite(
             )
         )
         out.write(final_comment)
-
-
-def _index_entry(
-    spans: dict[str, tuple[int, int, int]], header_offset: int, count: int
-) -> tuple[Entry, bytes]:
-    """The importer's index, written as the last member, and the comment that finds it.
-
-    It maps each member to (local header offset, header + data length, method) and
-    records where the central directory will start, so the importer can tell an
-    index that no longer matches the archive. Everything is in insertion order so
-    the bytes are reproducible.
-    """
-    dirs: dict[str, None] = {}
-    for name in spans:
-        parts = name.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            dirs["/".join(parts[:depth]) + "/"] = None
-    name_len = len(INDEX_ARCNAME.encode())
-    cd_offset = 0
-    payload = b""
-    # The index holds the offset of the central directory, which follows the index
-    # itself: iterate until the length stops moving (marshal ints vary in size).
-    for _ in range(4):
-        payload = marshal.dumps({"cd": (cd_offset, count), "members": spans, "dirs": dirs}, 4)
-        new_cd = header_offset + 30 + name_len + len(payload)
-        if new_cd == cd_offset:
-            break
-        cd_offset = new_cd
-    data_offset = header_offset + 30 + name_len
-    comment = INDEX_MAGIC + struct.pack("<QQ", data_offset, len(payload))
-    return Entry(INDEX_ARCNAME, payload, compress=False), comment
 
 
 def _central_record(info: zipfile.ZipInfo) -> bytes:

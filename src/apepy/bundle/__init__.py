@@ -1,11 +1,12 @@
-"""`apepy bundle`: an app and its dependencies in the interpreter's zip, run by `.args`."""
+"""`apepy bundle`: an app and its dependencies in the interpreter's zip, run by `.args`.
+
+The run is here; ``entry_point`` chooses and checks what the app starts with,
+``data_files`` which packages are unpacked to disk, ``config`` is bundle.json.
+"""
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import hashlib
-import importlib.metadata
 import os
 import re
 import shutil
@@ -14,53 +15,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import cache, hashing, inside, pyc, records, ui, zipstore
+from apepy import cache, inside, pyc, ui, zipstore
 from apepy.bundle import base as base_mod
-from apepy.bundle import install, project, prune, wheels
+from apepy.bundle import data_files, entry_point, install, project, prune, wheels
+from apepy.bundle.config import CONFIG_SCHEMA, BundleConfig, Distribution, Extract
 from apepy.errors import ApepyError
 from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
 from apepy.sitepackages import site_entries
 
-_CODE_SUFFIXES = (".py", ".pyc", ".pyi")
-CONFIG = BUNDLE_CONFIG
-CONFIG_SCHEMA = 1
 _WORK_DIR = re.compile(r"apepy-bundle-(?P<pid>\d+)-[A-Za-z0-9_]+")
-
-
-@dataclass(frozen=True)
-class Extract:
-    """A package unpacked to disk on first start, into a directory named by its digest."""
-
-    prefix: str
-    digest: str
-
-
-@dataclass(frozen=True)
-class Distribution:
-    name: str
-    version: str
-
-
-@dataclass(frozen=True)
-class BundleConfig:
-    """CONFIG: what the bundled app runs (read by the runtime's _apepy_boot, which is
-    standalone and reads the JSON itself) and what went in."""
-
-    name: str
-    # {"kind": "function" or "module", "target": ...}; None: the command named by argv[0].
-    entry: dict[str, str] | None
-    scripts: dict[str, str]
-    extract: tuple[Extract, ...]
-    distributions: tuple[Distribution, ...]
-    # Files written before the field read as schema 1: the fields were the same.
-    schema: int = CONFIG_SCHEMA
-
-    def to_json(self) -> bytes:
-        return records.to_json(self, indent=1, sort_keys=True).encode()
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> BundleConfig:
-        return records.from_json(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -92,14 +55,10 @@ class BundleResult:
     links: list[Path]
 
 
-def _option(request_value: object, proj: project.Project, key: str) -> object:
-    return request_value if request_value not in (None, (), "") else proj.tool.get(key)
-
-
 def bundle(request: BundleRequest) -> BundleResult:
     started = time.monotonic()
     proj = project.load(request.source)
-    output = request.output or Path(str(proj.tool.get("output") or proj.name))
+    output = request.output or Path(proj.tool.output or proj.name)
     output = output.absolute()
     cache.check_output_path(output)
     base_path: Path | None = request.base
@@ -109,9 +68,9 @@ def bundle(request: BundleRequest) -> BundleResult:
             hint="drop --base (apepy then builds the base with the extensions, cached), or "
             "drop --with and build the base yourself: apepy build --with PKG -o python",
         )
-    if base_path is None and proj.tool.get("base"):
+    if base_path is None and proj.tool.base:
         # A path written in pyproject.toml is relative to the project, not the shell.
-        base_path = proj.root / str(proj.tool["base"])
+        base_path = proj.root / proj.tool.base
     base = _resolve_base(base_path, request, proj)
     if output.exists() and output.resolve() == base.path.resolve():
         raise ApepyError(
@@ -126,8 +85,8 @@ def bundle(request: BundleRequest) -> BundleResult:
             hint="--script NAME runs a dependency's console script; --entry and -m name code",
         )
     # With --script the entry is read from the installed distributions, below.
-    entry = None if request.scripts else _entry(request, proj)
-    allow_env = bool(_option(request.allow_environment, proj, "allow-environment"))
+    entry = None if request.scripts else entry_point.choose(request.entry, request.module, proj)
+    allow_env = request.allow_environment or proj.tool.allow_environment
     index = _index_options(request.index, proj)
 
     log = cache.cache_dir("logs") / f"bundle-{proj.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -146,9 +105,11 @@ def bundle(request: BundleRequest) -> BundleResult:
             st.done_text = f"installed {len(dists)} distributions"
         app_names = _copy_app(proj, site)
         if request.scripts:
-            proj = dataclasses.replace(proj, scripts=_console_scripts(site, request.scripts))
-            entry = _entry(request, proj)
-        _check_entry(entry, proj, site)
+            proj = dataclasses.replace(
+                proj, scripts=entry_point.console_scripts(site, request.scripts)
+            )
+            entry = entry_point.choose(request.entry, request.module, proj)
+        entry_point.check(entry, proj, site)
         with ui.phase("compile", f".pyc with {base.describe()}"):
             sources = sorted(
                 (p, p.relative_to(site).as_posix())
@@ -161,7 +122,7 @@ def bundle(request: BundleRequest) -> BundleResult:
         for name in skipped:
             ui.warn(f"{name} does not compile for {base.describe()}; kept as source only")
         entries = site_entries(site, work / "pyc")
-        extract = _extracts(entries, proj, app_names, request.extract)
+        extract = data_files.extracts(entries, proj, app_names, request.extract)
         config = BundleConfig(
             name=proj.name,
             entry=entry,
@@ -169,11 +130,9 @@ def bundle(request: BundleRequest) -> BundleResult:
             extract=tuple(extract),
             distributions=tuple(Distribution(d.name, d.version) for d in dists),
         )
-        entries.append(zipstore.Entry(CONFIG, config.to_json()))
+        entries.append(zipstore.Entry(BUNDLE_CONFIG, config.to_json()))
         entries.append(zipstore.Entry(ARGS_ARCNAME, _args_text(allow_env).encode(), compress=False))
-        dropped = (
-            _prune(request, proj, base, site) if _option(request.prune, proj, "prune") else set()
-        )
+        dropped = _prune(request, proj, base, site) if request.prune or proj.tool.prune else set()
         new_names = {e.name for e in entries}
         existing = {m.name for m in base.archive.members if m.name not in dropped}
         entries += [d for d in zipstore.directory_entries(new_names) if d.name not in existing]
@@ -196,9 +155,7 @@ def _prune(
     request: BundleRequest, proj: project.Project, base: base_mod.Base, site: Path
 ) -> set[str]:
     """The base's stdlib members the app cannot import (and directories left empty)."""
-    listed = proj.tool.get("keep", [])
-    assert isinstance(listed, list)
-    keep = [*request.keep, *map(str, listed)]
+    keep = [*request.keep, *proj.tool.keep]
     if request.keep_from is not None:
         keep += prune.read_keep_file(request.keep_from)
     with ui.phase("prune", "the standard library to what the app imports") as st:
@@ -223,93 +180,32 @@ def _resolve_base(
 ) -> base_mod.Base:
     if path is not None:
         return base_mod.inspect(path)
-    from apepy.build import BuildRequest, ensure_interpreter
+    from apepy import context
+    from apepy.build import Spec, ensure_interpreter
     from apepy.extensions import spec
 
-    python = request.python or proj.tool.get("python")
-    listed = proj.tool.get("extensions", [])
-    assert isinstance(listed, list)
-    wanted = [*listed, *request.extensions]
+    python = request.python or proj.tool.python
+    wanted = [*proj.tool.extensions, *request.extensions]
     # --with / [tool.apepy] extensions: the base is built with those packages compiled in.
     interpreter = ensure_interpreter(
-        BuildRequest(
-            output=Path("unused"),
+        Spec(
             python=str(python) if python else None,
-            offline=request.offline,
             extensions=tuple(spec.merge([spec.parse(str(text)) for text in wanted])),
-        )
+        ),
+        context.new("build", offline=request.offline),
     )
     ui.info(f"base: {interpreter.path} ({'from the cache' if interpreter.cached else 'built'})")
     return base_mod.inspect(interpreter.path)
 
 
 def _index_options(given: wheels.IndexOptions, proj: project.Project) -> wheels.IndexOptions:
-    links = given.find_links or tuple(str(x) for x in proj.tool.get("find-links", []))  # type: ignore[attr-defined]
+    links = given.find_links or proj.tool.find_links
     return wheels.IndexOptions(
         find_links=tuple(links),
-        index_url=given.index_url or proj.tool.get("index-url"),  # type: ignore[arg-type]
-        no_index=given.no_index or bool(proj.tool.get("no-index")),
+        index_url=given.index_url or proj.tool.index_url,
+        no_index=given.no_index or proj.tool.no_index,
         refresh=given.refresh,
     )
-
-
-def _entry(request: BundleRequest, proj: project.Project) -> dict[str, str] | None:
-    """The default entry point: None means dispatch on argv[0] among the project's scripts."""
-    entry = _option(request.entry, proj, "entry")
-    module = _option(request.module, proj, "module")
-    if entry and module:
-        raise ApepyError(
-            "give either --entry or -m, not both",
-            hint="drop one of them (they may also come from [tool.apepy] entry / module)",
-        )
-    if entry:
-        if ":" not in str(entry):
-            raise ApepyError(
-                f"entry point {entry!r} is not of the form module:function",
-                hint="e.g. --entry myapp.cli:main",
-            )
-        return {"kind": "function", "target": str(entry)}
-    if module:
-        return {"kind": "module", "target": str(module)}
-    if proj.script is not None:
-        return {"kind": "module", "target": _script_module(proj.script)}
-    if len(proj.scripts) == 1:
-        return {"kind": "function", "target": next(iter(proj.scripts.values()))}
-    if proj.scripts:
-        return None
-    mains = [c.name for c in proj.code if c.is_dir() and (c / "__main__.py").is_file()]
-    if len(mains) == 1:
-        return {"kind": "module", "target": mains[0]}
-    raise ApepyError(
-        f"{proj.name} has no entry point",
-        hint="add [project.scripts] or a package __main__.py, or pass --script NAME (a "
-        "dependency's console script), --entry module:function or -m module",
-    )
-
-
-def _console_scripts(site: Path, names: tuple[str, ...]) -> dict[str, str]:
-    """``names`` looked up among the console scripts of the installed distributions."""
-    found: dict[str, str] = {}
-    for dist in sorted(importlib.metadata.distributions(path=[str(site)]), key=lambda d: d.name):
-        for ep in dist.entry_points.select(group="console_scripts"):
-            found.setdefault(ep.name, f"{ep.module}:{ep.attr}" if ep.attr else ep.module)
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise ApepyError(
-            f"--script {missing[0]}: no installed distribution has a console script of that name",
-            hint="available: "
-            + (
-                ", ".join(sorted(found))
-                or "none (the dependencies define no "
-                "console scripts; use -m MODULE or --entry MODULE:FUNCTION)"
-            ),
-        )
-    return {n: found[n] for n in names}
-
-
-def _script_module(script: Path) -> str:
-    stem = script.stem.replace("-", "_")
-    return stem if stem.isidentifier() else "_apepy_script"
 
 
 def _copy_app(proj: project.Project, site: Path) -> list[str]:
@@ -324,7 +220,7 @@ def _copy_app(proj: project.Project, site: Path) -> list[str]:
             shutil.copy2(item, site / item.name)
         names.append(item.stem if item.is_file() else item.name)
     if proj.script is not None:
-        module = _script_module(proj.script)
+        module = entry_point.script_module(proj.script)
         shutil.copy2(proj.script, site / f"{module}.py")
         names.append(module)
     if proj.code or proj.script is not None:
@@ -346,141 +242,6 @@ def _copy_app(proj: project.Project, site: Path) -> list[str]:
     for runtime in ("_apepy_boot.py", "_apepy.py"):
         (site / runtime).write_text(inside.source(f"runtime/{runtime}"), encoding="utf-8")
     return names
-
-
-def _check_entry(entry: dict[str, str] | None, proj: project.Project, site: Path) -> None:
-    """Fail at bundle time, not at the user's first start, on an entry point that does not exist."""
-    targets = [entry] if entry else []
-    targets += [{"kind": "function", "target": t} for t in proj.scripts.values()]
-    for item in targets:
-        module, _, attr = item["target"].partition(":")
-        parts = module.split(".")
-        candidates = [
-            site.joinpath(*parts).with_suffix(".py"),
-            site.joinpath(*parts, "__init__.py"),
-        ]
-        if item["kind"] == "module":
-            candidates.append(site.joinpath(*parts, "__main__.py"))
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise ApepyError(
-                f"entry point {item['target']!r}: module {module!r} is not in the bundle",
-                hint="check the name in [project.scripts] / --entry / -m against the project's packages",
-            )
-        if attr and attr.split(".")[0] not in _top_level_names(found):
-            raise ApepyError(
-                f"entry point {item['target']!r}: {module} defines no {attr.split('.')[0]!r}",
-                hint="name a function defined at the top level of that module",
-            )
-
-
-def _top_level_names(path: Path) -> set[str]:
-    try:
-        tree = ast.parse(path.read_bytes(), str(path))
-    except SyntaxError:
-        return set()
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, ast.ImportFrom | ast.Import):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return names
-
-
-def _extracts(
-    entries: list[zipstore.Entry],
-    proj: project.Project,
-    app_names: list[str],
-    requested: tuple[str, ...],
-) -> list[Extract]:
-    """Packages to unpack once to disk: those asked for, app packages that carry data files,
-    and dependencies that need their data files as real files (datasette's templates
-    through ``__file__``, certifi's CA bundle through ``as_file``), which no path inside
-    the executable can serve."""
-    wanted = list(requested) or [str(x) for x in proj.tool.get("extract", [])]  # type: ignore[attr-defined]
-    packages: dict[str, list[zipstore.Entry]] = {}
-    for e in entries:
-        rel = e.name[len(SITE) :] if e.name.startswith(SITE) else ""
-        top = rel.split("/")[0] if "/" in rel else ""
-        if top and not top.endswith((".dist-info", ".data")) and top != "__pycache__":
-            packages.setdefault(top, []).append(e)
-    for name, members in sorted(packages.items()):
-        if name in wanted:
-            continue
-        data = [m for m in members if not m.name.endswith(_CODE_SUFFIXES)]
-        data = [m for m in data if not m.name.endswith("/py.typed")]
-        if not data:
-            continue
-        if name in app_names or _finds_data_by_path(name, members, data):
-            wanted.append(name)
-            if name not in app_names:
-                ui.info(f"{name}: reads its data files from disk; unpacked on first start")
-    result = []
-    for name in wanted:
-        prefix = f"{SITE}{name}/"
-        members = [e for e in entries if e.name.startswith(prefix)]
-        if not members:
-            raise ApepyError(
-                f"--extract {name}: no package of that name in the bundle",
-                hint="name a top-level package by its import name (the app's own or a dependency's)",
-            )
-        # The key of the runtime's own cache of unpacked packages: by content.
-        listing = b"".join(
-            member.name.encode() + b"\0" + hashlib.sha256(member.data).digest()
-            for member in members
-        )
-        result.append(Extract(prefix, f"{name}-{hashing.cache_key(listing, length=16)}"))
-    return result
-
-
-def _finds_data_by_path(
-    name: str, members: list[zipstore.Entry], data: list[zipstore.Entry]
-) -> bool:
-    """Does a module of the package need one of its data files as a real file?
-
-    The sign is a module that uses ``__file__`` or ``as_file`` and names a data file
-    (or a folder that holds only data) as a string: `join(dirname(__file__),
-    "templates")`, `as_file(files("certifi") / "cacert.pem")`.
-    """
-    prefix = f"{SITE}{name}/"
-    code_dirs = {m.name[len(prefix) :].rsplit("/", 1)[0] for m in members if m.name.endswith(".py")}
-    names: set[bytes] = set()
-    for m in data:
-        rel = m.name[len(prefix) :].rstrip("/")
-        names.add(rel.rsplit("/", 1)[-1].encode())
-        parts = rel.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder not in code_dirs:
-                names.add(parts[depth - 1].encode())
-    wanted = {n.decode() for n in names}
-    for m in members:
-        in_tests = any("test" in part for part in m.name[len(prefix) :].split("/")[:-1])
-        if not m.name.endswith(".py") or in_tests:
-            continue
-        if b"__file__" not in m.data and b"as_file" not in m.data:
-            continue
-        try:
-            tree = ast.parse(m.data)
-        except (SyntaxError, ValueError):
-            continue
-        # Code, not docstrings: the module's own __file__, or importlib.resources'
-        # as_file (which copies a file out of a zip to a temporary one on every
-        # start: certifi's cacert.pem, 67 ms of httpie's start), and a data file's name.
-        nodes = list(ast.walk(tree))
-        by_path = any(
-            (isinstance(n, ast.Name) and n.id in ("__file__", "as_file"))
-            or (isinstance(n, ast.Attribute) and n.attr == "as_file")
-            for n in nodes
-        )
-        if by_path and any(isinstance(n, ast.Constant) and n.value in wanted for n in nodes):
-            return True
-    return False
 
 
 def _args_text(allow_env: bool) -> str:
@@ -508,3 +269,14 @@ def _make_links(directory: Path, output: Path, proj: project.Project) -> list[Pa
         link.symlink_to(os.path.relpath(output, directory))
         links.append(link)
     return links
+
+
+__all__ = [
+    "CONFIG_SCHEMA",
+    "BundleConfig",
+    "BundleRequest",
+    "BundleResult",
+    "Distribution",
+    "Extract",
+    "bundle",
+]

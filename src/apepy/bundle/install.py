@@ -122,13 +122,7 @@ def provided_by_base(base: Base) -> dict[str, str]:
     """The distributions compiled into the base: canonical name → version."""
     if base.manifest is None:
         return {}
-    provided = base.manifest.extras.get("distributions", [])
-    assert isinstance(provided, list)
-    return {
-        canonicalize_name(str(d.get("name", ""))): str(d.get("version", ""))
-        for d in provided
-        if isinstance(d, dict)
-    }
+    return {canonicalize_name(d.name): d.version for d in base.manifest.distributions}
 
 
 def _top_level(dist: Installed) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from apepy import records
 from apepy.errors import ApepyError
 
 # Directories next to pyproject.toml that are never app code.
@@ -49,6 +50,27 @@ TOOL_KEYS: dict[str, type] = {
 }
 
 
+@dataclass(frozen=True)
+class ToolOptions:
+    """[tool.apepy], read once and typed: the CLI's options by their names (``-`` as
+    ``_``); nothing downstream reads the raw table."""
+
+    base: str | None = None
+    python: str | None = None
+    entry: str | None = None
+    module: str | None = None
+    output: str | None = None
+    extract: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    allow_environment: bool = False
+    find_links: tuple[str, ...] = ()
+    index_url: str | None = None
+    no_index: bool = False
+    extensions: tuple[str, ...] = ()
+    prune: bool = False
+    keep: tuple[str, ...] = ()
+
+
 @dataclass
 class Project:
     """Everything bundle needs to know about the input."""
@@ -62,7 +84,7 @@ class Project:
     scripts: dict[str, str] = field(default_factory=dict)
     # A single script (PEP 723 input) to run as __main__.
     script: Path | None = None
-    tool: dict[str, object] = field(default_factory=dict)
+    tool: ToolOptions = field(default_factory=ToolOptions)
 
     @property
     def dist_name(self) -> str:
@@ -123,7 +145,7 @@ def _read_toml(text: str, where: str) -> dict[str, object]:
         raise ApepyError(f"{where} is not valid TOML: {exc}", hint="fix the file's syntax") from exc
 
 
-def _tool_options(data: dict[str, object], where: str) -> dict[str, object]:
+def _tool_options(data: dict[str, object], where: str) -> ToolOptions:
     tool = data.get("tool", {})
     options = tool.get("apepy", {}) if isinstance(tool, dict) else {}
     if not isinstance(options, dict):
@@ -138,12 +160,16 @@ def _tool_options(data: dict[str, object], where: str) -> dict[str, object]:
                 f"{where}: unknown key [tool.apepy] {key}",
                 hint=f"known keys: {', '.join(sorted(TOOL_KEYS))}",
             )
-        if not isinstance(value, expected):
+        if not isinstance(value, expected) or (
+            isinstance(value, list) and not all(isinstance(item, str) for item in value)
+        ):
+            kind = "list of strings" if expected is list else expected.__name__
             raise ApepyError(
-                f"{where}: [tool.apepy] {key} must be a {expected.__name__}",
+                f"{where}: [tool.apepy] {key} must be a {kind}",
                 hint="the keys take the same values as the command-line flags of the same names",
             )
-    return dict(options)
+    # Every value has its type now: the record reader makes lists tuples.
+    return records.from_json(ToolOptions, {k.replace("-", "_"): v for k, v in options.items()})
 
 
 def _from_directory(root: Path) -> Project:
@@ -173,7 +199,7 @@ def _from_directory(root: Path) -> Project:
             hint='e.g. [project.scripts] then mytool = "mypkg.cli:main"',
         )
     tool = _tool_options(data, where)
-    code = _find_code(root, tool.get("packages"))  # type: ignore[arg-type]
+    code = _find_code(root, tool.packages)
     if not code and not deps:
         raise ApepyError(
             f"{root} is an empty project: no importable code and no dependencies",
@@ -191,7 +217,7 @@ def _from_directory(root: Path) -> Project:
     )
 
 
-def _find_code(root: Path, packages: list[str] | None) -> list[Path]:
+def _find_code(root: Path, packages: tuple[str, ...]) -> list[Path]:
     if packages:
         found = []
         for name in packages:

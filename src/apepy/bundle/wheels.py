@@ -183,6 +183,15 @@ def _pip_download(
             details=tail + f"\n\nfull log: {log}",
         )
     if missing:
+        name = re.split(r"[<>=!~;\[ ]", missing.group(1))[0]
+        unknown = _not_on_index(name, index, log)
+        if unknown is not None:
+            raise ApepyError(
+                f"the package index has no project named {name}",
+                hint=(f"did you mean {unknown}? " if unknown else "")
+                + "check the spelling of the requirement (pip install names, as on the index)",
+                details=tail + f"\n\nfull log: {log}",
+            )
         raise ApepyError(
             f"no wheel of {missing.group(1)} fits the base",
             hint="apepy installs wheels only (pure-Python, or platform wheels whose C parts are "
@@ -196,3 +205,17 @@ def _pip_download(
         hint="check the requirements and that the package index is reachable (offline: --find-links DIR --no-index)",
         details=tail + f"\n\nfull log: {log}",
     )
+
+
+def _not_on_index(name: str, index: IndexOptions, log: Path) -> str | None:
+    """None when the index knows ``name`` (or cannot be asked); otherwise a close name
+    it does know, or "" for none."""
+    probe = pip.run_module("apepy.bundle.index_probe", [name, *index.pip_args()], log)
+    try:
+        answer = json.loads(probe)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or answer.get("known") is not False:
+        return None
+    close = answer.get("close")
+    return close if isinstance(close, str) else ""

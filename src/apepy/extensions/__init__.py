@@ -9,7 +9,6 @@ builds only that package and re-links.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -17,12 +16,14 @@ from pathlib import Path
 
 from installer.sources import WheelFile
 
-from apepy import cache, hashing, records, sources, toolchains, ui
+from apepy import cache, hashing, libraries, records, sources, stepcode, toolchains, ui
+from apepy.context import Context
 from apepy.errors import ApepyError
-from apepy.extensions import hostpython, libraries, link, package, rust, sdist
+from apepy.extensions import hostpython, link, package, rust, sdist
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
+from apepy.manifest import CompiledIn
 from apepy.sitepackages import install_wheel, site_scheme
 from apepy.toolchains import Toolchain
 
@@ -44,33 +45,46 @@ class Extension:
     wheel: Path
     modules: tuple[link.LinkedModule, ...]
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "sdist_sha256": self.sdist_sha256,
-            "modules": [m.dotted for m in self.modules],
-        }
+    def describe(self) -> CompiledIn:
+        return CompiledIn(
+            self.name, self.version, self.sdist_sha256, tuple(m.dotted for m in self.modules)
+        )
 
 
 # A package's cache entry: its wheel, its linked objects, and this record of them
 # (an Extension whose paths are relative to the entry), written last.
 RESULT = "result.json"
 
-# The modules whose code shapes a package's build and its linked objects.
-BUILD_CODE = tuple(
-    f"extensions/{name}"
-    for name in ("__init__.py", "ccwrap.py", "package.py", "link.py", "libraries.py", "rust.py")
-)
+
+def build_code(*, with_libraries: bool = False) -> tuple[str, ...]:
+    """apepy's files that shape a package's build and its linked objects: this package,
+    what it imports, and the compiler wrapper it runs. ``with_libraries``: the C
+    libraries' builder too, for the re-link (which may build one); a package's own
+    build is not made again when a library's recipe changes, as the sysroot's
+    libraries are not."""
+    # The target tree and the toolchain are in the key already (the core key).
+    covered = ["apepy.interpreter.compile", "apepy.toolchains"]
+    return stepcode.files(
+        ["apepy.extensions"],
+        leave_out=[*stepcode.NOT_OUTPUT, *covered, *([] if with_libraries else ["apepy.deps"])],
+        data=("extensions/ccwrap.py",),
+    )
+
+
+def hostpython_code() -> tuple[str, ...]:
+    """apepy's files that shape the build Python (its compiler is in its key)."""
+    return stepcode.files(
+        ["apepy.extensions.hostpython"], leave_out=[*stepcode.NOT_OUTPUT, "apepy.toolchains"]
+    )
 
 
 def prepare(
-    specs: list[ExtensionSpec], *, offline: bool, log: Path, toolchain: Toolchain | None = None
+    specs: list[ExtensionSpec], ctx: Context, *, toolchain: Toolchain | None = None
 ) -> list[Prepared]:
     """Fetch and judge every sdist; refuse what cannot be built before anything long runs."""
     prepared = []
     for spec in specs:
-        got = sdist.obtain(spec, offline=offline, log=log)
+        got = sdist.obtain(spec, offline=ctx.offline, log=ctx.log)
         judgement = sdist.judge(got)
         if judgement.kind == "rust":
             if toolchain is not None and not toolchain.rust:
@@ -102,9 +116,7 @@ def build_all(
     core: Core,
     core_key: str,
     toolchain: Toolchain,
-    jobs: int,
-    log: Path,
-    offline: bool = False,
+    ctx: Context,
 ) -> list[Extension]:
     if not prepared:
         return []
@@ -115,10 +127,10 @@ def build_all(
         {
             "source": source.sha256,
             "cc": builder.identity(),
-            "code": hashing.code_digest(("extensions/hostpython.py",)),
+            "code": hashing.code_digest(hostpython_code()),
         }
     )
-    code = hashing.code_digest(BUILD_CODE)
+    code = hashing.code_digest(build_code())
     built = []
     hostpy: hostpython.HostPython | None = None
     # The sysroot's headers, made ready once for every package built here (each
@@ -141,16 +153,14 @@ def build_all(
         ) as entry:
             if not entry.ready:
                 if hostpy is None:
-                    hostpy = hostpython.ensure(source, builder, key=hostpy_key, log=log, jobs=jobs)
+                    hostpy = hostpython.ensure(source, builder, ctx, key=hostpy_key)
                 if include is None:
                     include = (
                         core.tree / "Include",
                         core.tree,
-                        *_sysroot_include(toolchain, offline=offline),
+                        *_sysroot_include(toolchain, ctx),
                     )
-                entry.publish(
-                    _build_one(item, hostpy, toolchain, include, entry.work, log, offline=offline)
-                )
+                entry.publish(_build_one(item, hostpy, toolchain, include, entry.work, ctx))
             else:
                 ui.info(f"{item.sdist.name} {item.sdist.version}: built in before, from the cache")
         built.append(_load(entry.path))
@@ -164,9 +174,7 @@ def _build_one(
     toolchain: Toolchain,
     include: tuple[Path, ...],
     tmp: Path,
-    log: Path,
-    *,
-    offline: bool,
+    ctx: Context,
 ) -> str:
     """Fill ``tmp``, the package's cache entry being made; return its RESULT record.
     ``include``: the header directories the package compiles against."""
@@ -177,10 +185,9 @@ def _build_one(
             toolchain,
             include,
             Path(scratch),
-            log,
+            ctx,
             rust_build=item.judgement.kind == "rust",
-            offline=offline,
-            library_env=libraries.package_env(item.sdist.name, toolchain, offline=offline),
+            library_env=libraries.package_env(item.sdist.name, toolchain, ctx),
         )
         modules = [m for m in made.modules if not _in_tests(m.dotted)]
         skipped = sorted(set(made.modules) - set(modules), key=lambda m: m.dotted)
@@ -195,7 +202,8 @@ def _build_one(
                 hint="it runs as pure Python: drop --with and list it as an app dependency",
             )
         linked = [
-            link.partial_link(m, toolchain, tmp / "objects" / f"{m.dotted}.o", log) for m in modules
+            link.partial_link(m, toolchain, tmp / "objects" / f"{m.dotted}.o", ctx.log)
+            for m in modules
         ]
         wheel = package.copy_wheel(made, tmp)
         # Paths inside the entry are kept relative to it: the entry is renamed into place.
@@ -245,24 +253,22 @@ def relink(
     built: list[Extension],
     out: Path,
     work: Path,
-    log: Path,
-    *,
     toolchain: Toolchain,
-    offline: bool = False,
+    ctx: Context,
 ) -> None:
     modules = [m for ext in built for m in ext.modules]
     # Before the relink phase: a library built from source shows its own progress.
-    libraries = link.libraries_for(modules, toolchain, offline=offline)
+    flags = link.libraries_for(modules, toolchain, ctx)
     with ui.phase("relink", f"the interpreter with {len(modules)} extension modules"):
         link.relink(
             core.tree,
             modules,
             out,
             work,
-            log,
-            libraries=libraries,
+            ctx.log,
+            libraries=flags,
             system_libs=toolchain.link_libs,
-            sysroot=toolchains.sysroot(toolchain) is not None,
+            libraries_from_source=toolchain.libraries_from_source,
         )
 
 
@@ -281,12 +287,12 @@ def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
     return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
 
 
-def _sysroot_include(toolchain: Toolchain, *, offline: bool) -> tuple[Path, ...]:
+def _sysroot_include(toolchain: Toolchain, ctx: Context) -> tuple[Path, ...]:
     """The headers of the C libraries apepy builds, for a toolchain that links those.
 
     cosmocc sees no /usr/include: an extension's `#include <yaml.h>` finds the
     sysroot's. Every recipe is built before the package's build looks for its headers
     (PyYAML's setup.py compiles its C extension only where it finds yaml.h).
     """
-    root = toolchains.prepare_libraries(toolchain, jobs=os.cpu_count() or 1, offline=offline)
+    root = libraries.prepare(toolchain, ctx)
     return () if root is None else (root / "include",)

@@ -11,6 +11,10 @@ file named in $APEPY_CCWRAP.
   build-local static libraries are copied aside with the system libraries it
   names, so apepy can link the same code into the interpreter later. The output
   file's sha256 ties the record to the file that lands in the wheel.
+
+The keys of its configuration and of its record.json are apepy's
+(``package.WrapperConfig``, ``package.LinkRecord``), put in below when the wrapper
+is written into a build; both sides hold to them exactly.
 """
 
 from __future__ import annotations
@@ -67,11 +71,27 @@ _COMPILE_FLAG_PREFIXES = (
 _OBJECT_SUFFIXES = (".o", ".obj", ".lo")
 _SYSTEM_DIRS = ("/usr/", "/lib/", "/lib64/", "/lib32/")
 _HASHED_DYLIB = re.compile(r"lib\w+-[0-9a-f]{16}\.so")
+# Put in by package.write_wrapper: the keys of the configuration and of a record.
+CONFIG_FIELDS: tuple[str, ...] = ()
+RECORD_FIELDS: tuple[str, ...] = ()
+# An exit status apepy's wrapper has of its own (EX_SOFTWARE).
+_OUT_OF_STEP = 70
+
+
+def _keys_differ(what: str, found: object, fields: tuple[str, ...]) -> bool:
+    """Say so on stderr (in the build's log) when ``found`` is not keyed by ``fields``."""
+    if isinstance(found, dict) and sorted(found) == sorted(fields):
+        return False
+    keys = sorted(found) if isinstance(found, dict) else type(found).__name__
+    sys.stderr.write(f"apepy-ccwrap: {what} has the keys {keys}, apepy's are {sorted(fields)}\n")
+    return True
 
 
 def main() -> int:
     with open(os.environ["APEPY_CCWRAP"], encoding="utf-8") as handle:
         config = json.load(handle)
+    if _keys_differ(os.environ["APEPY_CCWRAP"], config, CONFIG_FIELDS):
+        return _OUT_OF_STEP
     name = os.path.basename(sys.argv[0])
     cxx = name.endswith(_CXX_NAMES)
     real = config["cxx"] if cxx else config["cc"]
@@ -80,7 +100,7 @@ def main() -> int:
     if shared and _is_rust_helper(args):
         # A proc-macro cargo links for the compiler itself: never part of the module.
         return subprocess.call([real, *args])
-    if shared and config.get("fake_shared"):
+    if shared and config["fake_shared"]:
         # A target compiler that cannot make shared objects (Cosmopolitan):
         # the recorded objects are the product, the .so is only a stand-in.
         return _record(args, cxx, config, produced=False)
@@ -220,7 +240,7 @@ def _parse_link(args: list[str]) -> _Link:
 
 def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: bool) -> int:
     link = _parse_link(args)
-    ar = str(config.get("ar", "ar"))
+    ar = str(config["ar"])
     folder = tempfile.mkdtemp(prefix="link-", dir=str(config["collect"]))
     objects = [_keep(path, folder, n, ar=ar) for n, path in enumerate(link.objects)]
     compiled, uncompiled = _compile_sources(
@@ -250,8 +270,10 @@ def _record(args: list[str], cxx: bool, config: dict[str, object], *, produced: 
         # turns out to be a module of the wheel at all.
         "sources": uncompiled,
     }
+    if _keys_differ("the link record", record, RECORD_FIELDS):
+        return _OUT_OF_STEP
     with open(os.path.join(folder, "record.json"), "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=1)
+        json.dump({key: record[key] for key in RECORD_FIELDS}, handle, indent=1)
     return 0
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apepy import cache, procs, sources, ui
+from apepy.context import Context
 from apepy.toolchains import Toolchain
 
 _MARKER = ".apepy-complete.json"
@@ -27,9 +28,7 @@ class HostPython:
     version: str
 
 
-def ensure(
-    source: sources.Source, host: Toolchain, *, key: str, log: Path, jobs: int
-) -> HostPython:
+def ensure(source: sources.Source, host: Toolchain, ctx: Context, *, key: str) -> HostPython:
     root = cache.cache_dir("hostpython") / key
     series = ".".join(source.version.split(".")[:2])
     prefix = root / "prefix"
@@ -40,7 +39,7 @@ def ensure(
     with cache.entry(root, layout="in-place", marker=_MARKER) as entry:
         if not entry.ready:
             cache.ensure_free_space(root.parent, _SPACE, "building the build Python")
-            _build(source, host, root, prefix, log, jobs)
+            _build(source, host, root, prefix, ctx.log, ctx.jobs)
             entry.publish(json.dumps({"version": source.version}))
     return result
 

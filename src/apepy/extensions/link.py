@@ -19,9 +19,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import procs
+from apepy import libraries, procs
+from apepy.context import Context
 from apepy.errors import ApepyError
-from apepy.extensions import libraries
 from apepy.extensions.package import Module
 from apepy.toolchains import Toolchain
 
@@ -181,7 +181,7 @@ def _static_twin(path: str) -> str | None:
 
 
 def libraries_for(
-    modules: list[LinkedModule], toolchain: Toolchain | None = None, *, offline: bool = False
+    modules: list[LinkedModule], toolchain: Toolchain | None = None, ctx: Context | None = None
 ) -> list[str]:
     """The link flags of the modules' C libraries, each with what its static archive needs
     (``libraries.link_flags``; without ``toolchain``, the system's)."""
@@ -190,9 +190,9 @@ def libraries_for(
         for lib in m.libs:
             if lib not in names and lib not in libraries.STATIC_RUNTIME:
                 names.append(lib)
-    if toolchain is None:
+    if toolchain is None or ctx is None:
         return libraries.static_closure(names)
-    return libraries.link_flags(names, toolchain, offline=offline)
+    return libraries.link_flags(names, toolchain, ctx)
 
 
 def _binutils(toolchain: Toolchain) -> tuple[str, str]:
@@ -224,13 +224,14 @@ def relink(
     *,
     libraries: list[str] | None = None,
     system_libs: tuple[str, ...] = ("-lm", "-lpthread"),
-    sysroot: bool = False,
+    libraries_from_source: bool = False,
 ) -> None:
     """Link ``out`` from the CPython tree's objects plus ``modules``, with their inittab.
 
     ``libraries``: the link flags of the modules' C libraries (``libraries_for``);
     ``system_libs``: what every such link ends with (the toolchain's ``link_libs``);
-    ``sysroot``: the toolchain links only the libraries apepy builds (for the error).
+    ``libraries_from_source``: the toolchain links only the libraries apepy builds (for
+    the error).
     """
     work.mkdir(parents=True, exist_ok=True)
     config_c = work / "config.c"
@@ -281,20 +282,20 @@ def relink(
             + (
                 ", which apepy has no recipe for (this toolchain links only the libraries "
                 "apepy builds)"
-                if sysroot
+                if libraries_from_source
                 else ", whose static library (.a) is not installed"
             ),
-            hint=_missing_hint(missing[0], cc=link_cmd[0], sysroot=sysroot),
+            hint=_missing_hint(missing[0], cc=link_cmd[0], from_source=libraries_from_source),
             details=exc.details,
         ) from exc
 
 
-def _missing_hint(name: str, *, cc: str, sysroot: bool) -> str:
+def _missing_hint(name: str, *, cc: str, from_source: bool) -> str:
     recipe = (
         f"apepy has no recipe for lib{name}.a: add the pinned source to its library table "
         "(src/apepy/deps/table.py)"
     )
-    if sysroot:
+    if from_source:
         return f"{recipe}, or leave the package out"
     return (
         f"install the -dev package that ships lib{name}.a where the compiler looks "

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from apepy import procs, records, ui
+from apepy import pip, procs, records, ui
+from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions import rust
 from apepy.extensions.hostpython import HostPython
@@ -40,8 +41,8 @@ class Archive(NamedTuple):
 
 @dataclass(frozen=True)
 class LinkRecord:
-    """What the compiler wrapper recorded of one link (its record.json: the wrapper is
-    standalone, so it writes the same fields by hand)."""
+    """What the compiler wrapper recorded of one link: its record.json, whose keys are
+    these fields, put into the standalone wrapper (write_wrapper) and read strictly."""
 
     output: str
     sha256: str
@@ -52,6 +53,22 @@ class LinkRecord:
     libdirs: tuple[str, ...]
     shared_inputs: tuple[str, ...]
     sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WrapperConfig:
+    """The compiler wrapper's configuration (ccwrap.json), whose keys are these fields."""
+
+    cc: str
+    cxx: str
+    ar: str
+    # The build Python's include directory, swapped for the target's.
+    include_from: str
+    include_to: tuple[str, ...]
+    # Where each link's record goes.
+    collect: str
+    # Without shared objects (Cosmopolitan) the records are the product.
+    fake_shared: bool
 
 
 @dataclass(frozen=True)
@@ -69,22 +86,32 @@ class Built:
     modules: tuple[Module, ...]
 
 
+def jobs_env(jobs: int) -> dict[str, str]:
+    """How the build systems a package may use learn ``-j``: make (setuptools' own
+    compiles are serial), CMake (scikit-build-core) and cargo."""
+    return {
+        "MAKEFLAGS": f"-j{jobs}",
+        "CMAKE_BUILD_PARALLEL_LEVEL": str(jobs),
+        "CARGO_BUILD_JOBS": str(jobs),
+    }
+
+
 def build(
     sdist: Sdist,
     hostpy: HostPython,
     toolchain: Toolchain,
     target_include: tuple[Path, ...],
     work: Path,
-    log: Path,
+    ctx: Context,
     *,
     rust_build: bool = False,
-    offline: bool = False,
     library_env: Mapping[str, str] | None = None,
 ) -> Built:
     """Build ``sdist`` into ``work``; every extension module must have a link record.
 
     ``library_env``: where the build finds the C libraries it looks for
     (``libraries.package_env``)."""
+    log = ctx.log
     bin_dir = work / "bin"
     collect = work / "links"
     wheels = work / "wheels"
@@ -96,6 +123,7 @@ def build(
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         # Packages that compile their speedups only when asked (charset-normalizer).
         "CHARSET_NORMALIZER_USE_CYTHON": "1",
+        **jobs_env(ctx.jobs),
         **(library_env or {}),
     }
     if rust_build:
@@ -108,7 +136,7 @@ def build(
             ),
             build_python=hostpy.python,
         )
-        env.update(rust.build_env(linker=bin_dir / "cc", pyo3_config=pyo3, offline=offline))
+        env.update(rust.build_env(linker=bin_dir / "cc", pyo3_config=pyo3, offline=ctx.offline))
     with ui.phase("extension", f"building {sdist.name} {sdist.version} from its sdist") as st:
         compiled = 0
 
@@ -123,7 +151,7 @@ def build(
         try:
             _run_build(sdist, hostpy, wheels, work, log, env, progress)
         except ApepyError as exc:
-            raise _explained(exc, sdist, log, offline=offline) from exc
+            raise _explained(exc, sdist, log, offline=ctx.offline) from exc
         found = sorted(wheels.glob("*.whl"))
         if len(found) != 1:
             raise InternalError(
@@ -184,6 +212,9 @@ def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> Ap
             "are kept in the cache for offline rebuilds",
             details=exc.details,
         )
+    unserved = re.search(r"No matching distribution found for (\S+)", text)
+    if unserved and "install build dependencies did not run successfully" in text:
+        return _unserved_build_requirement(sdist, unserved.group(1), log, exc)
     need = re.search(r"requires rustc (\S+) or newer|rustc (\S+) is not supported", text)
     if need:
         return ApepyError(
@@ -195,6 +226,29 @@ def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> Ap
     return exc
 
 
+def _unserved_build_requirement(
+    sdist: Sdist, requirement: str, log: Path, exc: ApepyError
+) -> ApepyError:
+    """The package's build requirement ``requirement`` has no version on the index: name
+    it, and the newest older release whose build requirements the index serves."""
+    answer = pip.run_module("apepy.extensions.buildreqs", [sdist.name, sdist.version], log)
+    try:
+        older = json.loads(answer).get("version") if answer else None
+    except (ValueError, AttributeError):
+        older = None
+    pin = (
+        f"pin the newest release whose build requirements it serves: --with {sdist.name}=={older}"
+        if isinstance(older, str)
+        else f"no older release of {sdist.name} on it has build requirements it serves"
+    )
+    return ApepyError(
+        f"{sdist.name} {sdist.version} needs {requirement} to build, and the package index "
+        "has no version of it that fits",
+        hint=f"make {requirement} available on the index (or --find-links), or {pin}",
+        details=exc.details,
+    )
+
+
 def write_wrapper(
     bin_dir: Path,
     collect: Path,
@@ -204,26 +258,33 @@ def write_wrapper(
 ) -> Path:
     """Install the wrapper as cc/c++/... in ``bin_dir``; return its configuration file."""
     wrapper = bin_dir / "apepy-ccwrap"
-    wrapper.write_text(f"#!{sys.executable} -I\n" + _WRAPPER.read_text(encoding="utf-8"))
+    wrapper.write_text(f"#!{sys.executable} -I\n" + wrapper_source())
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     for name in _DRIVER_NAMES:
         (bin_dir / name).symlink_to(wrapper.name)
     config = bin_dir.parent / "ccwrap.json"
-    config.write_text(
-        json.dumps(
-            {
-                "cc": toolchain.cc,
-                "cxx": toolchain.cxx or toolchain.cc,
-                "ar": toolchain.ar,
-                "include_from": str(include_from),
-                "include_to": [str(p) for p in include_to],
-                "collect": str(collect),
-                # Without shared objects (Cosmopolitan) the records are the product.
-                "fake_shared": not toolchain.shared_objects,
-            }
-        )
+    settings = WrapperConfig(
+        cc=toolchain.cc,
+        cxx=toolchain.cxx or toolchain.cc,
+        ar=toolchain.ar,
+        include_from=str(include_from),
+        include_to=tuple(str(p) for p in include_to),
+        collect=str(collect),
+        fake_shared=not toolchain.shared_objects,
     )
+    config.write_text(records.to_json(settings))
     return config
+
+
+def wrapper_source() -> str:
+    """ccwrap.py with the keys of its configuration and its records put in."""
+    text = _WRAPPER.read_text(encoding="utf-8")
+    for name, cls in (("CONFIG_FIELDS", WrapperConfig), ("RECORD_FIELDS", LinkRecord)):
+        line = f"{name}: tuple[str, ...] = ()\n"
+        if text.count(line) != 1:
+            raise InternalError(f"ccwrap.py has no line {line.strip()!r} to put the keys in")
+        text = text.replace(line, f"{name} = {records.fields(cls)!r}\n")
+    return text
 
 
 def wrapper_env(bin_dir: Path, config: Path) -> dict[str, str]:
@@ -241,7 +302,14 @@ def wrapper_env(bin_dir: Path, config: Path) -> dict[str, str]:
 def read_records(collect: Path) -> list[LinkRecord]:
     found = []
     for path in sorted(collect.glob("link-*/record.json")):
-        found.append(records.from_json(LinkRecord, path.read_text(encoding="utf-8")))
+        try:
+            found.append(
+                records.from_json(LinkRecord, path.read_text(encoding="utf-8"), strict=True)
+            )
+        except (ValueError, TypeError) as exc:
+            raise InternalError(
+                f"the compiler wrapper's record {path} is not what apepy reads: {exc}"
+            ) from exc
     return found
 
 

@@ -7,7 +7,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import ape, cache, procs, records, sources, toolchains, ui
+from apepy import ape, cache, libraries, procs, records, sources, ui
+from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze as hot
 from apepy.interpreter import modules, patches
@@ -33,19 +34,19 @@ class Core:
     left_out: dict[str, str] = field(default_factory=dict)
 
 
-def build_core(
-    source: sources.Source,
-    toolchain: Toolchain,
-    *,
-    root: Path,
-    log: Path,
-    jobs: int,
-    exclude: frozenset[str],
-    epoch: int,
-    offline: bool = False,
-    optimize: bool = False,
-    freeze: bool = False,
-) -> Core:
+@dataclass(frozen=True)
+class Target:
+    """What the C build makes: every input that changes its bytes."""
+
+    source: sources.Source
+    toolchain: Toolchain
+    exclude: frozenset[str]
+    epoch: int
+    optimize: bool = False
+    freeze: bool = False
+
+
+def build_core(target: Target, ctx: Context, *, root: Path) -> Core:
     """Build (or reuse) the tree in ``root``; a finished tree carries COMPLETE_MARKER."""
     # In place: the tree's own absolute paths are compiled into what it builds. A build
     # that was killed or failed is removed, here or by the next run, and starts over.
@@ -60,18 +61,7 @@ def build_core(
             warn_left_out(core.left_out, "built")
             return core
         cache.ensure_free_space(root.parent, _TREE_SPACE, "building CPython")
-        core = _build(
-            source,
-            toolchain,
-            root=root,
-            log=log,
-            jobs=jobs,
-            exclude=exclude,
-            epoch=epoch,
-            offline=offline,
-            optimize=optimize,
-            freeze=freeze,
-        )
+        core = _build(target, ctx, root)
         entry.publish(
             records.to_json(
                 _Marker(
@@ -116,27 +106,14 @@ def _load(root: Path, text: str) -> Core:
     )
 
 
-def _build(
-    source: sources.Source,
-    toolchain: Toolchain,
-    *,
-    root: Path,
-    log: Path,
-    jobs: int,
-    exclude: frozenset[str],
-    epoch: int,
-    offline: bool,
-    optimize: bool = False,
-    freeze: bool = False,
-) -> Core:
+def _build(target: Target, ctx: Context, root: Path) -> Core:
+    source, toolchain, log, jobs = target.source, target.toolchain, ctx.log, ctx.jobs
+    exclude, optimize, freeze = target.exclude, target.optimize, target.freeze
     left_out = _preflight(toolchain, exclude)
     warn_left_out(left_out, "building")
     # The stdlib's libraries only: an extension's are built when one asks for them.
-    sysroot = toolchains.prepare_libraries(
-        toolchain,
-        jobs=jobs,
-        offline=offline,
-        archives=[a for needs in modules.FROM_SOURCE.values() for a in needs.libraries],
+    sysroot = libraries.prepare(
+        toolchain, ctx, [a for needs in modules.FROM_SOURCE.values() for a in needs.libraries]
     )
     skipped = exclude | frozenset(left_out) | frozenset(modules.NOT_STATIC)
 
@@ -169,7 +146,11 @@ def _build(
         states = modules.configured_states(tree / "Makefile")
         _check_required(states, skipped, log, legacy=source.version.startswith("3.11."))
         expected = _write_setup_local(
-            tree, source.version, states, skipped, sysroot=sysroot is not None
+            tree,
+            source.version,
+            states,
+            skipped,
+            libraries_from_source=toolchain.libraries_from_source,
         )
 
     what = "PGO + LTO build (runs the PGO task)" if optimize else f"make -j{jobs}"
@@ -190,7 +171,7 @@ def _build(
             # Reproducible output: gcc takes __DATE__/__TIME__ (in sys.version) from
             # SOURCE_DATE_EPOCH, and a fixed hash seed keeps frozen modules' marshal
             # output (set constants) stable.
-            env={"SOURCE_DATE_EPOCH": str(epoch), "PYTHONHASHSEED": "0"},
+            env={"SOURCE_DATE_EPOCH": str(target.epoch), "PYTHONHASHSEED": "0"},
             what="compiling CPython",
             hint="see the log for the first error; a missing header names the -dev package to install",
             on_line=progress,
@@ -230,11 +211,11 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> dict[str, str]:
     _gdbm are left out, as they are on a host without libgdbm-dev.
     """
     lacking: dict[str, list[str]] = {}
-    table = modules.FROM_SOURCE if toolchains.sysroot(toolchain) is not None else modules.NEEDS
+    table = modules.FROM_SOURCE if toolchain.libraries_from_source else modules.NEEDS
     for module, needs in table.items():
         if module in exclude:
             continue
-        absent = toolchains.missing_libraries(toolchain, needs.libraries)
+        absent = libraries.missing(toolchain, needs.libraries)
         if absent:
             lacking[module] = absent
     required = sorted(m for m in lacking if m not in modules.OPTIONAL)
@@ -243,11 +224,11 @@ def _preflight(toolchain: Toolchain, exclude: frozenset[str]) -> dict[str, str]:
         raise ApepyError(
             "missing static libraries: "
             + "; ".join(f"{', '.join(lacking[m])} for {m}" for m in required),
-            hint=f"{toolchains.libraries_hint(toolchain, packages)}, "
+            hint=f"{libraries.hint(toolchain, packages)}, "
             "or leave the module out with --exclude-module NAME",
         )
     return {
-        module: toolchains.missing_reason(toolchain, lacking[module], table[module].debian)
+        module: libraries.missing_reason(toolchain, lacking[module], table[module].debian)
         for module in sorted(lacking)
     }
 
@@ -365,7 +346,7 @@ def _write_setup_local(
     states: dict[str, str],
     skipped: frozenset[str],
     *,
-    sysroot: bool = False,
+    libraries_from_source: bool = False,
 ) -> list[str]:
     """Write Modules/Setup.local; return the modules the build must contain."""
     lines = ["# written by apepy", "*static*"]
@@ -391,7 +372,7 @@ def _write_setup_local(
             elif line.split()[0] not in skipped:
                 lines.append(line)
         lines.append("*static*")
-        legacy = modules.LEGACY_311_SYSROOT if sysroot else modules.LEGACY_311
+        legacy = modules.LEGACY_311_SYSROOT if libraries_from_source else modules.LEGACY_311
         for name, line in legacy.items():
             if name not in skipped and states.get(name) not in ("disabled", "n/a"):
                 lines.append(line)

@@ -104,8 +104,15 @@ def _sysconfigdata(core: Core, extra: Path) -> Path:
 def interpreter_probe(executable: Path, cwd: Path) -> dict[str, object]:
     """Ask a built file about itself from an empty environment, as a user would run it."""
     code = inside.source("probes/interpreter_facts.py")
+    # -s: the user's own site-packages (~/.local/lib/pythonX.Y/site-packages, where it
+    # exists) is on any Python's path; the check of sys.path is about what the file's
+    # getpath puts there.
     result = subprocess.run(
-        [*ape.command(executable), "-c", code], capture_output=True, text=True, cwd=cwd, env={}
+        [*ape.command(executable), "-s", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={},
     )
     if result.returncode != 0:
         raise ApepyError(

@@ -32,10 +32,9 @@ from pathlib import Path
 from apepy import cache, download, portcosmo, ui
 from apepy.edits import Edit
 from apepy.errors import ApepyError
-from apepy.toolchains import Toolchain
+from apepy.toolchains.toolchain import Options, Toolchain
 
-OUTPUT_KIND = "ape"
-CODE = ("toolchains/cosmo.py",)
+OUTPUT_KIND: str = "ape"
 ARCHES = ("fat", "x86_64", "aarch64")
 ENV = "COSMOCC"
 MIRROR_ENV = "APEPY_COSMOCC_MIRROR"
@@ -235,10 +234,16 @@ def qemu_for(arch: str) -> str | None:
 _NEEDED = ("cc", "c++", "ar", "ranlib", "objcopy", "nm", "gcc")
 
 
-def detect(arch: str = "fat", explicit: Path | None = None, *, offline: bool = False) -> Toolchain:
+def detect(options: Options) -> Toolchain:
+    if options.libraries == "system":
+        raise ApepyError(
+            "cosmocc has no system libraries: every C library is built from source",
+            hint="drop --libraries system (cosmo builds use --libraries source)",
+        )
+    arch = options.arch or "fat"
     if arch not in ARCHES:
         raise ApepyError(f"unknown --arch {arch!r}", hint=f"choose one of: {', '.join(ARCHES)}")
-    root, version = locate(explicit, offline=offline)
+    root, version = locate(options.cosmocc, offline=options.offline)
     qemu_for(arch)
     missing = [
         p
@@ -457,3 +462,8 @@ def for_arch(tc: Toolchain, arch: str) -> Toolchain:
 
 def runs_linux_wheels(platform: str) -> bool:
     return "cosmo" in platform
+
+
+def system_library(toolchain: Toolchain, filename: str) -> Path | None:
+    # cosmocc's search path holds its own libc alone: every other library is apepy's.
+    return None

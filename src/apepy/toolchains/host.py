@@ -12,10 +12,9 @@ import tempfile
 from pathlib import Path
 
 from apepy.errors import ApepyError
-from apepy.toolchains import Libraries, Toolchain
+from apepy.toolchains.toolchain import Options, Toolchain
 
-OUTPUT_KIND = "elf-static"
-CODE = ("toolchains/host.py",)
+OUTPUT_KIND: str = "elf-static"
 
 _NO_COMPILER_HINT = (
     "install a C compiler and make (Debian/Ubuntu: apt-get install build-essential), "
@@ -34,7 +33,18 @@ def _find(env: str, *names: str) -> str | None:
     return None
 
 
-def detect(libraries: Libraries = "system") -> Toolchain:
+def detect(options: Options) -> Toolchain:
+    if options.arch not in (None, platform.machine()):
+        raise ApepyError(
+            f"the host toolchain builds for this machine ({platform.machine()}), "
+            f"not {options.arch}",
+            hint=f"drop --arch, or build a portable file with --toolchain cosmo --arch {options.arch}",
+        )
+    if options.cosmocc is not None:
+        raise ApepyError(
+            "--cosmocc applies to --toolchain cosmo only", hint="add --toolchain cosmo"
+        )
+    libraries = options.libraries or "system"
     if not sys.platform.startswith("linux"):
         raise ApepyError(
             f"the host toolchain makes fully static executables on Linux only, not on {sys.platform}",

@@ -7,7 +7,7 @@ import os
 import sys
 
 # Given their values when this module is put into a file (apepy.inside).
-from apepy.layout import BUNDLE_CONFIG
+from apepy.layout import BUNDLE_CONFIG, BUNDLE_KEYS
 
 # For the type checker only: this runs on every start of a bundled app.
 TYPE_CHECKING = False
@@ -25,6 +25,13 @@ def _config(archive: str) -> "dict[str, Any]":
     import json
 
     config: dict[str, Any] = json.loads(__loader__.get_data(archive + "/" + BUNDLE_CONFIG))  # type: ignore[name-defined]
+    if sorted(config) != sorted(BUNDLE_KEYS):
+        # Written by the same apepy as this code: anything else is a damaged file.
+        sys.stderr.write(
+            f"{archive}: {BUNDLE_CONFIG} has the keys {sorted(config)}, not "
+            f"{sorted(BUNDLE_KEYS)}: the file is damaged; bundle the app again\n"
+        )
+        raise SystemExit(1)
     return config
 
 
@@ -134,7 +141,7 @@ def main() -> "Any":
     os.environ["APEPY_PLAIN"] = os.path.realpath(sys.executable)
     argv0 = sys.orig_argv[0] if getattr(sys, "orig_argv", None) else sys.argv[0]
     sys.argv[0] = argv0
-    for item in config.get("extract", ()):
+    for item in config["extract"]:
         root = _extract(archive, item["prefix"], item["digest"])
         if root is not None and root not in sys.path:
             sys.path.insert(0, root)
@@ -145,8 +152,8 @@ def main() -> "Any":
     except ImportError:
         pass
 
-    scripts = config.get("scripts", {})
-    entry = config.get("entry")
+    scripts = config["scripts"]
+    entry = config["entry"]
     name = _command_name(argv0)
     if name in scripts:
         entry = {"kind": "function", "target": scripts[name]}

@@ -1,10 +1,14 @@
-"""Which build of a C library an extension package compiles and links against.
+"""Where each C library comes from: the system's static archive, or apepy's build of the
+pinned source in the toolchain's sysroot (``apepy.deps``).
 
-The system's static archive where the toolchain links the system's libraries and that
-archive links statically (with everything it needs); apepy's build of the pinned
-source otherwise. The choice is made twice, by the same rule (``from_source``):
-before the package's build, so that its probe finds the library at all (pyzmq
-bundles libzmq, and downloads it, when pkg-config finds none), and at the re-link.
+The one place that decides, for the interpreter and for extensions alike, and the only
+caller of ``deps.build``. A toolchain whose ``libraries_from_source`` is set (cosmocc,
+``--libraries source``) takes every library from the sysroot. Otherwise the system's
+archive is used where it links statically with everything it needs, and apepy's
+build where it does not: for an extension the choice is made twice, by the same rule
+(``from_source``): before the package's build, so that its probe finds the library at
+all (pyzmq bundles libzmq, and downloads it, when pkg-config finds none), and at the
+re-link.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
 from apepy import deps, toolchains
+from apepy.context import Context
 from apepy.toolchains import Toolchain
 
 # Libraries a shared link names (every Rust cdylib does) that a static link gets
@@ -27,6 +33,62 @@ STATIC_RUNTIME = frozenset({"c", "gcc_s"})
 _DRIVER_RUNTIME = frozenset({"stdc++", "gcc", "m", "pthread", "dl", "rt"})
 
 
+def sysroot(tc: Toolchain) -> Path | None:
+    """The cache directory of the C libraries apepy builds for ``tc``, when it takes
+    every library from there; None when it links the system's."""
+    return deps.sysroot(tc) if tc.libraries_from_source else None
+
+
+def system_archive(tc: Toolchain, filename: str) -> Path | None:
+    """The system's ``filename`` (``libssl.a``) that a build with ``tc`` would link, if
+    it links the system's libraries at all."""
+    if tc.libraries_from_source:
+        return None
+    return toolchains.system_library(tc, filename)
+
+
+def prepare(tc: Toolchain, ctx: Context, archives: Iterable[str] | None = None) -> Path | None:
+    """Build the libraries that install ``archives`` (None: every library apepy has a
+    recipe for) into the sysroot of a toolchain that takes them from there; return the
+    sysroot (None: the toolchain links the system's)."""
+    if not tc.libraries_from_source:
+        return None
+    if archives is None:
+        return _build(tc, ctx)
+    names = sorted({lib.name for a in archives if (lib := deps.providing(a)) is not None})
+    return _build(tc, ctx, [deps.LIBRARIES[n] for n in names])
+
+
+def _build(tc: Toolchain, ctx: Context, libs: list[deps.Library] | None = None) -> Path:
+    """Each of ``libs`` (None: every one of the family's) into the sysroot, once."""
+    if libs is None:
+        return deps.build_all(tc, jobs=ctx.jobs, offline=ctx.offline)
+    for lib in libs:
+        deps.build(lib, tc, jobs=ctx.jobs, offline=ctx.offline)
+    return deps.sysroot(tc)
+
+
+def missing(tc: Toolchain, archives: tuple[str, ...]) -> list[str]:
+    """Those of ``archives`` (``libgdbm.a``) a build with ``tc`` cannot link."""
+    if tc.libraries_from_source:
+        return [a for a in archives if deps.providing(a) is None]
+    return [a for a in archives if system_archive(tc, a) is None]
+
+
+def missing_reason(tc: Toolchain, absent: list[str], debian: str) -> str:
+    """Why ``absent`` cannot be linked, for a message; ``debian``: the package carrying them."""
+    if tc.libraries_from_source:
+        return f"apepy has no recipe for {', '.join(absent)}"
+    return f"{', '.join(absent)} not found (Debian package {debian})"
+
+
+def hint(tc: Toolchain, debian_packages: list[str]) -> str:
+    """How to get the libraries a required module lacks."""
+    if tc.libraries_from_source:
+        return "add a recipe for the library to apepy's table (apepy/deps)"
+    return f"install them (Debian/Ubuntu: apt-get install {' '.join(debian_packages)})"
+
+
 def system_links(toolchain: Toolchain, lib: str) -> bool:
     """Does the toolchain's system have a static ``lib{lib}.a`` whose own needs all have
     static archives too?
@@ -34,11 +96,11 @@ def system_links(toolchain: Toolchain, lib: str) -> bool:
     Debian's libzmq.a needs Kerberos (libgssapi_krb5), which ships no .a: apepy's own
     libzmq, built without GSSAPI, is the one that links.
     """
-    if toolchains.system_library(toolchain, f"lib{lib}.a") is None:
+    if system_archive(toolchain, f"lib{lib}.a") is None:
         return False
     names = [f[2:] for f in static_closure([lib]) if f.startswith("-l")]
     return all(
-        toolchains.system_library(toolchain, f"lib{name}.a") is not None
+        system_archive(toolchain, f"lib{name}.a") is not None
         for name in names
         if name not in STATIC_RUNTIME | _DRIVER_RUNTIME
     )
@@ -53,34 +115,31 @@ def from_source(toolchain: Toolchain, libs: list[str]) -> bool:
     is one consistent build (apepy's libxml2 for its libxslt, not the system's, which
     needs ICU).
     """
-    if toolchains.sysroot(toolchain) is not None:
+    if toolchain.libraries_from_source:
         return True
     return not all(
         system_links(toolchain, n) for n in libs if deps.providing(f"lib{n}.a") is not None
     )
 
 
-def package_env(project: str, toolchain: Toolchain, *, offline: bool) -> dict[str, str]:
+def package_env(project: str, toolchain: Toolchain, ctx: Context) -> dict[str, str]:
     """What the build of ``project`` needs in its environment to find the C libraries it
     looks for; builds those that come from source into the sysroot first."""
-    root = toolchains.sysroot(toolchain)
-    if root is not None:
+    if toolchain.libraries_from_source:
         # Every recipe is built already (the sysroot's headers are prepared for each
         # package build): the sysroot's .pc files only, never the system's.
-        return {"PKG_CONFIG_LIBDIR": str(root / "lib" / "pkgconfig")}
+        return {"PKG_CONFIG_LIBDIR": str(deps.sysroot(toolchain) / "lib" / "pkgconfig")}
     wanted = deps.wanted_by(canonicalize_name(project))
     names = [p.removeprefix("lib").removesuffix(".a") for lib in wanted for p in lib.products]
     if not wanted or not from_source(toolchain, names):
         return {}
-    for lib in wanted:
-        deps.build(lib, toolchain, jobs=os.cpu_count() or 1, offline=offline)
-    pc = deps.sysroot(toolchain) / "lib" / "pkgconfig"
+    pc = _build(toolchain, ctx, list(wanted)) / "lib" / "pkgconfig"
     # Searched before the system's own .pc files.
     searched = [str(pc), *filter(None, [os.environ.get("PKG_CONFIG_PATH")])]
     return {"PKG_CONFIG_PATH": os.pathsep.join(searched)}
 
 
-def link_flags(names: list[str], toolchain: Toolchain, *, offline: bool) -> list[str]:
+def link_flags(names: list[str], toolchain: Toolchain, ctx: Context) -> list[str]:
     """The link flags of the C libraries ``names``, each with what its static archive
     needs: from the system, or (``from_source``) from the sysroot, with the closure
     from the sysroot's own .pc files."""
@@ -88,9 +147,7 @@ def link_flags(names: list[str], toolchain: Toolchain, *, offline: bool) -> list
         return static_closure(names)
     recipes = {n: r for n in names if (r := deps.providing(f"lib{n}.a")) is not None}
     # Each is built once into the sysroot (deps.build is a no-op when it is there).
-    root = deps.sysroot(toolchain)
-    for recipe in recipes.values():
-        deps.build(recipe, toolchain, jobs=os.cpu_count() or 1, offline=offline)
+    root = _build(toolchain, ctx, list(recipes.values()))
     system = static_closure([n for n in names if n not in recipes])
     ours = static_closure(list(recipes), root / "lib" / "pkgconfig")
     # By path, not by -L: a sysroot directory would also capture the interpreter's own
