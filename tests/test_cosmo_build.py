@@ -204,7 +204,8 @@ def test_the_stdlib_workload_runs_alone_from_an_empty_environment(
     python_com: Path, system: System, tmp_path: Path
 ) -> None:
     exe, alone = copied_alone(python_com, tmp_path, system.filename)
-    result = run_on(system, exe, "-c", WORKLOAD, cwd=alone)
+    # -s: a user site-packages (~/.local/...) is on any Python's path where it exists.
+    result = run_on(system, exe, "-s", "-c", WORKLOAD, cwd=alone)
     assert result.returncode == 0, result.stdout + result.stderr
     got = json.loads(result.stdout.strip().splitlines()[-1])
     print(system.name, json.dumps({k: v for k, v in got.items() if k != "path"}))

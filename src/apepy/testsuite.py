@@ -162,6 +162,11 @@ def run(
         # The suite sets up its own environment; apepy's and the user's PYTHON*
         # variables would change what every child interpreter does.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        # Its own home: test_site and others create ~/.local/lib/pythonX.Y/site-packages,
+        # which would then be on the user's every Python's path.
+        home = work / "home"
+        home.mkdir()
+        env["HOME"] = str(home)
         with ui.phase("test", f"CPython {version}'s test suite with {exe.name}") as status:
 
             def progress(line: str) -> None:
