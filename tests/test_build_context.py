@@ -105,7 +105,7 @@ def test_the_c_libraries_an_extension_needs_build_with_the_jobs_asked_for(
     assert any(f.endswith("/libxslt.a") for f in flags), flags
     # Each library's compile step runs `make -jN` (its install step, serial, has no -j).
     jobs = [
-        word
+        word.rstrip(")")
         for log in sorted((isolated_cache / "logs").glob("deps-*.log"))
         for line in log.read_text(errors="replace").splitlines()
         if line.startswith("$ (cd ") and " make " in line

@@ -213,7 +213,9 @@ def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> Ap
             details=exc.details,
         )
     unserved = re.search(r"No matching distribution found for (\S+)", text)
-    if unserved and "install build dependencies did not run successfully" in text:
+    # pip says "installing build dependencies did not run successfully" (older pips:
+    # "pip subprocess to install build dependencies ...").
+    if unserved and re.search(r"install(?:ing)? build dependencies did not run", text):
         return _unserved_build_requirement(sdist, unserved.group(1), log, exc)
     need = re.search(r"requires rustc (\S+) or newer|rustc (\S+) is not supported", text)
     if need:
