@@ -13,7 +13,7 @@ from apepy import sources
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze, patches
 from apepy.layout import FROZEN_PREFIX
-from apepy.toolchains import cosmo
+from apepy.toolchains import cosmo_cpython
 
 LOCAL = [r for r in sources.RELEASES if (real_cache_root() / "sources" / r.filename).is_file()]
 
@@ -21,7 +21,7 @@ LOCAL = [r for r in sources.RELEASES if (real_cache_root() / "sources" / r.filen
 def partial_tree(release: sources.Release, dest: Path) -> Path:
     """Unpack only the files the edits touch."""
     wanted = {edit.path for edit in patches.patch_set(release.version)}
-    wanted |= {e.path for e in cosmo.SOURCE_EDITS}
+    wanted |= {e.path for e in cosmo_cpython.SOURCE_EDITS}
     with tarfile.open(real_cache_root() / "sources" / release.filename) as tar:
         top = f"Python-{release.version}"
         members = [m for m in tar.getmembers() if m.name.removeprefix(top + "/") in wanted]
@@ -108,7 +108,7 @@ def test_the_cosmo_toolchains_own_edits_apply_after_apepys(
     release: sources.Release, tmp_path: Path
 ) -> None:
     tree = partial_tree(release, tmp_path)
-    edits = (*patches.patch_set(release.version), *cosmo.SOURCE_EDITS)
+    edits = (*patches.patch_set(release.version), *cosmo_cpython.SOURCE_EDITS)
     patches.apply(tree, release.version, edits)
     python_c = (tree / "Programs/python.c").read_text()
     assert "(*argv)[0] = (char *)path;" in python_c
@@ -150,7 +150,9 @@ def test_the_portable_edits_rewrite_every_family_case(
 ) -> None:
     """No `case AF_` survives in socketmodule.c, and every family switch is converted."""
     tree = partial_tree(release, tmp_path)
-    patches.apply(tree, release.version, (*patches.patch_set(release.version), *cosmo.SOURCE_EDITS))
+    patches.apply(
+        tree, release.version, (*patches.patch_set(release.version), *cosmo_cpython.SOURCE_EDITS)
+    )
     socket_c = (tree / "Modules/socketmodule.c").read_text()
     assert "case AF_" not in socket_c
     assert socket_c.count("switch (apepy_af(") == 9

@@ -411,6 +411,11 @@ LIBRARIES: dict[str, Library] = {
             origin=_debian_orig("libpng1.6", "1.6.39-2+deb12u5", "libpng1.6_1.6.39.orig.tar.gz"),
             aliases={"libpng.a": "libpng16.a"},
             wanted_by=("pillow",),
+            # Fat cosmocc configures once, on x86_64, and compiles each file for
+            # aarch64 too: libpng's headers then turn NEON on for the aarch64 half
+            # (__ARM_NEON) while configure left its arm/ sources out, so the aarch64
+            # link missed png_*_neon. Found by the fat extension test.
+            options={"cosmo": Options(cflags=("-DPNG_ARM_NEON_OPT=0",))},
         ),
         Library(
             "freetype",

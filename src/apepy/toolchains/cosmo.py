@@ -29,9 +29,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import cache, download, portcosmo, ui
-from apepy.edits import Edit
+from apepy import cache, download, ui
 from apepy.errors import ApepyError
+from apepy.toolchains import cosmo_cpython as cpython_edits
 from apepy.toolchains.toolchain import Options, Toolchain
 
 OUTPUT_KIND: str = "ape"
@@ -272,115 +272,6 @@ def _put_on_path(bin_dir: Path) -> None:
         os.environ["PATH"] = os.pathsep.join([str(bin_dir), *filter(None, entries)])
 
 
-# Under Cosmopolitan, /proc/self/exe (where Linux has one) names the APE loader
-# that runs the file, not the file: the stdlib would be looked for in the loader.
-# The libc knows the file on every OS (GetProgramExecutableName), so argv[0]
-# becomes that path before CPython computes sys.executable from it, and getpath
-# starts from the executable alone.
-SOURCE_EDITS: tuple[Edit, ...] = (
-    Edit(
-        "python.c: argv[0] is the file itself (cosmo)",
-        "Programs/python.c",
-        "    const char *path = GetProgramExecutableName();\n    (void)self;\n",
-        "    const char *path = GetProgramExecutableName();\n    (void)self;\n"
-        "    if (path != NULL && *argc > 0) {\n        (*argv)[0] = (char *)path;\n    }\n",
-    ),
-    Edit(
-        "getpath: the executable, not /proc/self/exe (cosmo)",
-        "Modules/getpath.py",
-        "    if os_name == 'posix' and isfile('/proc/self/exe'):\n",
-        "    if False:  # cosmo: /proc/self/exe is the APE loader\n",
-    ),
-    # ctypes opens the interpreter itself with dlopen(NULL) at import, which a
-    # Cosmopolitan program does not support ("dlopen() isn't supported; consider
-    # using cosmo_dlopen()"): ctypes then failed to import at all. Types, structures
-    # and callbacks work without it; ctypes.pythonapi is None.
-    Edit(
-        "ctypes: no pythonapi without dlopen (cosmo)",
-        "Lib/ctypes/__init__.py",
-        "else:\n    pythonapi = PyDLL(None)\n",
-        "else:\n    try:\n        pythonapi = PyDLL(None)\n"
-        "    except OSError:  # apepy (cosmo): no dlopen() in a Cosmopolitan program\n"
-        "        pythonapi = None\n",
-    ),
-    # On Windows, Cosmopolitan ends a process with its POSIX wait status as the exit
-    # code (exit(3) is 768), which its own parents decode. Windows programs (cmd.exe,
-    # PowerShell, a CI runner) read the code as it is: there the interpreter ends
-    # with its plain status, unless its parent is a Cosmopolitan program. Such a
-    # parent sets _COSMO_PPID ("<win32 pid>:<pid>", posix_spawn and execve in 4.0.2)
-    # and getppid() confirms it; inherited through a native program, the variable
-    # names an ancestor instead.
-    Edit(
-        "python.c: the plain exit status on Windows (cosmo)",
-        "Programs/python.c",
-        '#include "Python.h"\n',
-        '#include "Python.h"\n'
-        "#if defined(__COSMOPOLITAN__) && defined(__x86_64__)\n"
-        "#include <cosmo.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
-        "#include <unistd.h>\n"
-        # kernel32's, through Cosmopolitan's thunk (libc/nt/runtime.h declares it so;
-        # that header needs GNU C, CPython compiles as C11). Windows is x86_64 only.
-        "void ExitProcess(unsigned int) __attribute__((__noreturn__));\n"
-        "static int apepy_exit_status(int status)\n{\n"
-        "    if (IsWindows()) {\n"
-        '        const char *ppid = getenv("_COSMO_PPID");\n'
-        "        const char *colon = ppid != NULL ? strchr(ppid, ':') : NULL;\n"
-        "        if (colon == NULL || strtol(colon + 1, NULL, 10) != (long)getppid()) {\n"
-        "            fflush(NULL);\n"
-        "            ExitProcess((unsigned int)status);\n"
-        "        }\n"
-        "    }\n"
-        "    return status;\n}\n"
-        "#else\n#define apepy_exit_status(status) (status)\n"
-        "#endif\n",
-    ),
-    Edit(
-        "python.c: exit through apepy_exit_status (cosmo)",
-        "Programs/python.c",
-        "    return Py_BytesMain(argc, argv);\n",
-        "    return apepy_exit_status(Py_BytesMain(argc, argv));\n",
-    ),
-    # On Windows, Cosmopolitan's socketpair() makes descriptors that are not sockets
-    # (socket() then fails with EBADF), so asyncio could not even create its event
-    # loop. There the pair is two connected loopback TCP sockets, as CPython does on
-    # platforms without socketpair(). Found running the file under Wine 10.
-    Edit(
-        "socket: socketpair over loopback on Windows (cosmo)",
-        "Lib/socket.py",
-        'if hasattr(_socket, "socketpair"):\n',
-        "def _apepy_loopback_pair(type, proto):\n"
-        "    # apepy (cosmo): see the caller.\n"
-        "    with socket(AF_INET, type, proto) as listener:\n"
-        "        listener.bind(('127.0.0.1', 0))\n"
-        "        listener.listen()\n"
-        "        a = socket(AF_INET, type, proto)\n"
-        "        try:\n"
-        "            a.connect(listener.getsockname())\n"
-        "            b, _ = listener.accept()\n"
-        "        except BaseException:\n"
-        "            a.close()\n"
-        "            raise\n"
-        "    if b.getpeername() != a.getsockname():\n"
-        "        a.close()\n"
-        "        b.close()\n"
-        "        raise ConnectionError('socketpair: a stranger connected first')\n"
-        "    return a, b\n\n\n"
-        'if hasattr(_socket, "socketpair"):\n',
-    ),
-    Edit(
-        "socket: socketpair on Windows takes the loopback pair (cosmo)",
-        "Lib/socket.py",
-        "        a, b = _socket.socketpair(family, type, proto)\n",
-        "        if family == AF_UNIX and os.uname().sysname == 'Windows':\n"
-        "            return _apepy_loopback_pair(type, proto)\n"
-        "        a, b = _socket.socketpair(family, type, proto)\n",
-    ),
-    # Cosmopolitan's run-time constants where C wants compile-time ones (socket's
-    # switches on address families, termios' table): see apepy.portcosmo.
-    *portcosmo.CPYTHON,
-)
-
-
 def toolchain(root: Path, version: str, arch: str) -> Toolchain:
     """The Toolchain for an unpacked cosmocc (pure data: no program is run here)."""
     targets = {"fat": "cosmo-x86_64+aarch64", "x86_64": "cosmo-x86_64", "aarch64": "cosmo-aarch64"}
@@ -408,7 +299,7 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
             "--with-readline=editline",
         ),
         configure_env={"MODULE_BUILDTYPE": "static", "LINKFORSHARED": " "},
-        configure_cache=portcosmo.CPYTHON_CONFIGURE_CACHE,
+        configure_cache=cpython_edits.CONFIGURE_CACHE,
         # superconfigure builds every library without PIC (--without-pic, OpenSSL's
         # no-pic): cosmocc links static, non-PIE.
         pic_flags=(),
@@ -427,7 +318,7 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
         output_from_link=()
         if arch == "fat"
         else (str(tool(root, arch, "objcopy")), "-S", "-O", "binary"),
-        source_edits=SOURCE_EDITS,
+        source_edits=cpython_edits.SOURCE_EDITS,
         partial_link_cc=str(tool(root, arch, "gcc")),
     )
 
