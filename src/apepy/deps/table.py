@@ -457,6 +457,10 @@ LIBRARIES: dict[str, Library] = {
             debian=("libjpeg-turbo", "2.1.5"),
             origin=_debian_orig("libjpeg-turbo", "1:2.1.5-2", "libjpeg-turbo_2.1.5.orig.tar.gz"),
             wanted_by=("pillow",),
+            # CMake reads the pointer size out of a compiled test binary; fat cosmocc
+            # links an APE it cannot read ("math cannot parse the expression: ' * 8'").
+            # Both halves are 64-bit. Found by the fat extension test.
+            options={"cosmo": Options(configure_args=("-DCMAKE_SIZEOF_VOID_P=8",))},
         ),
         # libzmq 4.3.4 (bookworm's), for pyzmq: Debian's tarball is a git export (no
         # configure), built with CMake. Without libsodium (CURVE uses libzmq's own
