@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from apepy.deps.commands import build_env, run
+from apepy.deps.commands import FAT_TWIN_DIR, build_env, install_file, run
 from apepy.deps.table import Library
 from apepy.errors import ApepyError
 from apepy.toolchains import Toolchain
@@ -54,3 +54,11 @@ def build(lib: Library, tc: Toolchain, tree: Path, root: Path, log: Path, jobs: 
     run(configure_command(lib, tc, root, tree), tree, log, env, f"configure {lib.name}")
     run(["cmake", "--build", str(out), f"-j{jobs}"], tree, log, env, f"make {lib.name}")
     run(["cmake", "--install", str(out)], tree, log, env, f"install {lib.name}")
+    if tc.fat:
+        # CMake installs the archives it built, not the .aarch64/ twins fat cosmoar
+        # writes beside them (cosmoinstall would): those go in here. Found by the fat
+        # extension test (libjpeg-turbo).
+        for product in lib.products:
+            twins = sorted(out.rglob(f"{FAT_TWIN_DIR}/{product}"))
+            if twins:
+                install_file(twins[0], root / "lib" / FAT_TWIN_DIR / product)
