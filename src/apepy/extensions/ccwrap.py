@@ -373,6 +373,12 @@ def _keep(path: str, folder: str, n: int, kind: str = "obj", *, ar: str = "ar") 
         thin = handle.read(8) == b"!<thin>\n"
     if not thin:
         shutil.copyfile(path, target)
+        # Fat cosmocc writes each object's and archive's aarch64 twin in .aarch64/
+        # beside it; the twin is kept beside the copy the same way.
+        twin = os.path.join(os.path.dirname(path), ".aarch64", os.path.basename(path))
+        if os.path.isfile(twin):
+            os.makedirs(os.path.join(folder, ".aarch64"), exist_ok=True)
+            shutil.copyfile(twin, os.path.join(folder, ".aarch64", os.path.basename(target)))
         return target
     # A thin archive (meson's `ar csrDT`) only names its members, which stay in the
     # build tree that pip deletes: keep a real archive of the same objects. Thin

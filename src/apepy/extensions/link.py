@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from apepy import libraries, procs
+from apepy import libraries, procs, toolchains
 from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.extensions.package import Module
@@ -58,11 +58,37 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
             hint="the package links a shared library it builds itself, or compiles and links in "
             "one step; it cannot be built into the interpreter yet",
         )
-    nm, objcopy = _binutils(toolchain)
-    out.parent.mkdir(parents=True, exist_ok=True)
     inputs = list(record.objects)
     for path, whole in record.archives:
         inputs += ["-Wl,--whole-archive", path, "-Wl,--no-whole-archive"] if whole else [path]
+    rust = any(path.endswith(".rlib") for path, _ in record.archives)
+    symbol = init_symbol(package)
+    undefined = _link_one(package, toolchain, inputs, out, log, rust=rust)
+    if toolchain.fat:
+        # Fat cosmocc links each object with its aarch64 twin in .aarch64/ beside it:
+        # the module's partial link is made twice, each with its architecture's tools.
+        _link_one(
+            package,
+            toolchains.for_arch(toolchain, "aarch64"),
+            [i if i.startswith("-") else _aarch64_twin(i) for i in inputs],
+            _aarch64_twin_path(out),
+            log,
+            rust=rust,
+        )
+    cxx = record.cxx or any(s.startswith(_CXX_HINTS) for s in undefined)
+    # A system shared library named by path (pyzmq links .../libzmq.so): its static
+    # twin in the same directory, by name.
+    twins = [t for t in (_static_twin(p) for p in record.shared_inputs) if t is not None]
+    return LinkedModule(package, out, symbol, (*record.libs, *twins), record.libdirs, cxx)
+
+
+def _link_one(
+    package: str, toolchain: Toolchain, inputs: list[str], out: Path, log: Path, *, rust: bool
+) -> set[str]:
+    """The partial link, the init function renamed and kept global alone; return the
+    symbols the object still needs."""
+    nm, objcopy = _binutils(toolchain)
+    out.parent.mkdir(parents=True, exist_ok=True)
     last = package.rsplit(".", 1)[-1]
     wanted = f"PyInit_{last}"
     # rustc's own symbols.o carries no .note.GNU-stack, which would make the whole
@@ -72,7 +98,7 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
     # a C++ inline function) into another module's, which left its references
     # pointing into a discarded section.
     flags = ["-Wl,-z,noexecstack", "-Wl,--force-group-allocation"]
-    if any(path.endswith(".rlib") for path, _ in record.archives):
+    if rust:
         # A Rust module pulls whole codegen units of its crates and of Rust's standard
         # library; like the cdylib link cargo ran, keep only what its init function
         # reaches (constructors and TLS stay, as roots of the collection).
@@ -123,11 +149,15 @@ def partial_link(module: Module, toolchain: Toolchain, out: Path, log: Path) -> 
         check=True,
         capture_output=True,
     )
-    cxx = record.cxx or any(s.startswith(_CXX_HINTS) for s in undefined)
-    # A system shared library named by path (pyzmq links .../libzmq.so): its static
-    # twin in the same directory, by name.
-    twins = [t for t in (_static_twin(p) for p in record.shared_inputs) if t is not None]
-    return LinkedModule(package, out, symbol, (*record.libs, *twins), record.libdirs, cxx)
+    return undefined
+
+
+def _aarch64_twin(path: str) -> str:
+    return str(_aarch64_twin_path(Path(path)))
+
+
+def _aarch64_twin_path(path: Path) -> Path:
+    return path.parent / ".aarch64" / path.name
 
 
 # ELF: binding in the high nibble of st_info.

@@ -348,6 +348,9 @@ def for_arch(tc: Toolchain, arch: str) -> Toolchain:
         arch=arch,
         triplet=_triplet(arch),
         install=None,
+        objcopy=str(tool(root, arch, "objcopy")),
+        nm=str(tool(root, arch, "nm")),
+        partial_link_cc=str(tool(root, arch, "gcc")),
     )
 
 
