@@ -13,9 +13,10 @@ the cache. The toolchain then follows upstream's documented usage
   with ``x86_64-linux-cosmo-ar`` etc.; an aarch64 build on an x86_64 host runs
   configure's test programs under qemu-user (binfmt_misc).
 
-cosmocc cannot be downloaded on apepy's own CI machines: what runs cosmocc here is
-marked "checked only with cosmocc" and is written to the documented usage; the
-discovery, verification, unpacking and argument building are tested for real.
+cosmocc cannot be downloaded on apepy's own CI machines: the cosmo build is run by
+tests/test_cosmo_build.py with a locally built toolchain laid out like the release
+(README, "Verified on"), and written to the release's documented usage; the
+discovery, verification, unpacking and argument building are tested in CI.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def tool(root: Path, arch: str, name: str) -> Path:
         if name in fat:
             return root / "bin" / fat[name]
         # objcopy / nm / strip for the x86_64 half; the fat pipeline applies them
-        # to the .aarch64/ twins with the aarch64 tools (checked only with cosmocc).
+        # to the .aarch64/ twins with the aarch64 tools (extensions/link.py, for_arch).
         return root / "bin" / f"x86_64-linux-cosmo-{name}"
     if name in ("cc", "c++"):
         return root / "bin" / f"{arch}-unknown-cosmo-{name}"
