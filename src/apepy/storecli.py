@@ -213,17 +213,24 @@ def _write(
         zipstore.rewrite(archive, tmp, keep=keep, add=add or [])
 
 
-def cmd_add(args: argparse.Namespace) -> int:
-    archive = _archive(args.file)
-    entries = _collect(args.paths, args.at, args.store)
+def add_members(archive: zipstore.Archive, entries: list[zipstore.Entry]) -> tuple[int, int]:
+    """Add ``entries`` to the file in place (with the directory entries they need),
+    replacing members of the same names; return how many were replaced and how many
+    directory entries were added."""
     new_names = {e.name for e in entries}
     existing = {m.name for m in archive.members}
     dirs = [d for d in zipstore.directory_entries(new_names) if d.name not in existing]
-    replaced = new_names & existing
     _write(archive, keep=lambda m: m.name not in new_names, add=[*dirs, *entries])
+    return len(new_names & existing), len(dirs)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    archive = _archive(args.file)
+    entries = _collect(args.paths, args.at, args.store)
+    replaced, dirs = add_members(archive, entries)
     ui.info(
-        f"added {len(entries) - len(replaced)} and replaced {len(replaced)} members in {args.file}"
-        + (f" (and {len(dirs)} directory entries)" if dirs else "")
+        f"added {len(entries) - replaced} and replaced {replaced} members in {args.file}"
+        + (f" (and {dirs} directory entries)" if dirs else "")
     )
     return 0
 

@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import ape, cache, manifest, procs, sources, ui, zipstore
+from apepy import ape, cache, manifest, procs, sources, storecli, ui, zipstore
 from apepy.errors import ApepyError
 from apepy.layout import LIB
 
@@ -113,16 +113,11 @@ def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
     """A copy of ``exe`` whose ``test`` package is ``testdir`` on disk."""
     copy = work / exe.name
     shutil.copy2(exe, copy)
-    archive = zipstore.read_archive(copy)
     stub = f"{LIB}test/__init__.py"
     init = f"# apepy test: CPython's test package, on disk.\n__path__ = [{str(testdir)!r}]\n"
-    existing = {m.name for m in archive.members}
-    entries = [
-        *(d for d in zipstore.directory_entries([stub]) if d.name not in existing),
-        zipstore.Entry(stub, init.encode(), compress=False),
-    ]
-    with cache.atomic_output(copy, mode=copy.stat().st_mode & 0o7777) as tmp:
-        zipstore.rewrite(archive, tmp, keep=lambda m: m.name != stub, add=entries)
+    storecli.add_members(
+        zipstore.read_archive(copy), [zipstore.Entry(stub, init.encode(), compress=False)]
+    )
     return copy
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from apepy import libraries, procs, toolchains
 from apepy.context import Context
+from apepy.deps.commands import FAT_TWIN_DIR
 from apepy.errors import ApepyError
 from apepy.extensions.package import Module
 from apepy.toolchains import Toolchain
@@ -157,7 +158,7 @@ def _aarch64_twin(path: str) -> str:
 
 
 def _aarch64_twin_path(path: Path) -> Path:
-    return path.parent / ".aarch64" / path.name
+    return path.parent / FAT_TWIN_DIR / path.name
 
 
 # ELF: binding in the high nibble of st_info.
