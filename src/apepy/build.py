@@ -282,8 +282,13 @@ def _pack(
 ) -> None:
     """Fill ``tmp``, the interpreter's cache entry being made: the file and its manifest."""
     with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
+        # --minimal leaves the stdlib's sources out too: only tracebacks and inspect read them.
         entries = stdlib.collect(
-            core, tmp / "staging", ctx.log, drop=MINIMAL_STDLIB if minimal else frozenset()
+            core,
+            tmp / "staging",
+            ctx.log,
+            drop=MINIMAL_STDLIB if minimal else frozenset(),
+            with_sources=not minimal,
         )
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
