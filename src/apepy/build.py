@@ -35,7 +35,7 @@ from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter import compile, freeze, stdlib
-from apepy.layout import MANIFEST_ARCNAME, SBOM_ARCNAME, SITE
+from apepy.layout import MANIFEST_ARCNAME, SITE
 from apepy.manifest import Manifest
 from apepy.sitepackages import site_entries
 
@@ -337,7 +337,7 @@ def _pack(
             [
                 *entries,
                 zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json()),
-                zipstore.Entry(SBOM_ARCNAME, _sbom(manifest, toolchain, built)),
+                zipstore.Entry(sbom.SBOM_ARCNAME, _sbom(manifest, toolchain, built)),
             ],
             epoch,
         )

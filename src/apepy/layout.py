@@ -20,10 +20,6 @@ APEPY_DIR = ".apepy/"
 MANIFEST_ARCNAME = APEPY_DIR + "manifest.json"
 BUNDLE_CONFIG = APEPY_DIR + "bundle.json"
 INDEX_ARCNAME = APEPY_DIR + "index"
-# What is inside, provably: the CycloneDX SBOM of every file apepy writes, and the
-# PEP 751 lock of what a bundle installed.
-SBOM_ARCNAME = APEPY_DIR + "sbom.cdx.json"
-LOCK_ARCNAME = APEPY_DIR + "pylock.toml"
 # The keys of bundle.json: bundle.BundleConfig's fields (it refuses to write others),
 # which _apepy_boot reads exactly.
 BUNDLE_KEYS = ("distributions", "entry", "extract", "name", "schema", "scripts")

@@ -39,9 +39,13 @@ from packageurl import PackageURL
 import apepy
 from apepy import licences, sources, zipstore
 from apepy.errors import ApepyError
-from apepy.layout import SBOM_ARCNAME
+from apepy.layout import APEPY_DIR
 from apepy.linked import LinkedLibrary
 from apepy.manifest import Manifest
+
+# The member every file apepy writes carries. Not in layout.py: that module is part of
+# the CPython build's code digest, and a name there would rebuild every cached CPython.
+SBOM_ARCNAME = APEPY_DIR + "sbom.cdx.json"
 
 # Derives serial numbers: same inputs, same document.
 _NAMESPACE = uuid.UUID("4f1b6a52-3c64-5e0b-9a57-6170657079ab")
