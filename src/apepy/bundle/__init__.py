@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.pylock import Pylock
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from apepy import cache, inside, lock, pyc, sbom, ui, zipstore
@@ -67,6 +68,13 @@ class BundleResult:
 def bundle(request: BundleRequest) -> BundleResult:
     started = time.monotonic()
     proj = project.load(request.source)
+    if request.locked and proj.lock is None:
+        raise ApepyError(
+            f"--locked needs a lock: {request.source} is not a pylock.toml and has none beside it",
+            hint="write one with --lock-out pylock.toml (next to pyproject.toml), or drop --locked",
+        )
+    # A malformed lock is refused before any work.
+    pylock = lock.read(proj.lock) if proj.lock is not None else None
     output = request.output or Path(proj.tool.output or proj.name)
     output = output.absolute()
     cache.check_output_path(output)
@@ -97,11 +105,6 @@ def bundle(request: BundleRequest) -> BundleResult:
     entry = None if request.scripts else entry_point.choose(request.entry, request.module, proj)
     allow_env = request.allow_environment or proj.tool.allow_environment
     index = _index_options(request.index, proj)
-    if request.locked and proj.lock is None:
-        raise ApepyError(
-            f"--locked needs a lock: {request.source} is not a pylock.toml and has none beside it",
-            hint="write one with --lock-out pylock.toml (next to pyproject.toml), or drop --locked",
-        )
     if request.lock_out is not None:
         cache.check_output_path(request.lock_out.absolute())
 
@@ -116,8 +119,8 @@ def bundle(request: BundleRequest) -> BundleResult:
         provided = install.provided_by_base(base)
         fixed = [f"{name}=={version}" for name, version in provided.items()]
         urls: dict[str, lock.LockedWheel] = {}
-        if proj.lock is not None:
-            from_lock = _locked_wheels(proj, base, index, request, provided)
+        if pylock is not None:
+            from_lock = _locked_wheels(proj, pylock, base, index, request, provided)
             found = [wheels.Wheel(path, w.sha256) for w, path in from_lock]
             urls = {str(canonicalize_name(w.name)): w for w, _ in from_lock}
         else:
@@ -182,6 +185,7 @@ def bundle(request: BundleRequest) -> BundleResult:
 
 def _locked_wheels(
     proj: project.Project,
+    pylock: Pylock,
     base: base_mod.Base,
     index: wheels.IndexOptions,
     request: BundleRequest,
@@ -190,7 +194,7 @@ def _locked_wheels(
     """The lock's wheel for each package, found locally (or at its URL) and checked
     against the lock's sha256; the base's compiled-in packages are not installed."""
     assert proj.lock is not None
-    locked = lock.select(lock.read(proj.lock), base, proj.lock)
+    locked = lock.select(pylock, base, proj.lock)
     missing = lock.unsatisfied(proj.dependencies, locked, provided, base)
     if missing and request.locked:
         raise ApepyError(
