@@ -30,6 +30,8 @@ def test_every_pinned_library_has_a_licence() -> None:
         ("FTL OR GPL-2.0-or-later", None),
         ("MIT AND GPL-2.0-only", "strong"),
         ("GNU General Public License v3 (GPLv3)", "strong"),
+        ("GPL-3.0-or-later WITH GCC-exception-3.1", None),
+        ("LGPL-2.1-or-later", "weak"),
         ("MIT", None),
         ("BSD-3-Clause", None),
         ("PSF-2.0", None),

@@ -357,6 +357,7 @@ def _sbom(
         manifest.builtin_modules,
         {m.dotted: m.libs for ext in built for m in ext.modules},
     )
+    libs += linked.runtime(toolchain, cxx=any(m.cxx for ext in built for m in ext.modules))
     compiled = [
         sbom.CompiledPart(
             name=ext.name,

@@ -79,6 +79,8 @@ def copyleft(expression: str) -> str | None:
 
 
 def _kind(licence: str) -> str | None:
+    if re.search(r"WITH\s+GCC-exception-", licence):
+        return None  # GCC's runtime: the exception leaves the program's terms alone
     if _WEAK.search(licence):
         return "weak"
     if _STRONG.search(licence):

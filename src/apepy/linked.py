@@ -77,6 +77,54 @@ def linked(
     return sorted(found.values(), key=lambda lib: (lib.name, lib.origin))
 
 
+# The C (and C++) runtime a static link takes from the compiler's own search path:
+# archive → (name, licence). glibc linked statically carries the LGPL's terms (the
+# program's objects must be available for relinking); GCC's runtime libraries carry
+# the GCC Runtime Library Exception, which leaves the program's terms alone.
+_GCC_RUNTIME = "GPL-3.0-or-later WITH GCC-exception-3.1"
+_RUNTIME_LIBRARIES = {
+    "libc.a": ("glibc", "LGPL-2.1-or-later"),
+    "libgcc.a": ("libgcc", _GCC_RUNTIME),
+    "libstdc++.a": ("libstdc++", _GCC_RUNTIME),
+}
+
+
+def runtime(toolchain: Toolchain, cxx: bool) -> list[LinkedLibrary]:
+    """The C runtime every static file links (and the C++ one when a module is C++):
+    the system's, as the package manager names it; Cosmopolitan's libc, by the
+    toolchain's version."""
+    if toolchain.family == "cosmo":
+        return [
+            LinkedLibrary(
+                name="cosmopolitan",
+                version=toolchain.compiler_version,
+                license="ISC",
+                origin="toolchain",
+                archives=("cosmopolitan.a",),
+                used_by=("python",),
+            )
+        ]
+    found = []
+    for archive, (name, licence) in _RUNTIME_LIBRARIES.items():
+        if archive == "libstdc++.a" and not cxx:
+            continue
+        path = toolchains.system_library(toolchain, archive)
+        package, version, source = _package_of(str(path)) if path else ("", "", "")
+        found.append(
+            LinkedLibrary(
+                name=name,
+                version=version,
+                license=licence,
+                origin="toolchain",
+                archives=(archive,),
+                used_by=("python",),
+                package=package,
+                source_package=source,
+            )
+        )
+    return found
+
+
 def _describe(tc: Toolchain, archive: str, from_source: bool, users: set[str]) -> LinkedLibrary:
     pinned = deps.providing(archive)
     if from_source and pinned is not None:

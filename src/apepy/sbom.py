@@ -354,7 +354,7 @@ def _properties(**values: str | Iterable[str]) -> list[Property]:
 
 
 def _library_purl(lib: LinkedLibrary) -> PackageURL | None:
-    if lib.origin == "system" and lib.package and lib.version:
+    if lib.origin in ("system", "toolchain") and lib.package and lib.version:
         return PackageURL("deb", "debian", lib.package, lib.version)
     if lib.origin == "source":
         return PackageURL("generic", None, lib.name, lib.version)
