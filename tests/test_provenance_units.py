@@ -129,3 +129,20 @@ def test_lock_read_names_the_package(tmp_path: Path) -> None:
     )
     with pytest.raises(ApepyError, match=r"\(package flask\).*hashes"):
         lock.read(no_hashes)
+
+
+def test_wheel_urls_from_pips_log_without_credentials() -> None:
+    from apepy.bundle import wheels
+
+    log = (
+        '  Looking up "https://user:secret@index.example:8443/p/a/flask-3.1.3-py3-none-any.whl"'
+        " in the cache\n"
+        "  Added blinker==1.9.0 from https://index.example/p/b/blinker-1.9.0-py3-none-any.whl"
+        "#sha256=ab (from flask)\n"
+        '  Looking up "https://index.example/simple/flask/" in the cache\n'
+    )
+    found = {m["name"]: wheels._public(m["url"]) for m in wheels._FETCHED.finditer(log)}
+    assert found == {
+        "flask-3.1.3-py3-none-any.whl": "https://index.example:8443/p/a/flask-3.1.3-py3-none-any.whl",
+        "blinker-1.9.0-py3-none-any.whl": "https://index.example/p/b/blinker-1.9.0-py3-none-any.whl",
+    }

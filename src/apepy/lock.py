@@ -235,7 +235,9 @@ def render(wheels: list[LockedWheel], base: Base) -> bytes:
                 PackageWheel(
                     name=w.filename,
                     url=w.url or None,
-                    path=None if w.url else (w.path or w.filename),
+                    # A wheel without a URL is named by its file name: found again by
+                    # its sha256 (``find``), or beside the lock.
+                    path=w.path or (None if w.url else w.filename),
                     hashes={"sha256": w.sha256},
                 )
             ],

@@ -240,7 +240,7 @@ def _provenance(
         name = canonicalize_name(dist.name)
         wheel = by_name[name]
         known = locked.get(name)
-        url = known.url if known else ""
+        url = known.url if known else wheel.url
         locked_out.append(
             lock.LockedWheel(
                 name=name,
