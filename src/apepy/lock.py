@@ -217,6 +217,8 @@ def _cached(wheel: LockedWheel) -> list[Path]:
 def keep(path: Path, wheel: LockedWheel) -> None:
     """Put a wheel a lock named into the cache by its sha256 (a lock bundled once is
     bundled again offline, wherever its wheels came from)."""
+    if path.is_relative_to(cache.cache_dir("wheels")):
+        return  # a cached resolution's or the store's own copy
     stored = _store() / wheel.sha256 / wheel.filename
     if not stored.is_file():
         stored.parent.mkdir(parents=True, exist_ok=True)
