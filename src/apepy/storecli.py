@@ -174,8 +174,9 @@ def licence_rows(path: Path) -> list[tuple[str, str]]:
             (
                 "",
                 "the file links GPL code: distributed, it is under the GPL as a whole "
-                "(build with --exclude-module readline, or --libraries source for libedit "
-                "and no gdbm)",
+                "(GNU readline and gdbm come from the system's libraries: build with "
+                "--libraries source, which links libedit and no gdbm, or --exclude-module "
+                "readline --exclude-module _dbm --exclude-module _gdbm)",
             )
         )
     if found.weak:
