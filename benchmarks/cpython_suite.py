@@ -80,12 +80,15 @@ def main() -> int:
     parser.add_argument("--python", nargs="+", default=["3.13.15", "3.11.2"])
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--file", type=Path, help="run only this file (e.g. an APE)")
+    parser.add_argument(
+        "--reuse-ordinary",
+        action="store_true",
+        help="take the ordinary build's figures from the results file (same tarball, same "
+        "machine) and run only the single file",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    results: dict[str, object] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
-    results["date"] = time.strftime("%Y-%m-%d")
-    runs: dict[str, object] = results.setdefault("runs", {})  # type: ignore[assignment]
+    runs: dict[str, object] = {}
     if args.file:
         runs[f"file {args.file.name}"] = run_single(args.file.resolve(), args.jobs)
     for version in [] if args.file else args.python:
@@ -93,7 +96,11 @@ def main() -> int:
         if tarball is None:
             print(f"no Python-{version} tarball in the source cache", file=sys.stderr)
             return 1
-        ordinary = run_ordinary(ordinary_build(tarball, version), args.jobs)
+        previous = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.exists() else {}
+        if args.reuse_ordinary and "ordinary" in previous.get(version, {}):
+            ordinary = previous[version]["ordinary"]
+        else:
+            ordinary = run_ordinary(ordinary_build(tarball, version), args.jobs)
         single = run_single(single_file(version), args.jobs)
         failed_ordinary = set(ordinary["files_failed"])  # type: ignore[call-overload]
         runs[version] = {
@@ -108,6 +115,12 @@ def main() -> int:
                 "cases": testexclusions.for_version(version).cases,
             },
         }
+    # Read just before writing: runs of other versions or files may have finished
+    # in the meantime (each run is tens of minutes).
+    results: dict[str, object] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}"
+    results["date"] = time.strftime("%Y-%m-%d")
+    results.setdefault("runs", {}).update(runs)  # type: ignore[attr-defined]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(json.dumps(runs, indent=2, sort_keys=True))

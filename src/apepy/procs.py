@@ -55,10 +55,14 @@ def run_streamed(
     log: Path,
     env: Mapping[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
+    whole_env: bool = False,
 ) -> int:
     """Run ``cmd`` with its output appended to ``log`` and each line passed to
-    ``on_line``; return its exit status (OSError if it cannot start)."""
-    full_env = dict(os.environ)
+    ``on_line``; return its exit status (OSError if it cannot start).
+
+    ``env`` is added to this process's environment, or is the whole environment
+    with ``whole_env`` (for a child that must not see some of ours)."""
+    full_env = {} if whole_env else dict(os.environ)
     if env:
         full_env.update(env)
     log.parent.mkdir(parents=True, exist_ok=True)

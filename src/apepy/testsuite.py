@@ -58,6 +58,8 @@ def parse_summary(text: str) -> Summary:
     summary = Summary()
     lists = {
         "failed": summary.failed,
+        # 3.11 with -w names the files that failed their verbose re-run apart.
+        "failed again": summary.failed,
         "skipped": summary.skipped,
         "skipped (resource denied)": summary.skipped,
         "altered the execution environment": summary.env_changed,
@@ -88,6 +90,7 @@ def parse_summary(text: str) -> Summary:
             current.extend(line.split())
         else:
             current = None
+    summary.failed[:] = list(dict.fromkeys(summary.failed))
     return summary
 
 
@@ -108,17 +111,24 @@ def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
     """A copy of ``exe`` whose ``test`` package is ``testdir`` on disk."""
     copy = work / exe.name
     shutil.copy2(exe, copy)
-    # A directory holding only the suite, last on sys.path: pdb and others find a
-    # test module's file by searching sys.path, as for /usr/lib/python3.X/test in
-    # an ordinary build. Nothing else can be imported from it.
-    shelf = work / "suite-path"
-    shelf.mkdir()
+    # A source tree beside the file, with a Lib/ that holds only the suite; that Lib/
+    # is last on sys.path. pdb and others find a test module's file by searching
+    # sys.path, as for /usr/lib/python3.X/test in an ordinary build, and tests
+    # that read the source tree (Modules/getpath.py, Tools/) find it above Lib/.
+    # Nothing else can be imported from it.
+    tree = testdir.parent.parent
+    mirror = work / "suite"
+    shelf = mirror / "Lib"
+    shelf.mkdir(parents=True)
     (shelf / "test").symlink_to(testdir, target_is_directory=True)
+    for entry in tree.iterdir():
+        if entry.name != "Lib":
+            (mirror / entry.name).symlink_to(entry)
     stub = f"{LIB}test/__init__.py"
     init = (
         "# apepy test: CPython's test package, on disk.\n"
         "import sys\n"
-        f"__path__ = [{str(testdir)!r}]\n"
+        f"__path__ = [{str(shelf / 'test')!r}]\n"
         f"if {str(shelf)!r} not in sys.path:\n"
         f"    sys.path.append({str(shelf)!r})\n"
         "del sys\n"
@@ -147,7 +157,7 @@ def run(
     version = record.python_version
     tree = suite_tree(version, offline=offline)
     testdir = tree / "Lib" / "test"
-    excluded = testexclusions.for_version(version)
+    excluded = testexclusions.for_version(version, record.toolchain)
     log = cache.cache_dir("logs") / f"test-{version}-{os.getpid()}.log"
     log.unlink(missing_ok=True)
     work = Path(tempfile.mkdtemp(prefix="apepy-test-"))
@@ -155,16 +165,10 @@ def run(
         copy = prepare_copy(exe.resolve(), testdir, work)
         ignore = work / "ignore.txt"
         ignore.write_text("".join(f"{p}\n" for p in sorted(excluded.cases)), encoding="utf-8")
-        args = [
-            "-m",
-            "test",
-            "-j",
-            str(jobs),
-            "--timeout",
-            str(timeout),
-            "--ignorefile",
-            str(ignore),
-        ]
+        # -w: a failed file runs once more, alone and verbose: its details are in the
+        # log, and a file that failed only under load passes.
+        args = ["-m", "test", "-j", str(jobs), "-w", "--timeout", str(timeout)]
+        args += ["--ignorefile", str(ignore)]
         if tests:
             args += [t for t in tests if t not in excluded.files]
         else:
@@ -186,7 +190,12 @@ def run(
                     status.update(f"[{done}/{total}] {name} {outcome or ''}")
 
             code = procs.run_streamed(
-                [*ape.command(copy), *args], cwd=work, log=log, env=env, on_line=progress
+                [*ape.command(copy), *args],
+                cwd=work,
+                log=log,
+                env=env,
+                on_line=progress,
+                whole_env=True,
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -114,6 +114,17 @@ SOURCE_EDITS: tuple[Edit, ...] = (
         "            return _apepy_loopback_pair(type, proto)\n"
         "        a, b = _socket.socketpair(family, type, proto)\n",
     ),
+    # Cosmopolitan's headers name _SC_SEM_NSEMS_MAX but its sysconf() answers EINVAL
+    # for it, so os.sysconf("SC_SEM_NSEMS_MAX") raised OSError, which
+    # concurrent.futures' _check_system_limits does not catch: every
+    # ProcessPoolExecutor (and CPython's multiprocessing tests) failed at once.
+    # Without the name, os.sysconf raises ValueError, as where a system lacks it.
+    Edit(
+        "posixmodule: no SC_SEM_NSEMS_MAX (cosmo)",
+        "Modules/posixmodule.c",
+        '#ifdef _SC_SEM_NSEMS_MAX\n    {"SC_SEM_NSEMS_MAX",',
+        '#if defined(_SC_SEM_NSEMS_MAX) && !defined(__COSMOPOLITAN__)\n    {"SC_SEM_NSEMS_MAX",',
+    ),
     # Cosmopolitan's run-time constants where C wants compile-time ones (socket's
     # switches on address families, termios' table): see apepy.portcosmo.
     *portcosmo.CPYTHON,
