@@ -167,7 +167,9 @@ def run(
         ignore.write_text("".join(f"{p}\n" for p in sorted(excluded.cases)), encoding="utf-8")
         # -w: a failed file runs once more, alone and verbose: its details are in the
         # log, and a file that failed only under load passes.
-        args = ["-m", "test", "-j", str(jobs), "-w", "--timeout", str(timeout)]
+        # -u: progress reaches us line by line (PYTHONUNBUFFERED would reach every
+        # child interpreter of every test too, and change what some of them check).
+        args = ["-u", "-m", "test", "-j", str(jobs), "-w", "--timeout", str(timeout)]
         args += ["--ignorefile", str(ignore)]
         if tests:
             args += [t for t in tests if t not in excluded.files]
