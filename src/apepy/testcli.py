@@ -58,7 +58,7 @@ def cmd(args: argparse.Namespace) -> int:
     for reason in summary.excluded_cases.values():
         by_reason[reason] = by_reason.get(reason, 0) + 1
     for reason, count in sorted(by_reason.items()):
-        ui.info(f"excluded {count} test-case patterns: {reason}")
+        ui.info(f"excluded {count} test-case pattern{'s' if count > 1 else ''}: {reason}")
     problems = summary.failed + summary.omitted
     if problems:
         raise ApepyError(

@@ -33,6 +33,10 @@ SELF_CONTAINED = (
     "sets PYTHONHOME to break start-up; the file's stdlib is inside itself and PYTHONHOME "
     "cannot move it"
 )
+PTH_FILE = (
+    "a ._pth file beside a copy of the executable lists the stdlib's directory on disk as "
+    "the whole sys.path; the file's stdlib is inside itself"
+)
 IMPORTER_NAME = (
     "a debugger told to skip importlib* still steps into apepy's importer (module _apepy_importer), "
     "which serves imports from the zip in place of importlib's FileFinder"
@@ -85,8 +89,7 @@ _CASES = {
     "test.test_sysconfig.TestSysConfig.test_srcdir": NO_HEADERS,
     "test.test_sysconfig.MakefileTests.test_get_makefile_filename": NO_HEADERS,
     "test.test_cmd_line.CmdLineTest.test_dump_path_config": SELF_CONTAINED,
-    # A ._pth file beside a copy of the executable that lists the stdlib's directory.
-    "test.test_site._pthFileTests.test_underpth_nosite_file": SELF_CONTAINED,
+    "test.test_site._pthFileTests.test_underpth_nosite_file": PTH_FILE,
     "test.test_bdb.StateTestCase.test_skip": IMPORTER_NAME,
     # pdb's "break pdb.find_function" looks for pdb.py as a file along sys.path.
     "test.test_pdb.test_pdb_breakpoints_preserved_across_interactive_sessions": STDLIB_NOT_FILES,
