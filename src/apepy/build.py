@@ -23,6 +23,7 @@ from apepy import (
     inside,
     procs,
     pyc,
+    runtime_deps,
     sources,
     stepcode,
     toolchains,
@@ -288,10 +289,15 @@ def _pack(
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
     dotted: list[str] = []
+    needed: list[runtime_deps.Wheel] = []
     if built:
+        # Resolved first: a dependency that needs a C part is refused before the re-link.
+        provided = [runtime_deps.Provided.from_wheel(ext.wheel) for ext in built]
+        needed = runtime_deps.resolve(provided, core.version, ctx)
         linked = tmp / "staging" / "python-linked"
         extensions.relink(core, built, linked, tmp / "staging" / "relink", toolchain, ctx)
-        entries = _merge(entries, _site_entries(core, built, tmp / "staging", ctx.log))
+        site = _site_entries(core, built, needed, tmp / "staging", ctx.log)
+        entries = _merge(entries, site)
         dotted = [m.dotted for ext in built for m in ext.modules]
     manifest = Manifest(
         apepy_version=apepy.__version__,
@@ -312,6 +318,7 @@ def _pack(
         minimal=minimal,
         left_out=core.left_out,
         distributions=tuple(ext.describe() for ext in built),
+        runtime_dependencies=tuple(w.record for w in needed),
     )
     with ui.phase("link", "packing the interpreter and its stdlib into one file"):
         binary = tmp / "python"
@@ -349,11 +356,18 @@ def _entry_intact(entry: Path, recorded: str) -> bool:
 
 
 def _site_entries(
-    core: compile.Core, built: list[extensions.Extension], staging: Path, log: Path
+    core: compile.Core,
+    built: list[extensions.Extension],
+    needed: list[runtime_deps.Wheel],
+    staging: Path,
+    log: Path,
 ) -> list[zipstore.Entry]:
-    """The extension packages' Python parts in Lib/site-packages, with .pyc beside the .py."""
+    """The extension packages' Python parts and the pure-Python distributions they need
+    in Lib/site-packages, with .pyc beside the .py."""
     site = staging / "site-packages"
-    files = extensions.install_pure_parts(built, site)
+    extensions.install_pure_parts(built, site)
+    runtime_deps.install(needed, site)
+    files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     sources = [(site / rel, rel) for rel in files if rel.endswith(".py")]
     pyc_dir = staging / "site-pyc"
     pyc.compile_sources(
