@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "extensions.json"
 DOC = REPO / "docs" / "extensions.md"
 PYTHON = "3.13.15"
+KEEP_MARKER = "<!-- measured apart from the matrix: kept when the table is written again -->"
 
 # One line each, run by the built interpreter with an empty environment.
 SMOKE = {
@@ -279,7 +280,10 @@ def _write(rows: dict[str, dict[str, object]], base_size: int) -> None:
             )
         )
     DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text("\n".join(lines) + "\n")
+    # Sections measured apart from the matrix (below the marker) are kept as they are.
+    kept = DOC.read_text().partition(KEEP_MARKER) if DOC.is_file() else ("", "", "")
+    tail = "\n" + kept[1] + kept[2] if kept[1] else ""
+    DOC.write_text("\n".join(lines) + "\n" + tail)
 
 
 if __name__ == "__main__":
