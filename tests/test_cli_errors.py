@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import run_apepy
 
 from apepy import sources
@@ -126,3 +128,51 @@ def test_freeze_on_a_series_that_deep_freezes(tmp_path: Path) -> None:
     assert "error: --freeze needs CPython 3.13 or newer; this is 3.11." in result.stderr
     assert "hint:" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "py").exists()
+
+
+LOCK_HEAD = 'lock-version = "1.0"\ncreated-by = "test"\n'
+FLASK_WHEEL = '[[packages]]\nname = "flask"\nversion = "3.1.3"\n[[packages.wheels]]\nname = "flask-3.1.3-py3-none-any.whl"\npath = "flask-3.1.3-py3-none-any.whl"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        (LOCK_HEAD + "[[packages]\n", ("is not valid TOML", "line 3")),
+        ('created-by = "test"\npackages = []\n', ("not a valid PEP 751 lock", "lock-version")),
+        (LOCK_HEAD + FLASK_WHEEL, ("(package flask)", "hashes")),
+        ('lock-version = "2.0"\ncreated-by = "test"\npackages = []\n', ("version 2.0",)),
+    ],
+    ids=["bad-toml", "no-lock-version", "no-hashes", "newer-version"],
+)
+def test_malformed_lock(tmp_path: Path, text: str, needles: tuple[str, ...]) -> None:
+    """Refused before any work (the base is not even looked at), nothing written."""
+    (tmp_path / "pylock.toml").write_text(text)
+    out = tmp_path / "out"
+    result = run_apepy(
+        "bundle",
+        tmp_path / "pylock.toml",
+        "--base",
+        tmp_path / "nobase",
+        "-o",
+        out,
+        "--lock-out",
+        tmp_path / "lock-out.toml",
+    )
+    assert_clean_failure(result, *needles, "--lock-out pylock.toml")
+    assert not out.exists() and not (tmp_path / "lock-out.toml").exists()
+
+
+def test_locked_without_a_lock(tmp_path: Path) -> None:
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\ndependencies = ["flask"]\n')
+    result = run_apepy("bundle", project, "--locked", "--base", tmp_path / "nobase")
+    assert_clean_failure(result, "--locked needs a lock", "--lock-out pylock.toml")
+
+
+def test_sbom_of_a_file_without_one(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("a.txt", "a")
+    result = run_apepy("sbom", plain)
+    assert_clean_failure(result, "carries no SBOM")

@@ -117,6 +117,9 @@ def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> 
     assert pruned.stat().st_size < full.stat().st_size - 3_000_000
     names = {m.name for m in zipstore.read_archive(pruned).members}
     assert "Lib/json/__init__.pyc" in names and "Lib/sqlite3/__init__.pyc" not in names
+    # A module's source goes or stays with its code: top-level modules too.
+    assert {"Lib/json/__init__.py", "Lib/os.py", "Lib/os.pyc"} <= names
+    assert not {"Lib/sqlite3/__init__.py", "Lib/smtplib.py", "Lib/smtplib.pyc"} & names
     assert "Lib/asyncio/" not in names  # no empty directory left to look like a namespace
     assert run_clean(pruned, cwd=tmp_path).stdout.split() == ["json", "[1]"]
     # Only a dynamic import names sqlite3: gone, unless kept or recorded.
@@ -189,9 +192,11 @@ def test_hot_stdlib_modules_come_frozen_from_the_binary(
     assert got["frozen"] and not got["plain_frozen"]
     assert got["loader"] == "_apepy_importer" and got["from_binary"]
     assert got["file"] == f"{built_python}/Lib/json/__init__.py"
-    # Named like the .pyc's code, so tracebacks read the same as without the freeze.
-    assert got["code_file"] == "Lib/json/decoder.py"
-    assert 'File "Lib/json/decoder.py", line' in got["tb"] and "<frozen" not in got["tb"]
+    # Named like the module's file, as from the zip's .pyc and in an ordinary build;
+    # the traceback shows the source line, read from the stdlib's .py in the zip.
+    assert got["code_file"] == f"{built_python}/Lib/json/decoder.py"
+    assert f'File "{built_python}/Lib/json/decoder.py", line' in got["tb"]
+    assert "raise JSONDecodeError(" in got["tb"] and "<frozen" not in got["tb"]
     assert "decoder.pyc" in got["resources"]
     assert got["email"] == f"{built_python}/Lib/email/message.py"
 

@@ -10,14 +10,18 @@ the system has a static libyaml.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import EXTENSION_PINS as PINS
 from conftest import apepy_ok, builds, run_apepy
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 
-from apepy import deps, libraries, manifest, sources, toolchains
+from apepy import deps, libraries, manifest, sbom, sources, toolchains, zipstore
+from apepy.interpreter import modules
 
 SMOKE = r"""
 import json, sys, ssl, sqlite3, zlib, bz2, lzma, ctypes, curses, uuid, hashlib, readline
@@ -109,3 +113,32 @@ def test_a_build_from_the_cache_still_names_what_it_lacks(
     left_out = found.left_out
     assert left_out["_gdbm"] == "apepy has no recipe for libgdbm.a"
     assert all(f"built without {m}: {why}" in again.stderr for m, why in left_out.items())
+
+
+def test_sbom_names_every_pinned_tarball(from_source: Path) -> None:
+    """Every C library of a build from source is in its SBOM with the pinned tarball's
+    sha256 and licence, and the compiled-in package with its sdist's."""
+    raw = zipstore.read_member(from_source, sbom.SBOM_ARCNAME)
+    assert raw is not None
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(raw.decode()) is None
+    parts = {c["bom-ref"]: c for c in json.loads(raw)["components"]}
+    found = manifest.read(from_source)
+    assert found is not None
+    wanted = {
+        deps.providing(archive).name  # type: ignore[union-attr]
+        for module in found.builtin_modules
+        if module in modules.FROM_SOURCE
+        for archive in modules.FROM_SOURCE[module].libraries
+    } | {"libyaml"}
+    for name in wanted:
+        part = parts[f"c-library:{name}:source"]
+        assert part["version"] == deps.LIBRARIES[name].version
+        assert part["hashes"] == [{"alg": "SHA-256", "content": deps.LIBRARIES[name].sha256}]
+        assert part["purl"] == f"pkg:generic/{name}@{deps.LIBRARIES[name].version}"
+    assert not [ref for ref in parts if ref.endswith(":system")]
+    pyyaml = parts["compiled-in:pyyaml"]
+    assert pyyaml["hashes"][0]["content"] == found.distributions[0].sdist_sha256
+    assert pyyaml["licenses"] == [{"license": {"id": "MIT"}}]
+    # No GPL: libedit, not GNU readline; no gdbm.
+    info = run_apepy("info", from_source).stdout
+    assert re.search(r"^copyleft\s+none$", info, re.MULTILINE), info

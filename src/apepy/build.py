@@ -21,9 +21,11 @@ from apepy import (
     extensions,
     hashing,
     inside,
+    linked,
     procs,
     pyc,
     runtime_deps,
+    sbom,
     sources,
     stepcode,
     toolchains,
@@ -283,8 +285,13 @@ def _pack(
 ) -> None:
     """Fill ``tmp``, the interpreter's cache entry being made: the file and its manifest."""
     with ui.phase("stdlib", "compiling the standard library to .pyc") as st:
+        # --minimal leaves the stdlib's sources out too: only tracebacks and inspect read them.
         entries = stdlib.collect(
-            core, tmp / "staging", ctx.log, drop=MINIMAL_STDLIB if minimal else frozenset()
+            core,
+            tmp / "staging",
+            ctx.log,
+            drop=MINIMAL_STDLIB if minimal else frozenset(),
+            with_sources=not minimal,
         )
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
@@ -338,12 +345,42 @@ def _pack(
                 [toolchain.strip, "--strip-all", str(binary)], check=True, capture_output=True
             )
         zipstore.append(
-            binary, [*entries, zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json())], epoch
+            binary,
+            [
+                *entries,
+                zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json()),
+                zipstore.Entry(sbom.SBOM_ARCNAME, _sbom(manifest, toolchain, built)),
+            ],
+            epoch,
         )
     with ui.phase("verify", "running the packed interpreter from an empty environment"):
         _verify(binary, core, dotted)
     shutil.rmtree(tmp / "staging")
     (tmp / "manifest.json").write_bytes(manifest.to_json())
+
+
+def _sbom(
+    manifest: Manifest, toolchain: toolchains.Toolchain, built: list[extensions.Extension]
+) -> bytes:
+    """The interpreter's SBOM: CPython, the C libraries its modules link, the packages
+    compiled in (each with the licence its own metadata states)."""
+    libs = linked.linked(
+        toolchain,
+        manifest.builtin_modules,
+        {m.dotted: m.libs for ext in built for m in ext.modules},
+    )
+    libs += linked.runtime(toolchain, cxx=any(m.cxx for ext in built for m in ext.modules))
+    compiled = [
+        sbom.CompiledPart(
+            name=ext.name,
+            version=ext.version,
+            sdist_sha256=ext.sdist_sha256,
+            modules=tuple(m.dotted for m in ext.modules),
+            license=sbom.wheel_licence(ext.wheel),
+        )
+        for ext in built
+    ]
+    return sbom.for_interpreter(manifest, libs, compiled)
 
 
 def _entry_intact(entry: Path, recorded: str) -> bool:

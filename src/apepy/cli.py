@@ -122,6 +122,8 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
                 refresh=args.refresh,
             ),
             offline=args.offline,
+            lock_out=args.lock_out,
+            locked=args.locked,
         )
     )
     size = result.output.stat().st_size
@@ -161,6 +163,7 @@ def _cmd_store(args: argparse.Namespace) -> int:
         "add": storecli.cmd_add,
         "rm": storecli.cmd_rm,
         "verify": storecli.cmd_verify,
+        "sbom": storecli.cmd_sbom,
     }
     return commands[args.command](args)
 
@@ -175,6 +178,7 @@ _HANDLERS: dict[str, Handler] = {
     "add": _cmd_store,
     "rm": _cmd_store,
     "verify": _cmd_store,
+    "sbom": _cmd_store,
     "doctor": _cmd_doctor,
     "cache": _cmd_cache,
 }

@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_add,
         _add_rm,
         _add_verify,
+        _add_sbom,
         testcli.add_parser,
         _add_doctor,
         _add_cache,
@@ -150,7 +151,9 @@ def _add_bundle(subparsers: Subparsers) -> None:
         "Options may also be set in [tool.apepy] of pyproject.toml (same names).",
     )
     bundle.add_argument(
-        "source", type=Path, help="project directory, requirements file, or script.py"
+        "source",
+        type=Path,
+        help="project directory, requirements file, pylock.toml (PEP 751), or script.py",
     )
     bundle.add_argument(
         "-o", "--output", type=Path, help="output file (default: the project's name)"
@@ -237,7 +240,22 @@ def _add_bundle(subparsers: Subparsers) -> None:
         help="resolve dependencies again instead of using the cached resolution",
     )
     bundle.add_argument(
-        "--offline", action="store_true", help="never download CPython source for the default base"
+        "--offline",
+        action="store_true",
+        help="never download CPython source for the default base, nor a locked wheel",
+    )
+    bundle.add_argument(
+        "--lock-out",
+        type=Path,
+        metavar="FILE",
+        help="also write the PEP 751 lock of what was installed to FILE (the file always "
+        "carries it: .apepy/pylock.toml); bundling from it gives the same bytes",
+    )
+    bundle.add_argument(
+        "--locked",
+        action="store_true",
+        help="with a lock (pylock.toml beside pyproject.toml, or given): refuse it when it "
+        "does not satisfy the project's dependencies",
     )
 
 
@@ -294,6 +312,25 @@ def _add_verify(subparsers: Subparsers) -> None:
         "verify", help="check the zip store: CRCs, offsets, overlaps, truncation"
     )
     verify.add_argument("file", type=Path)
+    verify.add_argument(
+        "--deep",
+        action="store_true",
+        help="also check every installed distribution's RECORD hashes, and the manifest's, "
+        "SBOM's and lock's claims against what the file holds and what it runs",
+    )
+
+
+def _add_sbom(subparsers: Subparsers) -> None:
+    sbom = subparsers.add_parser(
+        "sbom", help="print the SBOM the file carries (CycloneDX 1.6 JSON)"
+    )
+    sbom.add_argument("file", type=Path)
+    sbom.add_argument(
+        "--format",
+        choices=["cyclonedx", "spdx"],
+        default="cyclonedx",
+        help="cyclonedx (the member as written) or spdx (SPDX 2.3 JSON, made from it)",
+    )
 
 
 def _add_doctor(subparsers: Subparsers) -> None:

@@ -146,7 +146,64 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("build key", found.build_key),
     ]
     rows += bundle_rows(path)
+    rows += licence_rows(path)
     print_rows(rows)
+    return 0
+
+
+def licence_rows(path: Path) -> list[tuple[str, str]]:
+    """The SBOM's licences, counted, and every copyleft component by name."""
+    from apepy import sbom
+
+    bom = sbom.load(path)
+    if bom is None:
+        return [("licences", "no SBOM in the file (made by an older apepy)")]
+    found = sbom.summary(bom)
+    counted = sorted(found.by_licence.items(), key=lambda item: (-len(item[1]), item[0]))
+    rows = [
+        (
+            "licences",
+            "; ".join(f"{text} ({len(names)})" for text, names in counted)
+            + (f"; unknown ({len(found.unknown)})" if found.unknown else ""),
+        )
+    ]
+    if found.unknown:
+        rows.append(("licence unknown", ", ".join(found.unknown)))
+    if found.strong:
+        rows.append(("copyleft (GPL)", "; ".join(found.strong)))
+        rows.append(
+            (
+                "",
+                "the file links GPL code: distributed, it is under the GPL as a whole "
+                "(GNU readline and gdbm come from the system's libraries: build with "
+                "--libraries source, which links libedit and no gdbm, or --exclude-module "
+                "readline --exclude-module _dbm --exclude-module _gdbm)",
+            )
+        )
+    if found.weak:
+        rows.append(("weak copyleft", "; ".join(found.weak)))
+    if not found.strong and not found.weak:
+        rows.append(("copyleft", "none"))
+    return rows
+
+
+def cmd_sbom(args: argparse.Namespace) -> int:
+    from apepy import sbom
+
+    path: Path = args.file
+    _archive(path)
+    raw = sbom.read(path)
+    if raw is None:
+        raise ApepyError(
+            f"{path} carries no SBOM ({sbom.SBOM_ARCNAME})",
+            hint="files made by apepy build / bundle carry one; rebuild this one with them",
+        )
+    if args.format == "spdx":
+        from apepy import spdx
+
+        raw = spdx.from_cyclonedx(sbom.parse(raw), path.name)
+    sys.stdout.buffer.write(raw)
+    sys.stdout.buffer.flush()
     return 0
 
 
@@ -263,14 +320,30 @@ def cmd_rm(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     archive = _archive(args.file)
     problems, warnings = zipverify.verify(archive)
+    checked: list[str] = []
+    if args.deep and not problems:
+        from apepy import deepverify
+
+        deep = deepverify.verify(archive)
+        problems += deep.problems
+        warnings += deep.warnings
+        checked = deep.checked
     for warning in warnings:
         ui.warn(warning)
     if problems:
         for problem in problems:
             ui.console.print(f"[red]✗[/] {escape(problem)}", highlight=False)
+        if args.deep:
+            raise ApepyError(
+                f"{args.file}: {len(problems)} problem(s): it is not as apepy made it",
+                hint="rebuild or bundle the file again from its sources (its lock: "
+                "apepy cat FILE .apepy/pylock.toml)",
+            )
         raise ApepyError(
             f"{args.file}: {len(problems)} problem(s) in its zip store",
             hint="rebuild the file, or fix it with `apepy rm` / `apepy add`",
         )
     ui.done(f"{args.file}: {len(archive.members)} members, all readable, offsets absolute")
+    for line in checked:
+        ui.done(f"{args.file}: {line}")
     return 0

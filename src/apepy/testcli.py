@@ -46,12 +46,19 @@ def cmd(args: argparse.Namespace) -> int:
         f"{summary.ok + len(summary.env_changed)} test files passed, {len(summary.failed)} failed, "
         f"{len(summary.skipped)} skipped, {len(summary.run_no_tests)} ran no tests, "
         f"{len(summary.excluded)} excluded by design"
+        + f" (and {len(summary.excluded_cases)} patterns of test cases)"
         + (f" ({summary.tests_run} tests)" if summary.tests_run is not None else "")
     )
     if summary.env_changed:
         ui.warn(f"altered the execution environment: {' '.join(summary.env_changed)}")
     for name, reason in sorted(summary.excluded.items()):
         ui.info(f"excluded {name}: {reason}")
+    # The cases by reason: the list is long, the reasons are few.
+    by_reason: dict[str, int] = {}
+    for reason in summary.excluded_cases.values():
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    for reason, count in sorted(by_reason.items()):
+        ui.info(f"excluded {count} test-case patterns: {reason}")
     problems = summary.failed + summary.omitted
     if problems:
         raise ApepyError(

@@ -7,10 +7,13 @@ its own interpreter. Two things make that faithful:
   package because a copy of the file carries a one-line ``test/__init__.py`` whose
   ``__path__`` is the suite's directory on disk.
 - Tests find their data files next to themselves, as real files: the suite is an
-  unpacked tree, and regrtest is told so with ``--testdir``.
+  unpacked tree. regrtest finds it from its own ``__file__`` and imports each test
+  as ``test.test_x``, as in an ordinary build (``--testdir`` would import them as
+  top-level modules, and the doctests that print qualified names would differ).
 
-Test files that cannot pass in a single static file by design are excluded, each
-with its reason (EXCLUDED); the rest must pass as they do in an ordinary build.
+Test files and test cases that cannot pass in a single static file by design are
+left out, each with its reason (apepy.testexclusions); the rest must pass as they
+do in an ordinary build.
 """
 
 from __future__ import annotations
@@ -22,19 +25,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import ape, cache, manifest, procs, sources, storecli, ui, zipstore
+from apepy import ape, cache, manifest, procs, sources, storecli, testexclusions, ui, zipstore
 from apepy.errors import ApepyError
 from apepy.layout import LIB
-
-# Test files that cannot pass in a single static file by design, per CPython series.
-EXCLUDED: dict[str, dict[str, str]] = {
-    series: {
-        # ensurepip's bundled wheels are not in the file (the stdlib is packed
-        # without ensurepip): there is nothing to install pip from.
-        "test_ensurepip": "the file carries no ensurepip wheels",
-    }
-    for series in ("3.13", "3.11")
-}
 
 _PROGRESS = re.compile(r"\[\s*(\d+)/(\d+)(?:/\d+)?\] (\S+)(?: (.*))?$")
 _TOTAL = re.compile(r"^Total tests: run=([\d,]+)")
@@ -54,8 +47,10 @@ class Summary:
     found: bool = False
     # Test cases run (3.13's "Total tests: run=N"; None where not reported).
     tests_run: int | None = None
-    # What the run left out by design (apepy's EXCLUDED), with the reasons.
+    # What the run left out by design (apepy.testexclusions), with the reasons:
+    # whole test files, and test cases (regrtest --ignore patterns).
     excluded: dict[str, str] = field(default_factory=dict)
+    excluded_cases: dict[str, str] = field(default_factory=dict)
 
 
 def parse_summary(text: str) -> Summary:
@@ -113,16 +108,25 @@ def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
     """A copy of ``exe`` whose ``test`` package is ``testdir`` on disk."""
     copy = work / exe.name
     shutil.copy2(exe, copy)
+    # A directory holding only the suite, last on sys.path: pdb and others find a
+    # test module's file by searching sys.path, as for /usr/lib/python3.X/test in
+    # an ordinary build. Nothing else can be imported from it.
+    shelf = work / "suite-path"
+    shelf.mkdir()
+    (shelf / "test").symlink_to(testdir, target_is_directory=True)
     stub = f"{LIB}test/__init__.py"
-    init = f"# apepy test: CPython's test package, on disk.\n__path__ = [{str(testdir)!r}]\n"
+    init = (
+        "# apepy test: CPython's test package, on disk.\n"
+        "import sys\n"
+        f"__path__ = [{str(testdir)!r}]\n"
+        f"if {str(shelf)!r} not in sys.path:\n"
+        f"    sys.path.append({str(shelf)!r})\n"
+        "del sys\n"
+    )
     storecli.add_members(
         zipstore.read_archive(copy), [zipstore.Entry(stub, init.encode(), compress=False)]
     )
     return copy
-
-
-def excluded_for(version: str) -> dict[str, str]:
-    return EXCLUDED.get(".".join(version.split(".")[:2]), {})
 
 
 def run(
@@ -143,17 +147,28 @@ def run(
     version = record.python_version
     tree = suite_tree(version, offline=offline)
     testdir = tree / "Lib" / "test"
-    excluded = excluded_for(version)
+    excluded = testexclusions.for_version(version)
     log = cache.cache_dir("logs") / f"test-{version}-{os.getpid()}.log"
     log.unlink(missing_ok=True)
     work = Path(tempfile.mkdtemp(prefix="apepy-test-"))
     try:
         copy = prepare_copy(exe.resolve(), testdir, work)
-        args = ["-m", "test", "--testdir", str(testdir), "-j", str(jobs), "--timeout", str(timeout)]
+        ignore = work / "ignore.txt"
+        ignore.write_text("".join(f"{p}\n" for p in sorted(excluded.cases)), encoding="utf-8")
+        args = [
+            "-m",
+            "test",
+            "-j",
+            str(jobs),
+            "--timeout",
+            str(timeout),
+            "--ignorefile",
+            str(ignore),
+        ]
         if tests:
-            args += [t for t in tests if t not in excluded]
+            args += [t for t in tests if t not in excluded.files]
         else:
-            args += ["-x", *sorted(excluded)]
+            args += ["-x", *sorted(excluded.files)]
         # The suite sets up its own environment; apepy's and the user's PYTHON*
         # variables would change what every child interpreter does.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -176,7 +191,10 @@ def run(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     summary = parse_summary(log.read_text(encoding="utf-8", errors="replace"))
-    summary.excluded = {} if tests else excluded
+    summary.excluded = (
+        {t: r for t, r in excluded.files.items() if t in tests} if tests else excluded.files
+    )
+    summary.excluded_cases = excluded.cases
     if not summary.found:
         raise ApepyError(
             f"the test suite ended without its report (exit code {code})",

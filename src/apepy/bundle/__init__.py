@@ -6,7 +6,10 @@ The run is here; ``entry_point`` chooses and checks what the app starts with,
 
 from __future__ import annotations
 
+import base64
+import csv
 import dataclasses
+import hashlib
 import os
 import re
 import shutil
@@ -15,7 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apepy import cache, inside, pyc, ui, zipstore
+from packaging.pylock import Pylock
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from apepy import cache, inside, lock, pyc, sbom, ui, zipstore
 from apepy.bundle import base as base_mod
 from apepy.bundle import data_files, entry_point, install, project, prune, wheels
 from apepy.bundle.config import CONFIG_SCHEMA, BundleConfig, Distribution, Extract
@@ -44,6 +50,10 @@ class BundleRequest:
     prune: bool | None = None
     keep: tuple[str, ...] = ()
     keep_from: Path | None = None
+    # Write the lock of what was installed here too (it is always inside the file).
+    lock_out: Path | None = None
+    # Refuse a lock that does not satisfy the project's dependencies.
+    locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,13 @@ class BundleResult:
 def bundle(request: BundleRequest) -> BundleResult:
     started = time.monotonic()
     proj = project.load(request.source)
+    if request.locked and proj.lock is None:
+        raise ApepyError(
+            f"--locked needs a lock: {request.source} is not a pylock.toml and has none beside it",
+            hint="write one with --lock-out pylock.toml (next to pyproject.toml), or drop --locked",
+        )
+    # A malformed lock is refused before any work.
+    pylock = lock.read(proj.lock) if proj.lock is not None else None
     output = request.output or Path(proj.tool.output or proj.name)
     output = output.absolute()
     cache.check_output_path(output)
@@ -88,6 +105,8 @@ def bundle(request: BundleRequest) -> BundleResult:
     entry = None if request.scripts else entry_point.choose(request.entry, request.module, proj)
     allow_env = request.allow_environment or proj.tool.allow_environment
     index = _index_options(request.index, proj)
+    if request.lock_out is not None:
+        cache.check_output_path(request.lock_out.absolute())
 
     log = cache.cache_dir("logs") / f"bundle-{proj.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     # A run killed outright leaves its work directory; the next run removes it.
@@ -97,8 +116,15 @@ def bundle(request: BundleRequest) -> BundleResult:
         site = work / "site-packages"
         # What the base has compiled in is fixed: pip must choose the rest to fit it
         # (pydantic pins pydantic-core exactly).
-        fixed = [f"{name}=={version}" for name, version in install.provided_by_base(base).items()]
-        found = wheels.resolve(proj.dependencies, base, index, log, constraints=fixed)
+        provided = install.provided_by_base(base)
+        fixed = [f"{name}=={version}" for name, version in provided.items()]
+        urls: dict[str, lock.LockedWheel] = {}
+        if pylock is not None:
+            from_lock = _locked_wheels(proj, pylock, base, index, request, provided)
+            found = [wheels.Wheel(path, w.sha256) for w, path in from_lock]
+            urls = {str(canonicalize_name(w.name)): w for w, _ in from_lock}
+        else:
+            found = wheels.resolve(proj.dependencies, base, index, log, constraints=fixed)
         with ui.phase("install", f"{len(found)} wheels with installer") as st:
             staged = wheels.stage(found, work / "wheels")
             dists = install.install_wheels(staged, site, base, log)
@@ -131,6 +157,9 @@ def bundle(request: BundleRequest) -> BundleResult:
             distributions=tuple(Distribution(d.name, d.version) for d in dists),
         )
         entries.append(zipstore.Entry(BUNDLE_CONFIG, config.to_json()))
+        lock_text, sbom_text = _provenance(proj, base, site, dists, found, urls)
+        entries.append(zipstore.Entry(lock.LOCK_ARCNAME, lock_text))
+        entries.append(zipstore.Entry(sbom.SBOM_ARCNAME, sbom_text))
         entries.append(zipstore.Entry(ARGS_ARCNAME, _args_text(allow_env).encode(), compress=False))
         dropped = _prune(request, proj, base, site) if request.prune or proj.tool.prune else set()
         new_names = {e.name for e in entries}
@@ -147,8 +176,108 @@ def bundle(request: BundleRequest) -> BundleResult:
                 keep=lambda m: m.name not in new_names and m.name not in dropped,
                 add=entries,
             )
+    if request.lock_out is not None:
+        with cache.atomic_output(request.lock_out.absolute()) as target:
+            target.write_bytes(lock_text)
     links = _make_links(request.link_dir, output, proj) if request.link_dir else []
     return BundleResult(output, base, dists, time.monotonic() - started, links)
+
+
+def _locked_wheels(
+    proj: project.Project,
+    pylock: Pylock,
+    base: base_mod.Base,
+    index: wheels.IndexOptions,
+    request: BundleRequest,
+    provided: dict[str, str],
+) -> list[tuple[lock.LockedWheel, Path]]:
+    """The lock's wheel for each package, found locally (or at its URL) and checked
+    against the lock's sha256; the base's compiled-in packages are not installed."""
+    assert proj.lock is not None
+    locked = lock.select(pylock, base, proj.lock)
+    missing = lock.unsatisfied(proj.dependencies, locked, provided, base)
+    if missing and request.locked:
+        raise ApepyError(
+            f"{proj.lock} does not satisfy the project's dependencies: {'; '.join(missing)}",
+            hint="write the lock again (bundle without it, with --lock-out pylock.toml), "
+            "or drop --locked to install the lock as it is",
+        )
+    for text in missing:
+        ui.warn(f"the lock does not satisfy the dependency {text}; installing the lock as it is")
+    found = []
+    with ui.phase("lock", f"{len(locked)} wheels from {proj.lock.name}"):
+        for wheel in locked:
+            name = canonicalize_name(wheel.name)
+            if name in provided:
+                if provided[name] != wheel.version:
+                    raise ApepyError(
+                        f"{proj.lock} locks {wheel.name} {wheel.version}, but the base has "
+                        f"{wheel.name} {provided[name]} compiled in",
+                        hint="lock the version the base has, or build a base with the locked "
+                        f"one (apepy build --with {wheel.name}=={wheel.version})",
+                    )
+                continue
+            path = lock.find(wheel, proj.lock.parent, index.find_links, offline=request.offline)
+            lock.keep(path, wheel)
+            found.append((wheel, path))
+    return found
+
+
+def _provenance(
+    proj: project.Project,
+    base: base_mod.Base,
+    site: Path,
+    dists: list[install.Installed],
+    found: list[wheels.Wheel],
+    locked: dict[str, lock.LockedWheel],
+) -> tuple[bytes, bytes]:
+    """The lock of what was installed, and the bundle's SBOM (its base's, with the
+    app and every installed wheel)."""
+    by_name = {canonicalize_name(parse_wheel_filename(w.path.name)[0]): w for w in found}
+    locked_out: list[lock.LockedWheel] = []
+    parts: list[sbom.WheelPart] = []
+    for dist in dists:
+        name = canonicalize_name(dist.name)
+        wheel = by_name[name]
+        known = locked.get(name)
+        url = known.url if known else wheel.url
+        locked_out.append(
+            lock.LockedWheel(
+                name=name,
+                version=dist.version,
+                filename=wheel.path.name,
+                sha256=wheel.sha256,
+                url=url,
+                path=known.path if known else "",
+            )
+        )
+        metadata = (site / dist.dist_info / "METADATA").read_text(
+            encoding="utf-8", errors="replace"
+        )
+        parts.append(
+            sbom.WheelPart(
+                name=name,
+                version=dist.version,
+                filename=wheel.path.name,
+                sha256=wheel.sha256,
+                license=sbom.metadata_licence(metadata),
+                url=url,
+                dropped=dist.dropped_extensions,
+            )
+        )
+    # The zip's own dates come from SOURCE_DATE_EPOCH; without it, the base's date.
+    given = os.environ.get("SOURCE_DATE_EPOCH", "")
+    epoch = (
+        int(given)
+        if given.isdigit()
+        else base.manifest.source_date_epoch
+        if base.manifest
+        else zipstore.DOS_EPOCH
+    )
+    bom = sbom.for_bundle(
+        sbom.read(base.path), base.manifest, (proj.name, proj.version), parts, epoch
+    )
+    return lock.render(locked_out, base), bom
 
 
 def _prune(
@@ -238,10 +367,32 @@ def _copy_app(proj: project.Project, site: Path) -> list[str]:
         if proj.scripts:
             lines = ["[console_scripts]"] + [f"{k} = {v}" for k, v in sorted(proj.scripts.items())]
             (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        (dist_info / "RECORD").write_text("")
+        roots = [site / item.name for item in proj.code]
+        if proj.script is not None:
+            roots.append(site / f"{entry_point.script_module(proj.script)}.py")
+        _write_record(site, dist_info, roots)
     for runtime in ("_apepy_boot.py", "_apepy.py"):
         (site / runtime).write_text(inside.source(f"runtime/{runtime}"), encoding="utf-8")
     return names
+
+
+def _write_record(site: Path, dist_info: Path, roots: list[Path]) -> None:
+    """The app's RECORD, as a wheel's installer writes one: every file of its code and
+    dist-info with its sha256, so `apepy verify --deep` sees a change to the app too."""
+    files = [dist_info / "RECORD"]
+    for root in [*roots, dist_info]:
+        files += sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    rows = []
+    for path in sorted(set(files)):
+        rel = path.relative_to(site).as_posix()
+        if path.name == "RECORD" and path.parent == dist_info:
+            rows.append([rel, "", ""])
+            continue
+        data = path.read_bytes()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        rows.append([rel, f"sha256={digest}", str(len(data))])
+    with open(dist_info / "RECORD", "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
 
 
 def _args_text(allow_env: bool) -> str:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.pylock import is_valid_pylock_path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from apepy import records
 from apepy.errors import ApepyError
+
+LOCK_NAME = "pylock.toml"
 
 # Directories next to pyproject.toml that are never app code.
 _NOT_CODE = frozenset(
@@ -85,6 +89,8 @@ class Project:
     # A single script (PEP 723 input) to run as __main__.
     script: Path | None = None
     tool: ToolOptions = field(default_factory=ToolOptions)
+    # A PEP 751 lock: the dependencies installed, exactly, instead of a resolution.
+    lock: Path | None = None
 
     @property
     def dist_name(self) -> str:
@@ -98,14 +104,20 @@ def load(path: Path) -> Project:
             hint="name a project directory, a requirements file or a .py script",
         )
     if path.is_dir():
-        return _from_directory(path.resolve())
+        proj = _from_directory(path.resolve())
+        lock = proj.root / LOCK_NAME
+        return dataclasses.replace(proj, lock=lock) if lock.is_file() else proj
+    if is_valid_pylock_path(path):
+        return _from_lock(path.resolve())
     if path.suffix == ".py":
         return _from_script(path.resolve())
     if path.suffix in (".txt", ".in") or path.name.startswith("requirements"):
         return _from_requirements(path.resolve())
     raise ApepyError(
-        f"cannot bundle {path}: not a directory, a .py script or a requirements file",
-        hint="pass a project directory with pyproject.toml, requirements.txt, or a script with PEP 723 metadata",
+        f"cannot bundle {path}: not a directory, a .py script, a requirements file or a "
+        "pylock.toml",
+        hint="pass a project directory with pyproject.toml, requirements.txt, a pylock.toml, "
+        "or a script with PEP 723 metadata",
     )
 
 
@@ -129,6 +141,15 @@ def _parse_requirements(lines: list[str], where: str) -> list[str]:
             ) from exc
         requirements.append(line)
     return requirements
+
+
+def _from_lock(path: Path) -> Project:
+    """A lock file: the project beside it (pyproject.toml), or just the lock's packages."""
+    if (path.parent / "pyproject.toml").is_file():
+        return dataclasses.replace(_from_directory(path.parent), lock=path)
+    return Project(
+        name=path.parent.name or "app", version="0", root=path.parent, dependencies=[], lock=path
+    )
 
 
 def _from_requirements(path: Path) -> Project:

@@ -125,12 +125,14 @@ def plan(
         top = rel.split("/")[0].split(".")[0]
         if top.startswith(tuple(ALWAYS)) or top == CA_DIR:
             continue
-        if name in kept_files:
+        # A module's source (.py, for tracebacks) goes or stays with its .pyc.
+        code = name.removesuffix(".py") + ".pyc" if name.endswith(".py") else name
+        if code in kept_files:
             continue
         directory = name.rpartition("/")[0] + "/"
-        if name.endswith("/__init__.pyc") and directory in kept_dirs:
+        if code.endswith("/__init__.pyc") and directory in kept_dirs:
             continue
-        if not name.endswith(".pyc") and any(directory.startswith(d) for d in kept_dirs):
+        if not code.endswith(".pyc") and any(directory.startswith(d) for d in kept_dirs):
             continue  # data files of kept packages
         dropped.add(name)
     return Pruned(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,14 @@ from apepy.errors import ApepyError
 from apepy.hashing import sha256_file
 
 RESOLVED = "resolved.json"
+# Where each wheel of a resolution was downloaded from, as pip's own log says (an
+# entry made before apepy kept it has none: its wheels' URLs are unknown).
+URLS = "urls.json"
+# pip's debug log names the URL of every file it takes ("Added NAME from URL", or
+# "Looking up "URL" in the cache", as pip's versions say it).
+_FETCHED = re.compile(
+    r'(?:Added \S+ from |Looking up ")(?P<url>https?://[^"\s#]+/(?P<name>[^/"\s#]+\.whl))'
+)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _REFRESH_HINT = (
     "run again with --refresh to download the wheels again (or clear the cache: apepy cache clean)"
@@ -50,6 +60,8 @@ class Wheel:
 
     path: Path
     sha256: str
+    # The URL it came from, where pip said (never with credentials).
+    url: str = ""
 
 
 def resolve(
@@ -97,10 +109,37 @@ def resolve(
             with ui.phase(
                 "resolve", f"{len(requirements)} requirements with pip for {base.describe()}"
             ):
-                _pip_download(requirements, tags, index, entry.work, log, pins)
+                urls = _pip_download(requirements, tags, index, entry.work, log, pins)
             recorded = {p.name: sha256_file(p) for p in sorted(entry.work.glob("*.whl"))}
+            urls = {name: url for name, url in urls.items() if name in recorded}
+            (entry.work / URLS).write_text(json.dumps(urls, indent=1, sort_keys=True) + "\n")
             entry.publish(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
-    return [Wheel(entry.path / n, digest) for n, digest in sorted(recorded.items())]
+    urls = _urls(entry.path / URLS)
+    return [
+        Wheel(entry.path / n, digest, urls.get(n, "")) for n, digest in sorted(recorded.items())
+    ]
+
+
+def _urls(path: Path) -> dict[str, str]:
+    """The wheels' URLs a resolution recorded (none for an older entry, or a damaged file:
+    a URL is only ever extra information)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _public(url: str) -> str:
+    """``url`` without user name or password (a private index's credentials stay out of
+    the lock and the SBOM)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
 
 
 def _complete(entry: Path, text: str) -> bool:
@@ -162,16 +201,24 @@ def _pip_download(
     dest: Path,
     log: Path,
     pins: list[str],
-) -> None:
+) -> dict[str, str]:
+    """Download the wheels into ``dest``; return the URL of each, by file name."""
     extra: list[str] = []
     constraints = dest / "constraints.txt"
     if pins:
         constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
         extra = ["-c", str(constraints)]
-    result = pip.download([*tags, *index.pip_args(), *extra, *requirements], dest, log)
+    with tempfile.TemporaryDirectory(prefix="apepy-pip-log-") as scratch:
+        debug_log = Path(scratch) / "pip.log"
+        result = pip.download(
+            [*tags, *index.pip_args(), *extra, "--log", str(debug_log), *requirements], dest, log
+        )
+        text = (
+            debug_log.read_text(encoding="utf-8", errors="replace") if debug_log.is_file() else ""
+        )
     constraints.unlink(missing_ok=True)
     if result.returncode == 0:
-        return
+        return {m["name"]: _public(m["url"]) for m in _FETCHED.finditer(text)}
     text = result.stderr
     missing = re.search(r"No matching distribution found for (\S+)", text)
     tail = "\n".join(text.strip().splitlines()[-8:])

@@ -96,7 +96,10 @@ ARGS_CALL = Edit(
     name="python.c: read .args at start",
     path="Programs/python.c",
     anchor="    return Py_BytesMain(argc, argv);\n",
-    replacement="    apepy_load_args(&argc, &argv);\n    return Py_BytesMain(argc, argv);\n",
+    replacement=(
+        "    apepy_static_nss();\n    apepy_load_args(&argc, &argv);\n"
+        "    return Py_BytesMain(argc, argv);\n"
+    ),
 )
 
 # With `.args`, argv is a new array whose extra arguments live on the heap; the

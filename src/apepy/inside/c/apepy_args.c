@@ -191,4 +191,29 @@ static void apepy_load_args(int *argc, char ***argv)
     *argc = n;
     *argv = args;
 }
+
+/* glibc linked statically cannot load NSS plug-ins: dlopen() brings in a second,
+ * shared libc, and a lookup that reaches a plug-in (libnss_systemd for a user or
+ * group that /etc/passwd lacks, getpwall(), getgrall()) crashes the process.
+ * The "files" and "dns" services are part of libc itself, so the static host
+ * file looks names up with those alone; a missing user is then a KeyError, as
+ * on any system without the plug-in. Cosmopolitan's libc has no NSS. */
+#if defined(__GLIBC__) && !defined(__COSMOPOLITAN__)
+extern int __nss_configure_lookup(const char *dbname, const char *string);
+
+static void apepy_static_nss(void)
+{
+    static const char *const files_only[] = {
+        "aliases", "ethers", "group", "gshadow", "initgroups", "netgroup",
+        "passwd", "protocols", "publickey", "rpc", "services", "shadow",
+    };
+    for (size_t i = 0; i < sizeof files_only / sizeof files_only[0]; i++) {
+        __nss_configure_lookup(files_only[i], "files");
+    }
+    __nss_configure_lookup("hosts", "files dns");
+    __nss_configure_lookup("networks", "files dns");
+}
+#else
+static void apepy_static_nss(void) {}
+#endif
 #endif /* !MS_WINDOWS */

@@ -25,7 +25,7 @@ import _io
 import marshal
 import sys
 from _frozen_importlib import ModuleSpec
-from _frozen_importlib_external import MAGIC_NUMBER, decode_source
+from _frozen_importlib_external import MAGIC_NUMBER, _LoaderBasics, decode_source
 
 # Given their values when the importer is put into the interpreter (apepy.inside).
 from apepy.layout import FROZEN_PREFIX, INDEX_MAGIC, LIB
@@ -233,9 +233,10 @@ class Loader:
     def create_module(self, spec: ModuleSpec) -> None:
         return None
 
-    def exec_module(self, module: "ModuleType") -> None:
-        code = self.get_code(module.__name__)
-        exec(code, module.__dict__)
+    # importlib's own: a module's code runs from frames of importlib._bootstrap, which
+    # warnings skip (a DeprecationWarning at import names the importing line, not
+    # this file) and which tracebacks, pdb and trace treat as the import machinery.
+    exec_module = _LoaderBasics.exec_module
 
     def is_package(self, fullname: str) -> bool:
         return self.package
@@ -251,6 +252,10 @@ class Loader:
             data = self.store.read(self.member)
             if data is not None and data[:4] == MAGIC_NUMBER:
                 loaded: CodeType = marshal.loads(memoryview(data)[16:])
+                # As CPython's own loader does for every .pyc: the code's file name
+                # becomes the module's __file__, wherever the executable now is, so
+                # tracebacks, inspect, trace and warnings name the file they import.
+                _imp._fix_co_filename(loaded, self.origin)  # type: ignore[attr-defined]
                 return loaded
         source = self.get_source(fullname)
         if source is None:
@@ -273,9 +278,9 @@ class Loader:
             code = _imp.get_frozen_object(frozen)
         except ImportError:
             return None
-        # Frozen code is named "<frozen json>"; give it the .pyc's file name, so
+        # Frozen code is named "<frozen json>"; give it the module's file name, so
         # tracebacks and inspect read the same as for a module from the zip.
-        _imp._fix_co_filename(code, stdlib_member[:-1])  # type: ignore[attr-defined]
+        _imp._fix_co_filename(code, self.origin)  # type: ignore[attr-defined]
         return code
 
     def get_source(self, fullname: str) -> str | None:
@@ -302,7 +307,27 @@ class Loader:
         return zipimport.zipimporter(self.directory + "/").get_resource_reader(fullname)
 
 
+def _frozen_source(cls: type, fullname: str) -> str | None:
+    """FrozenImporter.get_source: the source of one of CPython's own frozen stdlib
+    modules (os, runpy, _collections_abc, ...), from its .py in the zip."""
+    store = _get_store()
+    if not store:
+        return None
+    base = LIB + fullname.replace(".", "/")
+    for member in (base + ".py", base + "/__init__.py"):
+        data = store.read(member)
+        if data is not None:
+            return decode_source(data)
+    return None
+
+
 def install() -> None:
     """Put the hook first in sys.path_hooks (zipimport stays as the fallback)."""
     if hook not in sys.path_hooks:
         sys.path_hooks.insert(0, hook)
+    # CPython's FrozenImporter has no source to give: an ordinary build finds it on
+    # disk at the module's __file__. Here the file is in the zip, so inspect, pdb
+    # and tracebacks ask the importer through linecache.
+    from _frozen_importlib import FrozenImporter
+
+    FrozenImporter.get_source = classmethod(_frozen_source)  # type: ignore[method-assign,assignment]
