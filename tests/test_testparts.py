@@ -56,3 +56,17 @@ def test_test_folders_unless_other_code_imports_from_them() -> None:
     # numpy.testing is public API: not a test folder.
     assert not testparts.is_test_data("numpy/testing/__init__.py")
     assert testparts.is_test_data("numpy/_core/tests/data/umath-validation-set-log.csv")
+
+
+def test_the_record_loses_the_rows_of_folders_left_out() -> None:
+    record = (
+        "numpy/__init__.py,sha256=abc,10\n"
+        "numpy/_core/tests/test_api.py,sha256=def,20\n"
+        '"numpy/a,b.py",sha256=ghi,30\n'
+        "numpy-2.4.6.dist-info/RECORD,,\n"
+    )
+    assert testparts.without_folders(record, {"numpy/_core/tests/"}) == (
+        "numpy/__init__.py,sha256=abc,10\n"
+        '"numpy/a,b.py",sha256=ghi,30\n'
+        "numpy-2.4.6.dist-info/RECORD,,\n"
+    )

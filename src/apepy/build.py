@@ -349,7 +349,7 @@ def _pack(
             [
                 *entries,
                 zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json()),
-                zipstore.Entry(sbom.SBOM_ARCNAME, _sbom(manifest, toolchain, built)),
+                zipstore.Entry(sbom.SBOM_ARCNAME, _sbom(manifest, toolchain, built, needed)),
             ],
             epoch,
         )
@@ -360,7 +360,10 @@ def _pack(
 
 
 def _sbom(
-    manifest: Manifest, toolchain: toolchains.Toolchain, built: list[extensions.Extension]
+    manifest: Manifest,
+    toolchain: toolchains.Toolchain,
+    built: list[extensions.Extension],
+    needed: list[runtime_deps.Wheel],
 ) -> bytes:
     """The interpreter's SBOM: CPython, the C libraries its modules link, the packages
     compiled in (each with the licence its own metadata states)."""
@@ -380,7 +383,8 @@ def _sbom(
         )
         for ext in built
     ]
-    return sbom.for_interpreter(manifest, libs, compiled)
+    licences = {w.record.name: sbom.wheel_licence(w.path) for w in needed}
+    return sbom.for_interpreter(manifest, libs, compiled, licences)
 
 
 def _entry_intact(entry: Path, recorded: str) -> bool:

@@ -10,6 +10,8 @@ does (no other Python file of the wheel, no other compiled module).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -87,3 +89,11 @@ def test_folders(python_files: dict[str, str]) -> set[str]:
             if dotted in text or (path.startswith(parent) and relative.search(text)):
                 kept.add(folder)
     return folders - kept
+
+
+def without_folders(record: str, folders: set[str]) -> str:
+    """A RECORD's text without the rows of files in ``folders``."""
+    rows = [r for r in csv.reader(io.StringIO(record)) if r and not r[0].startswith(tuple(folders))]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
