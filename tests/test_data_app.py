@@ -77,6 +77,8 @@ def test_csv_report_runs_from_one_file(data_base: Path, tmp_path: Path) -> None:
     assert "provided by the base interpreter" in bundled.stderr
     # pandas' own dependencies come with the base: not installed a second time.
     assert re.search(r"python[-_]dateutil: provided by the base interpreter", bundled.stderr)
+    deep = run_apepy("verify", "--deep", app)
+    assert deep.returncode == 0, deep.stdout + deep.stderr
     work = tmp_path / "empty"
     work.mkdir()
     shutil.copy(CSV_REPORT / "sales.csv", work / "sales.csv")
@@ -133,6 +135,10 @@ def test_the_base_imports_pandas_by_itself(data_base: Path, tmp_path: Path) -> N
     names = [m.name for m in zipstore.read_archive(copy).members]
     assert not [n for n in names if "/tests/" in n]
     assert "Lib/site-packages/numpy/testing/__init__.py" in names
+    # RECORDs list what is installed; the SBOM names the dependencies, as the file holds.
+    deep = run_apepy("verify", "--deep", copy)
+    assert deep.returncode == 0, deep.stdout + deep.stderr
+    assert "run-time dependencies" not in deep.stdout + deep.stderr
 
 
 @pytest.mark.build
