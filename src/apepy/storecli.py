@@ -138,7 +138,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("built-in modules", f"{len(found.builtin_modules)}: {' '.join(found.builtin_modules)}"),
         ("left out", ", ".join(found.excluded_modules) or "none"),
         ("compiled in", _compiled_in(found.distributions)),
-        ("their dependencies", _runtime(found.runtime_dependencies)),
+        ("run-time deps", _runtime(found.runtime_dependencies)),
         ("patches", "; ".join(found.patches)),
         ("CA bundle", found.ca_bundle),
         ("build date", f"{found.build_date} (SOURCE_DATE_EPOCH={found.source_date_epoch})"),
