@@ -145,11 +145,12 @@ def test_the_base_imports_pandas_by_itself(data_base: Path, tmp_path: Path) -> N
 def test_a_dependency_with_a_c_part_names_its_with(
     data_base: Path, tmp_path: Path, release: sources.Release
 ) -> None:
-    """pandas needs numpy, which pip has no pure-Python wheel of: one error, before the
-    re-link, naming the --with to add (pandas' own build comes from data_base's cache)."""
+    """pandas needs numpy, which pip has no pure-Python wheel of: one error naming the
+    --with to add, before any build (pandas' PKG-INFO is final metadata)."""
     out = tmp_path / "python"
     result = run_apepy("build", "--python", release.version, "--with", PINS["pandas"], "-o", out)
     assert result.returncode == 1, result.stderr
     assert "error: pandas needs numpy, which has no pure-Python wheel" in result.stderr
     assert "--with numpy" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
+    assert "extension pandas" not in result.stderr and "built in before" not in result.stderr

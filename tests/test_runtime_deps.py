@@ -4,6 +4,8 @@ error naming the --with a dependency with a C part needs, read from pip's own wo
 
 from __future__ import annotations
 
+import io
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -13,15 +15,15 @@ from installer.sources import WheelFile
 from apepy import runtime_deps
 from apepy.errors import ApepyError
 
-PANDAS = runtime_deps.Provided(
-    "pandas",
-    "3.1.1",
-    "Metadata-Version: 2.1\nName: pandas\nVersion: 3.1.1\n"
+PKG_INFO = (
+    "Metadata-Version: 2.4\nName: pandas\nVersion: 3.1.1\n"
     'Requires-Dist: numpy>=2.0.2; python_version < "3.14"\n'
     'Requires-Dist: numpy>=2.3.3; python_version >= "3.14"\n'
     "Requires-Dist: python-dateutil>=2.9.0\n"
-    "Requires-Dist: pytest>=8; extra == 'test'\n\nlong description\n",
+    "Requires-Dist: pytest>=8; extra == 'test'\n\n"
+    "Requires-Dist: a line of the long description, not a header\n"
 )
+PANDAS = runtime_deps.Provided.from_metadata(PKG_INFO)
 
 
 def test_requirements_for_the_bases_python() -> None:
@@ -66,11 +68,30 @@ def test_anything_else_is_pips_failure_with_its_words() -> None:
 
 
 def test_the_stand_in_is_a_valid_wheel_with_the_packages_metadata(tmp_path: Path) -> None:
+    assert PANDAS.requires[-1] == "pytest>=8; extra == 'test'"
     wheel = runtime_deps._stand_in(PANDAS, tmp_path)
     assert wheel.name == "pandas-3.1.1-py3-none-any.whl"
     with WheelFile.open(wheel) as source:
         source.validate_record()
-        assert source.read_dist_info("METADATA") == PANDAS.metadata
     with zipfile.ZipFile(wheel) as archive:
         assert not [n for n in archive.namelist() if not n.startswith("pandas-3.1.1.dist-info/")]
     assert runtime_deps.Provided.from_wheel(wheel) == PANDAS
+
+
+def _sdist(folder: Path, pkg_info: str) -> Path:
+    path = folder / "pandas-3.1.1.tar.gz"
+    data = pkg_info.encode()
+    with tarfile.open(path, "w:gz") as archive:
+        info = tarfile.TarInfo("pandas-3.1.1/PKG-INFO")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_an_sdists_final_metadata_is_read_before_the_build(tmp_path: Path) -> None:
+    assert runtime_deps.Provided.from_sdist(_sdist(tmp_path, PKG_INFO)) == PANDAS
+    # Metadata 2.1, or Requires-Dist marked dynamic: known only once the wheel is built.
+    old = PKG_INFO.replace("Metadata-Version: 2.4", "Metadata-Version: 2.1")
+    assert runtime_deps.Provided.from_sdist(_sdist(tmp_path, old)) is None
+    dynamic = PKG_INFO.replace("Version: 3.1.1\n", "Version: 3.1.1\nDynamic: Requires-Dist\n")
+    assert runtime_deps.Provided.from_sdist(_sdist(tmp_path, dynamic)) is None

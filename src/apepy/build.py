@@ -234,6 +234,7 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
                 f"building CPython {source.version} with the {toolchain.family} toolchain "
                 f"(log: {ctx.log})"
             )
+            _refuse_c_dependencies(prepared, source.version, ctx)
             core = compile.build_core(target, ctx, root=cache.cache_dir("cpython") / core_key)
             built = extensions.build_all(
                 prepared, source=source, core=core, core_key=core_key, toolchain=toolchain, ctx=ctx
@@ -260,6 +261,15 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
     if entry.ready:
         compile.warn_left_out(manifest.left_out, "built")
     return Interpreter(path / "python", manifest, cached=entry.ready)
+
+
+def _refuse_c_dependencies(prepared: list[extensions.Prepared], python: str, ctx: Context) -> None:
+    """Resolve the run-time dependencies from the sdists' own metadata, where it is final
+    for every package: one that needs a C part is refused before any long build. The
+    resolution is cached, and the packed interpreter takes it from there."""
+    provided = [runtime_deps.Provided.from_sdist(p.sdist.path) for p in prepared]
+    if prepared and all(p is not None for p in provided):
+        runtime_deps.resolve([p for p in provided if p is not None], python, ctx)
 
 
 def build(request: Spec, output: Path, ctx: Context) -> BuildResult:

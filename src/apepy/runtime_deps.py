@@ -21,9 +21,11 @@ import json
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -49,25 +51,61 @@ _NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 
 @dataclass(frozen=True)
 class Provided:
-    """A distribution compiled into the base: its name, version and METADATA text."""
+    """A distribution compiled into the base: its name, version and Requires-Dist."""
 
     name: str
     version: str
-    metadata: str
+    requires: tuple[str, ...]
+
+    @classmethod
+    def from_metadata(cls, text: str) -> Provided:
+        headers = HeaderParser().parsestr(text)
+        return cls(
+            canonicalize_name(headers.get("Name", "")),
+            headers.get("Version", ""),
+            tuple(headers.get_all("Requires-Dist") or ()),
+        )
 
     @classmethod
     def from_wheel(cls, wheel: Path) -> Provided:
         with WheelFile.open(wheel) as source:
-            text = source.read_dist_info("METADATA")
-        name = version = ""
-        for line in text.splitlines():
-            if line.startswith("Name:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("Version:"):
-                version = line.split(":", 1)[1].strip()
-            elif not line:
-                break
-        return cls(canonicalize_name(name), version, text)
+            return cls.from_metadata(source.read_dist_info("METADATA"))
+
+    @classmethod
+    def from_sdist(cls, sdist: Path) -> Provided | None:
+        """What the sdist's PKG-INFO says, where that is final (metadata 2.2 or later, its
+        Requires-Dist not dynamic): known before the package is built. None otherwise."""
+        text = _pkg_info(sdist)
+        if text is None:
+            return None
+        headers = HeaderParser().parsestr(text)
+        version = headers.get("Metadata-Version", "0")
+        dynamic = {d.strip().lower() for d in headers.get_all("Dynamic") or ()}
+        try:
+            final = tuple(map(int, version.split(".")[:2])) >= (2, 2)
+        except ValueError:
+            return None
+        if not final or "requires-dist" in dynamic:
+            return None
+        return cls.from_metadata(text)
+
+
+def _pkg_info(sdist: Path) -> str | None:
+    """The sdist's top-level PKG-INFO, or None."""
+    try:
+        if sdist.name.endswith(".zip"):
+            with zipfile.ZipFile(sdist) as archive:
+                names = [n for n in archive.namelist() if n.count("/") == 1]
+                found = [n for n in names if n.endswith("/PKG-INFO")]
+                return archive.read(found[0]).decode("utf-8", "replace") if found else None
+        with tarfile.open(sdist) as archive:
+            for member in archive:
+                if member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+                    handle = archive.extractfile(member)
+                    return handle.read().decode("utf-8", "replace") if handle else None
+    except (OSError, tarfile.TarError, zipfile.BadZipFile):
+        return None
+    return None
 
 
 def requirements(provided: Provided, python: str) -> list[Requirement]:
@@ -81,11 +119,9 @@ def requirements(provided: Provided, python: str) -> list[Requirement]:
         "extra": "",
     }
     found = []
-    for line in provided.metadata.splitlines():
-        if not line.startswith("Requires-Dist:"):
-            continue
+    for text in provided.requires:
         try:
-            requirement = Requirement(line.split(":", 1)[1].strip())
+            requirement = Requirement(text)
         except InvalidRequirement:
             continue
         if requirement.marker is None or requirement.marker.evaluate(environment):
@@ -111,9 +147,7 @@ def resolve(provided: list[Provided], python: str, ctx: Context) -> list[Wheel]:
     series = ".".join(python.split(".")[:2])
     inputs = {
         "python": series,
-        "provided": sorted(
-            (p.name, p.version, hashlib.sha256(p.metadata.encode()).hexdigest()) for p in provided
-        ),
+        "provided": sorted((p.name, p.version, sorted(p.requires)) for p in provided),
     }
     with cache.entry(
         cache.cache_dir("wheels") / ("rt-" + hashing.cache_key(inputs)),
@@ -292,7 +326,7 @@ def _stand_in(provided: Provided, folder: Path) -> Path:
     name = re.sub(r"[-.]+", "_", provided.name)
     dist_info = f"{name}-{provided.version}.dist-info"
     files = {
-        f"{dist_info}/METADATA": provided.metadata.encode(),
+        f"{dist_info}/METADATA": _metadata(provided).encode(),
         f"{dist_info}/WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: apepy\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         ),
@@ -308,6 +342,11 @@ def _stand_in(provided: Provided, folder: Path) -> Path:
             archive.writestr(member, data)
         archive.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
     return path
+
+
+def _metadata(provided: Provided) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {provided.name}", f"Version: {provided.version}"]
+    return "\n".join([*lines, *(f"Requires-Dist: {r}" for r in provided.requires)]) + "\n"
 
 
 def _b64(digest: bytes) -> str:
