@@ -9,6 +9,7 @@ once.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, apepy_ok, builds, run_apepy
 
-from apepy import sources
+from apepy import manifest, sources, zipstore
 
 PINS = {"numpy": "numpy==2.4.6", "pandas": "pandas==3.1.1"}
 CSV_REPORT = REPO / "examples" / "csv-report"
@@ -74,6 +75,10 @@ def test_csv_report_runs_from_one_file(data_base: Path, tmp_path: Path) -> None:
     bundled = run_apepy("bundle", CSV_REPORT, "--base", data_base, "-o", app)
     assert bundled.returncode == 0, bundled.stderr
     assert "provided by the base interpreter" in bundled.stderr
+    # pandas' own dependencies come with the base: not installed a second time.
+    assert re.search(r"python[-_]dateutil: provided by the base interpreter", bundled.stderr)
+    deep = run_apepy("verify", "--deep", app)
+    assert deep.returncode == 0, deep.stdout + deep.stderr
     work = tmp_path / "empty"
     work.mkdir()
     shutil.copy(CSV_REPORT / "sales.csv", work / "sales.csv")
@@ -99,3 +104,53 @@ def test_csv_report_runs_from_one_file(data_base: Path, tmp_path: Path) -> None:
         ["env", "-i", str(app), "missing.csv"], capture_output=True, text=True, cwd=work
     )
     assert bad.returncode == 1 and bad.stderr.startswith("csv-report: cannot read missing.csv")
+
+
+def test_the_base_imports_pandas_by_itself(data_base: Path, tmp_path: Path) -> None:
+    """`pip install pandas` brings python-dateutil along; a base built --with pandas
+    carries it in its site-packages, resolved for the base and recorded with its hash."""
+    alone = tmp_path / "empty"
+    alone.mkdir()
+    copy = alone / "python"
+    shutil.copy(data_base, copy)
+    code = (
+        "import json, pandas, dateutil; "
+        "print(json.dumps([pandas.Timestamp('2026-12-05').day_name(), "
+        "pandas.to_datetime(['5 Dec 2026']).strftime('%F').tolist(), dateutil.__file__]))"
+    )
+    run = subprocess.run(
+        ["env", "-i", "./python", "-c", code], capture_output=True, text=True, cwd=alone
+    )
+    assert run.returncode == 0, run.stderr
+    day, parsed, where = json.loads(run.stdout)
+    assert (day, parsed) == ("Saturday", ["2026-12-05"])
+    assert where.startswith(str(copy) + "/Lib/site-packages/dateutil/")
+    found = manifest.read(copy)
+    assert found is not None
+    needs = {d.name: d for d in found.runtime_dependencies}
+    assert needs["python-dateutil"].required_by == ("pandas",)
+    assert all(len(d.sha256) == 64 and d.wheel.endswith("-none-any.whl") for d in needs.values())
+    # What only numpy's and pandas' tests use is left out: modules and tests/ folders.
+    assert not [m for m in found.builtin_modules if m.endswith("_tests") or m.endswith("._simd")]
+    names = [m.name for m in zipstore.read_archive(copy).members]
+    assert not [n for n in names if "/tests/" in n]
+    assert "Lib/site-packages/numpy/testing/__init__.py" in names
+    # RECORDs list what is installed; the SBOM names the dependencies, as the file holds.
+    deep = run_apepy("verify", "--deep", copy)
+    assert deep.returncode == 0, deep.stdout + deep.stderr
+    assert "run-time dependencies" not in deep.stdout + deep.stderr
+
+
+@pytest.mark.build
+def test_a_dependency_with_a_c_part_names_its_with(
+    data_base: Path, tmp_path: Path, release: sources.Release
+) -> None:
+    """pandas needs numpy, which pip has no pure-Python wheel of: one error naming the
+    --with to add, before any build (pandas' PKG-INFO is final metadata)."""
+    out = tmp_path / "python"
+    result = run_apepy("build", "--python", release.version, "--with", PINS["pandas"], "-o", out)
+    assert result.returncode == 1, result.stderr
+    assert "error: pandas needs numpy, which has no pure-Python wheel" in result.stderr
+    assert "--with numpy" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+    assert "extension pandas" not in result.stderr and "built in before" not in result.stderr

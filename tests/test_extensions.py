@@ -18,7 +18,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXTENSION_PINS, apepy_ok, builds, local_release, run_apepy
+from conftest import (
+    EXTENSION_PINS,
+    apepy_ok,
+    builds,
+    local_release,
+    make_project,
+    run_apepy,
+    run_clean,
+)
 from wheelmaker import make_sdist, make_wheel
 
 from apepy import manifest, sources
@@ -346,3 +354,43 @@ def test_an_unserved_build_requirement_is_named_with_a_release_that_builds(
     ) in result.stderr
     assert "--with apepy-bdprobe==1.0" in result.stderr
     assert "first compiler error" not in result.stderr
+
+
+SETPROCTITLE = "setproctitle==1.3.8 --hash=sha256:cafe209d064a6efb88cb45a03e97981ff8832802b2b5d009dde0197a3b7b41c8"
+TITLE = """
+import json, setproctitle, sys
+setproctitle.setproctitle("apepy-title")
+with open("/proc/self/cmdline", "rb") as f:
+    shown = f.read().split(b"\\0")[0].decode()
+print(json.dumps([setproctitle.getproctitle(), shown, sys.orig_argv]))
+"""
+
+
+@pytest.fixture(scope="module")
+@builds
+def title_python(tmp_path_factory: pytest.TempPathFactory, release: sources.Release) -> Path:
+    out = tmp_path_factory.mktemp("title") / "python"
+    apepy_ok("build", "--python", release.version, "--with", SETPROCTITLE, "-o", out)
+    return out
+
+
+def test_setproctitle_sets_the_title_ps_shows(title_python: Path, tmp_path: Path) -> None:
+    """setproctitle rewrites the argument area the kernel shows as the process's command
+    line, which it finds by walking back from the first environment string: it needs one
+    variable (with none it gives up, as on any CPython), and `.args` must not hide the
+    real argv from it (a bundle's app got '' back)."""
+    env = {"HOME": "/"}
+    plain = run_clean(title_python, "-c", TITLE, cwd=tmp_path, env=env)
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)[:2] == ["apepy-title", "apepy-title"]
+    project = make_project(
+        tmp_path / "app", [], code="def main():\n    exec(" + repr(TITLE) + ")\n"
+    )
+    bundled = run_apepy("bundle", project, "--base", title_python, "-o", tmp_path / "demo")
+    assert bundled.returncode == 0, bundled.stderr
+    run = run_clean(tmp_path / "demo", "one", "two", cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    title, shown, orig_argv = json.loads(run.stdout)
+    assert (title, shown) == ("apepy-title", "apepy-title")
+    # The command line as given, without the arguments .args put before the user's.
+    assert orig_argv == [str(tmp_path / "demo"), "one", "two"]

@@ -21,7 +21,7 @@ from apepy.extensions.link import LinkedModule
 from apepy.extensions.package import Archive, LinkRecord
 from apepy.interpreter import compile
 from apepy.layout import BUNDLE_CONFIG
-from apepy.manifest import CompiledIn, Manifest
+from apepy.manifest import SCHEMA, CompiledIn, Manifest, RuntimeDependency
 
 
 def manifest() -> Manifest:
@@ -44,6 +44,9 @@ def manifest() -> Manifest:
         minimal=True,
         left_out={"_gdbm": "libgdbm.a not found"},
         distributions=(CompiledIn("x", "1.0", "cd" * 32, ("x._y",)),),
+        runtime_dependencies=(
+            RuntimeDependency("z", "2.0", "z-2.0-py3-none-any.whl", "ef" * 32, ("x",)),
+        ),
     )
 
 
@@ -60,7 +63,11 @@ def test_manifest_bytes_and_old_manifests() -> None:
         with pytest.raises(ValueError, match=r"from_the_future|no 'minimal'"):
             Manifest.from_json(json.dumps(changed).encode())
     with pytest.raises(ValueError, match="newer apepy"):
-        Manifest.from_json(json.dumps({**data, "schema": 3}).encode())
+        Manifest.from_json(json.dumps({**data, "schema": SCHEMA + 1}).encode())
+    # Schema 2 had no run-time dependencies: read as none.
+    two = {k: v for k, v in data.items() if k != "runtime_dependencies"}
+    read_two = Manifest.from_json(json.dumps({**two, "schema": 2}).encode())
+    assert read_two.runtime_dependencies == () and read_two.distributions == found.distributions
     # Schema 1 (no "schema" key at first) kept these in "extras"; absent lists read as
     # empty, as they always did, and a newer schema-1 apepy's field is ignored.
     old = {k: v for k, v in data.items() if k not in ("minimal", "left_out", "distributions")}

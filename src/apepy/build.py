@@ -24,6 +24,7 @@ from apepy import (
     linked,
     procs,
     pyc,
+    runtime_deps,
     sbom,
     sources,
     stepcode,
@@ -233,6 +234,7 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
                 f"building CPython {source.version} with the {toolchain.family} toolchain "
                 f"(log: {ctx.log})"
             )
+            _refuse_c_dependencies(prepared, source.version, ctx)
             core = compile.build_core(target, ctx, root=cache.cache_dir("cpython") / core_key)
             built = extensions.build_all(
                 prepared, source=source, core=core, core_key=core_key, toolchain=toolchain, ctx=ctx
@@ -259,6 +261,15 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
     if entry.ready:
         compile.warn_left_out(manifest.left_out, "built")
     return Interpreter(path / "python", manifest, cached=entry.ready)
+
+
+def _refuse_c_dependencies(prepared: list[extensions.Prepared], python: str, ctx: Context) -> None:
+    """Resolve the run-time dependencies from the sdists' own metadata, where it is final
+    for every package: one that needs a C part is refused before any long build. The
+    resolution is cached, and the packed interpreter takes it from there."""
+    provided = [runtime_deps.Provided.from_sdist(p.sdist.path) for p in prepared]
+    if prepared and all(p is not None for p in provided):
+        runtime_deps.resolve([p for p in provided if p is not None], python, ctx)
 
 
 def build(request: Spec, output: Path, ctx: Context) -> BuildResult:
@@ -295,10 +306,15 @@ def _pack(
         st.done_text = f"standard library: {sum(1 for e in entries if not e.is_dir)} files"
     linked = core.python
     dotted: list[str] = []
+    needed: list[runtime_deps.Wheel] = []
     if built:
+        # Resolved first: a dependency that needs a C part is refused before the re-link.
+        provided = [runtime_deps.Provided.from_wheel(ext.wheel) for ext in built]
+        needed = runtime_deps.resolve(provided, core.version, ctx)
         linked = tmp / "staging" / "python-linked"
         extensions.relink(core, built, linked, tmp / "staging" / "relink", toolchain, ctx)
-        entries = _merge(entries, _site_entries(core, built, tmp / "staging", ctx.log))
+        site = _site_entries(core, built, needed, tmp / "staging", ctx.log)
+        entries = _merge(entries, site)
         dotted = [m.dotted for ext in built for m in ext.modules]
     manifest = Manifest(
         apepy_version=apepy.__version__,
@@ -319,6 +335,7 @@ def _pack(
         minimal=minimal,
         left_out=core.left_out,
         distributions=tuple(ext.describe() for ext in built),
+        runtime_dependencies=tuple(w.record for w in needed),
     )
     with ui.phase("link", "packing the interpreter and its stdlib into one file"):
         binary = tmp / "python"
@@ -342,7 +359,7 @@ def _pack(
             [
                 *entries,
                 zipstore.Entry(MANIFEST_ARCNAME, manifest.to_json()),
-                zipstore.Entry(sbom.SBOM_ARCNAME, _sbom(manifest, toolchain, built)),
+                zipstore.Entry(sbom.SBOM_ARCNAME, _sbom(manifest, toolchain, built, needed)),
             ],
             epoch,
         )
@@ -353,7 +370,10 @@ def _pack(
 
 
 def _sbom(
-    manifest: Manifest, toolchain: toolchains.Toolchain, built: list[extensions.Extension]
+    manifest: Manifest,
+    toolchain: toolchains.Toolchain,
+    built: list[extensions.Extension],
+    needed: list[runtime_deps.Wheel],
 ) -> bytes:
     """The interpreter's SBOM: CPython, the C libraries its modules link, the packages
     compiled in (each with the licence its own metadata states)."""
@@ -373,7 +393,8 @@ def _sbom(
         )
         for ext in built
     ]
-    return sbom.for_interpreter(manifest, libs, compiled)
+    licences = {w.record.name: sbom.wheel_licence(w.path) for w in needed}
+    return sbom.for_interpreter(manifest, libs, compiled, licences)
 
 
 def _entry_intact(entry: Path, recorded: str) -> bool:
@@ -386,11 +407,18 @@ def _entry_intact(entry: Path, recorded: str) -> bool:
 
 
 def _site_entries(
-    core: compile.Core, built: list[extensions.Extension], staging: Path, log: Path
+    core: compile.Core,
+    built: list[extensions.Extension],
+    needed: list[runtime_deps.Wheel],
+    staging: Path,
+    log: Path,
 ) -> list[zipstore.Entry]:
-    """The extension packages' Python parts in Lib/site-packages, with .pyc beside the .py."""
+    """The extension packages' Python parts and the pure-Python distributions they need
+    in Lib/site-packages, with .pyc beside the .py."""
     site = staging / "site-packages"
-    files = extensions.install_pure_parts(built, site)
+    extensions.install_pure_parts(built, site)
+    runtime_deps.install(needed, site)
+    files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
     sources = [(site / rel, rel) for rel in files if rel.endswith(".py")]
     pyc_dir = staging / "site-pyc"
     pyc.compile_sources(

@@ -191,7 +191,9 @@ def _check_claims(
     """The SBOM, bundle.json and the lock name the distributions the file holds."""
     here = {_norm(d.name): d.version for d in dists}
     compiled = {_norm(d.name): d.version for d in manifest.distributions} if manifest else {}
-    installed = {k: v for k, v in here.items() if k not in compiled}
+    # The pure-Python distributions the compiled-in ones need: the base's, like them.
+    needed = {_norm(d.name): d.version for d in manifest.runtime_dependencies} if manifest else {}
+    installed = {k: v for k, v in here.items() if k not in compiled and k not in needed}
     config = json.loads(read(BUNDLE_CONFIG)) if BUNDLE_CONFIG in members else None
     if config is not None:
         app = _norm(str(config.get("name", "")))
@@ -221,6 +223,18 @@ def _check_claims(
                 result,
             )
         _compare("the SBOM's compiled-in packages", baked, compiled, result)
+        dependencies = {
+            _norm(c.name): c.version or ""
+            for c in bom.components
+            if str(c.bom_ref).startswith(sbom.RUNTIME_DEPENDENCY)
+        }
+        _compare("the SBOM's run-time dependencies", dependencies, needed, result)
+        _compare(
+            "the manifest's run-time dependencies",
+            needed,
+            {k: v for k, v in here.items() if k in needed},
+            result,
+        )
         cpython = [c for c in bom.components if str(c.bom_ref) == "cpython"]
         if manifest and (not cpython or cpython[0].version != manifest.python_version):
             result.problems.append("the SBOM's CPython is not the manifest's")

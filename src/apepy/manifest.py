@@ -11,7 +11,8 @@ from apepy.errors import ApepyError
 from apepy.layout import MANIFEST_ARCNAME
 
 # 2: what schema 1 kept in an untyped "extras" table are fields of their own.
-SCHEMA = 2
+# 3: runtime_dependencies.
+SCHEMA = 3
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,19 @@ class CompiledIn:
     version: str
     sdist_sha256: str
     modules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuntimeDependency:
+    """A pure-Python distribution in the base's site-packages that a compiled-in package
+    needs at run time (pandas: python-dateutil): the wheel pip chose, as downloaded."""
+
+    name: str
+    version: str
+    wheel: str
+    sha256: str
+    # The compiled-in packages that require it directly (none: through another one).
+    required_by: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ class Manifest:
     # Optional modules built without, for want of a library: module -> why.
     left_out: dict[str, str] = field(default_factory=dict)
     distributions: tuple[CompiledIn, ...] = ()
+    runtime_dependencies: tuple[RuntimeDependency, ...] = ()
 
     def to_json(self) -> bytes:
         return (records.to_json(self, indent=2, sort_keys=True) + "\n").encode()

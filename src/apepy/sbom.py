@@ -48,6 +48,8 @@ from apepy.manifest import Manifest
 SBOM_ARCNAME = APEPY_DIR + "sbom.cdx.json"
 
 # Derives serial numbers: same inputs, same document.
+# The bom-ref prefix of the compiled-in packages' run-time dependencies.
+RUNTIME_DEPENDENCY = "runtime-dependency:"
 _NAMESPACE = uuid.UUID("4f1b6a52-3c64-5e0b-9a57-6170657079ab")
 _PROPERTY = "apepy:"
 
@@ -79,9 +81,14 @@ class CompiledPart:
 
 
 def for_interpreter(
-    manifest: Manifest, libs: list[LinkedLibrary], compiled: list[CompiledPart]
+    manifest: Manifest,
+    libs: list[LinkedLibrary],
+    compiled: list[CompiledPart],
+    dependency_licences: dict[str, str] | None = None,
 ) -> bytes:
-    """The SBOM of an interpreter apepy built."""
+    """The SBOM of an interpreter apepy built. ``dependency_licences``: the licence each
+    run-time dependency's wheel states, by name."""
+    dependency_licences = dependency_licences or {}
     root = Component(
         name="python",
         type=ComponentType.APPLICATION,
@@ -146,6 +153,20 @@ def for_interpreter(
                 hashes=[_sha256(part.sdist_sha256)],
                 purl=PackageURL("pypi", None, part.name, part.version),
                 properties=_properties(compiled_module=part.modules),
+            )
+        )
+    for dep in manifest.runtime_dependencies:
+        # The pure-Python wheels the compiled-in packages need, in site-packages.
+        parts.append(
+            Component(
+                name=dep.name,
+                version=dep.version,
+                bom_ref=f"{RUNTIME_DEPENDENCY}{dep.name}",
+                description="a run-time dependency of the packages compiled in",
+                licenses=_licences(dependency_licences.get(dep.name, "")),
+                hashes=[_sha256(dep.sha256)],
+                purl=PackageURL("pypi", None, dep.name, dep.version, {"file_name": dep.wheel}),
+                properties=_properties(required_by=dep.required_by),
             )
         )
     bom = Bom(

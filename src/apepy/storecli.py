@@ -138,6 +138,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("built-in modules", f"{len(found.builtin_modules)}: {' '.join(found.builtin_modules)}"),
         ("left out", ", ".join(found.excluded_modules) or "none"),
         ("compiled in", _compiled_in(found.distributions)),
+        ("run-time deps", _runtime(found.runtime_dependencies)),
         ("patches", "; ".join(found.patches)),
         ("CA bundle", found.ca_bundle),
         ("build date", f"{found.build_date} (SOURCE_DATE_EPOCH={found.source_date_epoch})"),
@@ -210,6 +211,12 @@ def _compiled_in(dists: tuple[manifest.CompiledIn, ...]) -> str:
     if not dists:
         return "no third-party extensions"
     return "; ".join(f"{d.name} {d.version} ({', '.join(d.modules)})" for d in dists)
+
+
+def _runtime(dists: tuple[manifest.RuntimeDependency, ...]) -> str:
+    if not dists:
+        return "nothing more"
+    return "; ".join(f"{d.name} {d.version} (sha256:{d.sha256})" for d in dists)
 
 
 def cmd_ls(args: argparse.Namespace) -> int:

@@ -211,8 +211,8 @@ def _locked_wheels(
             if name in provided:
                 if provided[name] != wheel.version:
                     raise ApepyError(
-                        f"{proj.lock} locks {wheel.name} {wheel.version}, but the base has "
-                        f"{wheel.name} {provided[name]} compiled in",
+                        f"{proj.lock} locks {wheel.name} {wheel.version}, but the base carries "
+                        f"{wheel.name} {provided[name]} (compiled in, or needed by what is)",
                         hint="lock the version the base has, or build a base with the locked "
                         f"one (apepy build --with {wheel.name}=={wheel.version})",
                     )

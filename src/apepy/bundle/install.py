@@ -119,10 +119,15 @@ def _unreadable(wheel: Path, why: str) -> ApepyError:
 
 
 def provided_by_base(base: Base) -> dict[str, str]:
-    """The distributions compiled into the base: canonical name → version."""
+    """The distributions the base carries: compiled in, and the pure-Python ones those
+    need at run time, in its site-packages: canonical name → version."""
     if base.manifest is None:
         return {}
-    return {canonicalize_name(d.name): d.version for d in base.manifest.distributions}
+    found: dict[str, str] = {
+        canonicalize_name(d.name): d.version for d in base.manifest.distributions
+    }
+    found.update((canonicalize_name(d.name), d.version) for d in base.manifest.runtime_dependencies)
+    return found
 
 
 def _top_level(dist: Installed) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from installer.sources import WheelFile
 from apepy import cache, hashing, libraries, records, sources, stepcode, toolchains, ui
 from apepy.context import Context
 from apepy.errors import ApepyError
-from apepy.extensions import hostpython, link, package, rust, sdist
+from apepy.extensions import hostpython, link, package, rust, sdist, testparts
 from apepy.extensions.sdist import Judgement, Sdist
 from apepy.extensions.spec import ExtensionSpec
 from apepy.interpreter.compile import Core
@@ -189,22 +190,36 @@ def _build_one(
             rust_build=item.judgement.kind == "rust",
             library_env=libraries.package_env(item.sdist.name, toolchain, ctx),
         )
-        modules = [m for m in made.modules if not _in_tests(m.dotted)]
-        skipped = sorted(set(made.modules) - set(modules), key=lambda m: m.dotted)
-        if skipped:
-            ui.info(
-                f"{item.sdist.name}: test-suite modules not linked in: "
-                + ", ".join(m.dotted for m in skipped)
-            )
-        if not modules:
+        if not made.modules:
             raise ApepyError(
                 f"{item.sdist.name} {item.sdist.version} built no C extension modules",
                 hint="it runs as pure Python: drop --with and list it as an app dependency",
             )
         linked = [
             link.partial_link(m, toolchain, tmp / "objects" / f"{m.dotted}.o", ctx.log)
-            for m in modules
+            for m in made.modules
+            if not testparts.in_test_package(m.dotted)
         ]
+        # Each object is read to see whether another module imports it by name.
+        skipped = testparts.test_only_modules(
+            [m.dotted for m in made.modules],
+            _python_files(made.wheel),
+            {m.dotted: m.object.read_bytes() for m in linked},
+        )
+        if skipped:
+            ui.info(
+                f"{item.sdist.name}: modules only its tests use, not linked in: "
+                + ", ".join(sorted(skipped))
+            )
+        for module in linked:
+            if module.dotted in skipped:
+                module.object.unlink()
+        linked = [m for m in linked if m.dotted not in skipped]
+        if not linked:
+            raise ApepyError(
+                f"{item.sdist.name} {item.sdist.version} built only test-suite modules",
+                hint="nothing of it would be compiled in: drop --with",
+            )
         wheel = package.copy_wheel(made, tmp)
         # Paths inside the entry are kept relative to it: the entry is renamed into place.
         result = Extension(
@@ -223,8 +238,14 @@ def rust_identity() -> str:
     return found.identity if found is not None else ""
 
 
-def _in_tests(dotted: str) -> bool:
-    return any(part in ("test", "tests", "testing") for part in dotted.split(".")[:-1])
+def _python_files(wheel: Path) -> dict[str, str]:
+    """The wheel's Python files, path → text (undecodable bytes replaced)."""
+    with zipfile.ZipFile(wheel) as archive:
+        return {
+            name: archive.read(name).decode("utf-8", "replace")
+            for name in archive.namelist()
+            if name.endswith(".py")
+        }
 
 
 def _load(entry: Path) -> Extension:
@@ -273,13 +294,20 @@ def relink(
 
 
 def install_pure_parts(built: list[Extension], site: Path) -> list[str]:
-    """Install each wheel into ``site`` without its compiled modules; return the files."""
+    """Install each wheel into ``site`` without its compiled modules and its test
+    suite's folders; return the files."""
     site.mkdir(parents=True, exist_ok=True)
     scratch = site.parent / "ext-extras"
     scheme = site_scheme(site, scratch)
     for ext in built:
         with WheelFile.open(ext.wheel) as wheel:
             install_wheel(wheel, scheme)
+            record = site / wheel.dist_info_dir / "RECORD"
+        folders = testparts.test_folders(_python_files(ext.wheel))
+        for folder in sorted(folders):
+            shutil.rmtree(site / folder, ignore_errors=True)
+        # The RECORD lists what is installed (verify --deep holds the file to it).
+        record.write_text(testparts.without_folders(record.read_text(), folders))
     shutil.rmtree(scratch, ignore_errors=True)
     for path in site.rglob("*"):
         if path.is_file() and (path.suffix in (".so", ".pyd") or ".so." in path.name):

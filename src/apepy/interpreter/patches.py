@@ -102,6 +102,45 @@ ARGS_CALL = Edit(
     ),
 )
 
+# With `.args`, argv is a new array whose extra arguments live on the heap; the
+# command line the kernel laid out before the environment is what the process was
+# given. CPython records argv as "orig_argv" (sys.orig_argv, Py_GetArgcArgv), and
+# setproctitle finds the memory it rewrites by walking back from the first
+# environment string over Py_GetArgcArgv's count of arguments to its argv[0]: with
+# the spliced count it found the wrong strings and gave up (getproctitle() was '').
+# python.c hands the process's own argv over here when `.args` changed it.
+_ORIG_ARGV_ANCHOR = "    if (config->orig_argv.length == 0\n"
+PROCESS_ARGV_VARS = Edit(
+    name="initconfig.c: the process's own argv",
+    path="Python/initconfig.c",
+    anchor="/* Read the configuration into PyConfig from:\n",
+    replacement=(
+        "/* apepy: set by Programs/python.c when .args replaced argv. */\n"
+        "int _Py_apepy_process_argc = 0;\n"
+        "char **_Py_apepy_process_argv = NULL;\n\n"
+        "/* Read the configuration into PyConfig from:\n"
+    ),
+)
+PROCESS_ARGV = Edit(
+    name="initconfig.c: orig_argv is the process's own argv",
+    path="Python/initconfig.c",
+    anchor=_ORIG_ARGV_ANCHOR,
+    replacement=(
+        "    if (config->orig_argv.length == 0 && _Py_apepy_process_argc > 0) {\n"
+        "        const _PyArgv apepy_argv = {\n"
+        "            .argc = _Py_apepy_process_argc,\n"
+        "            .use_bytes_argv = 1,\n"
+        "            .bytes_argv = _Py_apepy_process_argv,\n"
+        "            .wchar_argv = NULL,\n"
+        "        };\n"
+        "        status = _PyArgv_AsWstrList(&apepy_argv, &config->orig_argv);\n"
+        "        if (_PyStatus_EXCEPTION(status)) {\n"
+        "            return status;\n"
+        "        }\n"
+        "    }\n" + _ORIG_ARGV_ANCHOR
+    ),
+)
+
 # importlib.metadata cannot see *.dist-info in a subdirectory of a zip on sys.path
 # (Lib/site-packages inside the executable); _apepy adds a finder that can.
 SITE_METADATA = Edit(
@@ -220,7 +259,16 @@ IMPORTER_CALL_311 = Edit(
     ),
 )
 
-_COMMON = (GETPATH, SSL_CAS, ARGS_HELPER, ARGS_CALL, SITE_METADATA, IMPORTER_FILE)
+_COMMON = (
+    GETPATH,
+    SSL_CAS,
+    ARGS_HELPER,
+    ARGS_CALL,
+    PROCESS_ARGV_VARS,
+    PROCESS_ARGV,
+    SITE_METADATA,
+    IMPORTER_FILE,
+)
 _IMPORTER = (FREEZE, IMPORTER_HELPER, IMPORTER_CALL)
 PATCH_SETS: dict[str, tuple[Edit, ...]] = {
     "3.11": (

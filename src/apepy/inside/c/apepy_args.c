@@ -17,6 +17,11 @@
 #include <cosmo.h>
 #endif
 
+/* Defined in Python/initconfig.c (apepy's edit): the argv the process was given,
+ * kept as CPython's orig_argv when .args replaces argv. */
+extern int _Py_apepy_process_argc;
+extern char **_Py_apepy_process_argv;
+
 #define APEPY_EOCD_SCAN (22 + 65535)
 #define APEPY_MAX_CD (64u * 1024u * 1024u)
 #define APEPY_MAX_ARGS_SIZE (1024u * 1024u)
@@ -181,6 +186,8 @@ static void apepy_load_args(int *argc, char ***argv)
     }
     args[n] = NULL;
     /* text and args live as long as the process: they are argv now. */
+    _Py_apepy_process_argc = *argc;
+    _Py_apepy_process_argv = *argv;
     *argc = n;
     *argv = args;
 }
