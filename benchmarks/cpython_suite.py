@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -43,8 +44,26 @@ def report(summary: testsuite.Summary, seconds: float) -> dict[str, object]:
     }
 
 
+def ordinary_log(version: str) -> Path:
+    return WORK / f"suite-ordinary-{version}.log"
+
+
+def reread_ordinary(version: str) -> dict[str, object] | None:
+    """The ordinary build's figures from the log of an earlier run, if it finished."""
+    log = ordinary_log(version)
+    if not log.exists():
+        return None
+    text = log.read_text(errors="replace")
+    summary = testsuite.parse_summary(text)
+    found = re.search(r"Total duration: (?:(\d+) hour )?(?:(\d+) min )?(\d+) sec", text)
+    if not summary.found or not found:
+        return None
+    hours, minutes, seconds = (int(g) if g else 0 for g in found.groups())
+    return report(summary, hours * 3600 + minutes * 60 + seconds)
+
+
 def run_ordinary(python: Path, jobs: int) -> dict[str, object]:
-    log = WORK / f"suite-{python.parent.parent.name}.log"
+    log = ordinary_log(python.parent.parent.name.removeprefix("ordinary-"))
     started = time.monotonic()
     with open(log, "w") as sink:
         # HOME of its own: test_site leaves ~/.local/lib/pythonX.Y/site-packages behind.
@@ -83,8 +102,8 @@ def main() -> int:
     parser.add_argument(
         "--reuse-ordinary",
         action="store_true",
-        help="take the ordinary build's figures from the results file (same tarball, same "
-        "machine) and run only the single file",
+        help="take the ordinary build's figures from the results file or the log of an earlier "
+        "run (same tarball, same machine) and run only the single file",
     )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -97,8 +116,11 @@ def main() -> int:
             print(f"no Python-{version} tarball in the source cache", file=sys.stderr)
             return 1
         previous = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.exists() else {}
+        reread = reread_ordinary(version) if args.reuse_ordinary else None
         if args.reuse_ordinary and "ordinary" in previous.get(version, {}):
             ordinary = previous[version]["ordinary"]
+        elif reread is not None:
+            ordinary = reread
         else:
             ordinary = run_ordinary(ordinary_build(tarball, version), args.jobs)
         single = run_single(single_file(version), args.jobs)

@@ -91,6 +91,8 @@ _CASES = {
     "test.test_cmd_line.CmdLineTest.test_dump_path_config": SELF_CONTAINED,
     "test.test_site._pthFileTests.test_underpth_nosite_file": PTH_FILE,
     "test.test_bdb.StateTestCase.test_skip": IMPORTER_NAME,
+    # Tools/scripts/checkpip.py imports ensurepip.
+    "test.test_tools.test_sundry.TestSundryScripts.test_sundry": ENSUREPIP,
     # pdb's "break pdb.find_function" looks for pdb.py as a file along sys.path.
     "test.test_pdb.test_pdb_breakpoints_preserved_across_interactive_sessions": STDLIB_NOT_FILES,
     # Test-only C modules.
@@ -125,8 +127,60 @@ EXCLUDED: dict[str, Exclusions] = {
 
 # An APE (toolchain cosmo) runs on Cosmopolitan's libc, whose differences from
 # glibc some tests see. Each reason says what Cosmopolitan does; none is apepy's.
+_COSMO_UTF8 = "Cosmopolitan's libc refuses file names that are not UTF-8 (EILSEQ)"
+_COSMO_LOCALE = (
+    "Cosmopolitan's libc has the C and C.UTF-8 locales only (no LC_NUMERIC, collation "
+    "or alternative digits of other locales; no C locale coercion to do)"
+)
+_COSMO_LIBC = "Cosmopolitan's libc answers differently from glibc"
+_COSMO_CASES = {
+    "test.test_zipimport.*ZipImportTestCase.testUnencodable": _COSMO_UTF8,
+    "test.test_os.Pep383Tests.*": _COSMO_UTF8,
+    "test.test_cmd_line_script.CmdLineTest.test_non_ascii": _COSMO_UTF8,
+    "test.test__locale._LocaleTests.*": _COSMO_LOCALE,
+    "test.test_locale.TestEnUSCollation.*": _COSMO_LOCALE,
+    "test.test_re.ReTests.test_locale_caching": _COSMO_LOCALE,
+    "test.test_re.ReTests.test_locale_compiled": _COSMO_LOCALE,
+    "test.test_c_locale_coercion.LocaleCoercionTests.*": _COSMO_LOCALE,
+    "test.test_mmap.MmapTests.test_resize_up_anonymous_mapping": (
+        "Cosmopolitan has no mremap(): an anonymous mapping cannot grow"
+    ),
+    "test.test_audit.AuditTest.test_syslog": (
+        "Cosmopolitan's syslog() reports on stderr when there is no /dev/log"
+    ),
+    "test.test_os.CPUCountTests.test_process_cpu_count_affinity": _COSMO_LIBC
+    + " (sched_setaffinity: EINVAL)",
+    "test.test_os.PseudoterminalTests.*": _COSMO_LIBC
+    + " (posix_openpt flags: EINVAL; a pty opened through ptsname() ends the process with"
+    " SIGHUP)",
+    "test.test_os.TestInvalidFD.test_fpathconf": _COSMO_LIBC + " (fpathconf of a bad fd)",
+    "test.test_os.TestInvalidFD.test_pathconf_negative_fd_uses_fd_semantics": _COSMO_LIBC
+    + " (pathconf of a bad fd)",
+    "test.test_os.TestInvalidFD.test_ttyname": _COSMO_LIBC + " (ttyname's errno: EINVAL)",
+    "test.test_socket.TestLinuxAbstractNamespace.*": (
+        "Cosmopolitan has no Linux abstract AF_UNIX namespace (it runs on every system)"
+    ),
+    "test.test_socket.GeneralModuleTests.testIPv4toString": _COSMO_LIBC
+    + " (inet_aton accepts what glibc refuses)",
+    "test.test_signal.PosixTests.test_strsignal": _COSMO_LIBC + " (strsignal names the signal)",
+    "test.datetimetester.*.test_system_transitions": _COSMO_LIBC
+    + " (localtime() of the years before a zone's first transition)",
+    "test.test_sysconfig.TestSysConfig.test_linux_ext_suffix": (
+        "a Cosmopolitan build has no platform triplet in EXT_SUFFIX (and loads no extension files)"
+    ),
+}
+
 COSMO: dict[str, Exclusions] = {
-    "3.13": Exclusions(files={}, cases={}),
+    "3.13": Exclusions(
+        files={
+            # Found by the suite, not fixed (an open bug, not a design): calling any
+            # ctypes callback (a libffi closure) crashes the APE that apepy's
+            # instrument builds (stock GCC 14, not the release's). Not seen on the host.
+            "test_ctypes": "ctypes callbacks crash the APE (SIGSEGV in libffi's closure "
+            "under cosmocc): an open bug, see docs/cpython-suite.md",
+        },
+        cases=_COSMO_CASES,
+    ),
 }
 
 

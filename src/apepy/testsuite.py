@@ -95,40 +95,45 @@ def parse_summary(text: str) -> Summary:
 
 
 def suite_tree(version: str, *, offline: bool) -> Path:
-    """The unpacked source tree of CPython ``version`` (its Lib/test), from the cache."""
+    """The source tree of CPython ``version`` whose Lib/ holds only the suite (Lib/test),
+    from the cache.
+
+    Lib/ goes on sys.path (last), so pdb and others find a test module's file by
+    searching sys.path, as for /usr/lib/python3.X/test in an ordinary build, and
+    unittest's discovery (load_package_tests) finds the directory above test already
+    there; tests that read the source tree (Modules/getpath.py, Tools/) find it. The
+    rest of the stdlib is removed: only the file's own may be imported.
+    """
     source = sources.obtain(version, offline=offline)
     store = cache.cache_dir("testsuite")
-    with cache.entry(store / f"Python-{version}", marker=".apepy-complete") as entry:
+    with cache.entry(store / f"suite-{version}", marker=".apepy-complete") as entry:
         if entry.ready:
             return entry.path / f"Python-{version}"
         with ui.phase("suite", f"unpacking CPython {version}'s test suite"):
             sources.extract(source, entry.work)
+            lib = entry.work / f"Python-{version}" / "Lib"
+            for item in lib.iterdir():
+                if item.name == "test":
+                    continue
+                if item.is_dir() and not item.is_symlink():
+                    shutil.rmtree(item)
+                else:
+                    item.unlink()
         entry.publish(source.sha256)
     return entry.path / f"Python-{version}"
 
 
 def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
-    """A copy of ``exe`` whose ``test`` package is ``testdir`` on disk."""
+    """A copy of ``exe`` whose ``test`` package is ``testdir`` on disk (the Lib/test of
+    a suite_tree), with that Lib/ last on sys.path."""
     copy = work / exe.name
     shutil.copy2(exe, copy)
-    # A source tree beside the file, with a Lib/ that holds only the suite; that Lib/
-    # is last on sys.path. pdb and others find a test module's file by searching
-    # sys.path, as for /usr/lib/python3.X/test in an ordinary build, and tests
-    # that read the source tree (Modules/getpath.py, Tools/) find it above Lib/.
-    # Nothing else can be imported from it.
-    tree = testdir.parent.parent
-    mirror = work / "suite"
-    shelf = mirror / "Lib"
-    shelf.mkdir(parents=True)
-    (shelf / "test").symlink_to(testdir, target_is_directory=True)
-    for entry in tree.iterdir():
-        if entry.name != "Lib":
-            (mirror / entry.name).symlink_to(entry)
+    shelf = testdir.parent
     stub = f"{LIB}test/__init__.py"
     init = (
         "# apepy test: CPython's test package, on disk.\n"
         "import sys\n"
-        f"__path__ = [{str(shelf / 'test')!r}]\n"
+        f"__path__ = [{str(testdir)!r}]\n"
         f"if {str(shelf)!r} not in sys.path:\n"
         f"    sys.path.append({str(shelf)!r})\n"
         "del sys\n"
