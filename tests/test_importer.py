@@ -96,7 +96,8 @@ def test_bundled_code_tracebacks_namespaces_and_data(built_python: Path, tmp_pat
     assert ran.stdout.splitlines() == ["namespace portion", "data beside the module", "['one']"]
     # The traceback quotes the bundled source line.
     assert "raise ValueError('the line above this is shown')" in ran.stderr
-    assert 'File "Lib/site-packages/demo_app.py", line 3, in fail' in ran.stderr
+    # Named by the module's __file__, inside the file, as CPython's own loader names it.
+    assert f'File "{out}/Lib/site-packages/demo_app.py", line 3, in fail' in ran.stderr
 
 
 def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> None:
@@ -196,7 +197,7 @@ def test_hot_stdlib_modules_come_frozen_from_the_binary(
     # the traceback shows the source line, read from the stdlib's .py in the zip.
     assert got["code_file"] == f"{built_python}/Lib/json/decoder.py"
     assert f'File "{built_python}/Lib/json/decoder.py", line' in got["tb"]
-    assert "raise JSONDecodeError(" in got["tb"] and "<frozen" not in got["tb"]
+    assert "obj, end = self.scan_once(s, idx)" in got["tb"] and "<frozen" not in got["tb"]
     assert "decoder.pyc" in got["resources"]
     assert got["email"] == f"{built_python}/Lib/email/message.py"
 

@@ -134,6 +134,8 @@ def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
         "# apepy test: CPython's test package, on disk.\n"
         "import sys\n"
         f"__path__ = [{str(testdir)!r}]\n"
+        # Tests that find data through the package (3.11's DocFileSuite(package="test")).
+        f"__file__ = {str(testdir / '__init__.py')!r}\n"
         f"if {str(shelf)!r} not in sys.path:\n"
         f"    sys.path.append({str(shelf)!r})\n"
         "del sys\n"
