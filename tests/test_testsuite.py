@@ -117,6 +117,7 @@ CI_SUBSET = [
     "test_venv",
 ]
 
+
 def test_the_ci_subset_of_cpythons_suite(built_python: Path) -> None:
     # Every file passes, apart from the test cases apepy.testexclusions leaves out by
     # design (and says why); regrtest re-runs a failed file once, alone (-w).
