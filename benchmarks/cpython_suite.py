@@ -66,17 +66,12 @@ def run_ordinary(python: Path, jobs: int) -> dict[str, object]:
     log = ordinary_log(python.parent.parent.name.removeprefix("ordinary-"))
     started = time.monotonic()
     with open(log, "w") as sink:
-        # HOME of its own: test_site leaves ~/.local/lib/pythonX.Y/site-packages behind.
-        home = WORK / "suite-home"
-        home.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env["HOME"] = str(home)
         subprocess.run(
             [str(python), "-m", "test", "-j", str(jobs), "--timeout", "1200"],
             cwd=WORK,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=testsuite.suite_env(WORK / "suite-home"),
         )
     seconds = time.monotonic() - started
     return report(testsuite.parse_summary(log.read_text(errors="replace")), seconds)
@@ -110,12 +105,12 @@ def main() -> int:
     runs: dict[str, object] = {}
     if args.file:
         runs[f"file {args.file.name}"] = run_single(args.file.resolve(), args.jobs)
+    previous = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.exists() else {}
     for version in [] if args.file else args.python:
         tarball = next((cache_root() / "sources").glob(f"Python-{version}.t*"), None)
         if tarball is None:
             print(f"no Python-{version} tarball in the source cache", file=sys.stderr)
             return 1
-        previous = json.loads(RESULTS.read_text()).get("runs", {}) if RESULTS.exists() else {}
         reread = reread_ordinary(version) if args.reuse_ordinary else None
         if args.reuse_ordinary and "ordinary" in previous.get(version, {}):
             ordinary = previous[version]["ordinary"]

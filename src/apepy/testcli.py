@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections import Counter
 from pathlib import Path
 
 from apepy import testsuite, ui
@@ -54,10 +55,7 @@ def cmd(args: argparse.Namespace) -> int:
     for name, reason in sorted(summary.excluded.items()):
         ui.info(f"excluded {name}: {reason}")
     # The cases by reason: the list is long, the reasons are few.
-    by_reason: dict[str, int] = {}
-    for reason in summary.excluded_cases.values():
-        by_reason[reason] = by_reason.get(reason, 0) + 1
-    for reason, count in sorted(by_reason.items()):
+    for reason, count in sorted(Counter(summary.excluded_cases.values()).items()):
         ui.info(f"excluded {count} test-case pattern{'s' if count > 1 else ''}: {reason}")
     problems = summary.failed + summary.omitted
     if problems:

@@ -146,6 +146,18 @@ def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
     return copy
 
 
+def suite_env(home: Path) -> dict[str, str]:
+    """The whole environment CPython's suite runs in: this process's, without the
+    PYTHON* variables (apepy's and the user's would change what every child
+    interpreter does, e.g. PYTHONUNBUFFERED), with ``home`` (made) as HOME: test_site
+    and others create ~/.local/lib/pythonX.Y/site-packages, which would then be on
+    the user's every Python's path."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["HOME"] = str(home)
+    return env
+
+
 def run(
     exe: Path,
     tests: list[str],
@@ -182,14 +194,7 @@ def run(
             args += [t for t in tests if t not in excluded.files]
         else:
             args += ["-x", *sorted(excluded.files)]
-        # The suite sets up its own environment; apepy's and the user's PYTHON*
-        # variables would change what every child interpreter does.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        # Its own home: test_site and others create ~/.local/lib/pythonX.Y/site-packages,
-        # which would then be on the user's every Python's path.
-        home = work / "home"
-        home.mkdir()
-        env["HOME"] = str(home)
+        env = suite_env(work / "home")
         with ui.phase("test", f"CPython {version}'s test suite with {exe.name}") as status:
 
             def progress(line: str) -> None:

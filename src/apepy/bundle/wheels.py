@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,14 +207,14 @@ def _pip_download(
     if pins:
         constraints.write_text("\n".join(pins) + "\n", encoding="utf-8")
         extra = ["-c", str(constraints)]
-    with tempfile.TemporaryDirectory(prefix="apepy-pip-log-") as scratch:
-        debug_log = Path(scratch) / "pip.log"
-        result = pip.download(
-            [*tags, *index.pip_args(), *extra, "--log", str(debug_log), *requirements], dest, log
-        )
-        text = (
-            debug_log.read_text(encoding="utf-8", errors="replace") if debug_log.is_file() else ""
-        )
+    # pip's debug log (where it took each file) beside the constraints, in the cache
+    # entry being made: a killed run leaves it where the cache clears it, not in TMPDIR.
+    debug_log = dest / "pip-debug.log"
+    result = pip.download(
+        [*tags, *index.pip_args(), *extra, "--log", str(debug_log), *requirements], dest, log
+    )
+    text = debug_log.read_text(encoding="utf-8", errors="replace") if debug_log.is_file() else ""
+    debug_log.unlink(missing_ok=True)
     constraints.unlink(missing_ok=True)
     if result.returncode == 0:
         return {m["name"]: _public(m["url"]) for m in _FETCHED.finditer(text)}
