@@ -288,6 +288,52 @@ def test_threads_subprocess_fork_and_multiprocessing(python_com: Path, tmp_path:
     assert result.stdout.strip() == "thread 42 7 [0, 1, 4, 9, 16]"
 
 
+# A ctypes callback runs a libffi closure, which needs executable memory; spawn and
+# forkserver children reopen the parent's named semaphores (Locks) by name. Both
+# failed on the APE alone: closures were malloc()ed, not executable (SIGSEGV), and
+# Cosmopolitan's sem_open reset a reopened semaphore's count (Pool hung).
+CALLBACKS_AND_SPAWN = """\
+import ctypes, multiprocessing as mp, sys
+from concurrent.futures import ProcessPoolExecutor
+def square(x):
+    return x * x
+def echo(q, r):
+    r.put(q.get() * 2)
+if __name__ == '__main__':
+    doubled = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)(lambda x: x * 2)(21)
+    keys = (ctypes.c_int * 4)(3, 1, 4, 2)
+    less = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(
+        lambda a, b: ctypes.c_int.from_address(a).value - ctypes.c_int.from_address(b).value)
+    got = [doubled]
+    for method in sys.argv[1:]:
+        ctx = mp.get_context(method)
+        q, r = ctx.SimpleQueue(), ctx.SimpleQueue()
+        p = ctx.Process(target=echo, args=(q, r))
+        p.start(); q.put(21); got.append(r.get()); p.join(60)
+        with ctx.Pool(2) as pool:
+            got.append(pool.map(square, range(5)))
+        with ProcessPoolExecutor(2, mp_context=ctx) as ex:
+            got.append(sum(ex.map(square, range(5))))
+    print(got, less(ctypes.byref(keys, 4), ctypes.byref(keys, 8)))
+"""
+
+
+def test_ctypes_callbacks_and_spawned_workers(
+    python_com: Path, system: System, tmp_path: Path
+) -> None:
+    exe, alone = copied_alone(python_com, tmp_path, system.filename)
+    script = alone / "work.py"
+    script.write_text(CALLBACKS_AND_SPAWN)
+    # On Windows (under Wine 10) multiprocessing fails before these fixes matter:
+    # Cosmopolitan keeps named semaphores in /tmp, which is C:\\tmp there and absent,
+    # and a spawned child cannot dup() the pipe handle it was passed. Open.
+    methods = [] if system.name.startswith("windows") else ["spawn", "forkserver"]
+    result = run_on(system, exe, "-s", "work.py", *methods, cwd=alone)
+    assert result.returncode == 0, result.stdout + result.stderr
+    per_method = [42, [0, 1, 4, 9, 16], 30]
+    assert result.stdout.split("\n")[0] == f"{[42, *per_method * len(methods)]} -3"
+
+
 def test_flask_bundle_serves_from_an_empty_environment(
     flask_com: Path, system: System, tmp_path: Path
 ) -> None:

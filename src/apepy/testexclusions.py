@@ -171,16 +171,7 @@ _COSMO_CASES = {
 }
 
 COSMO: dict[str, Exclusions] = {
-    "3.13": Exclusions(
-        files={
-            # Found by the suite, not fixed (an open bug, not a design): calling any
-            # ctypes callback (a libffi closure) crashes the APE that apepy's
-            # instrument builds (stock GCC 14, not the release's). Not seen on the host.
-            "test_ctypes": "ctypes callbacks crash the APE (SIGSEGV in libffi's closure "
-            "under cosmocc): an open bug, see docs/cpython-suite.md",
-        },
-        cases=_COSMO_CASES,
-    ),
+    "3.13": Exclusions(files={}, cases=_COSMO_CASES),
 }
 
 

@@ -27,8 +27,20 @@ RECIPE_REVISION = "2"
 
 
 def sysroot(toolchain: Toolchain) -> Path:
-    """The toolchain's sysroot: ``include/`` and ``lib/`` of every library built for it."""
-    key = hashing.cache_key(toolchain.library_identity(), length=16)
+    """The toolchain's sysroot: ``include/`` and ``lib/`` of every library built for it.
+
+    Keyed by how every library of the toolchain's family is built, too: a sysroot
+    never changes under a build that links from it. Shared by two apepy versions
+    whose tables differ (or by two builds at once), one sysroot rebuilt a library in
+    place while the other linked, and an interpreter was cached with the wrong one
+    (a libffi without executable closures, found so).
+    """
+    recipes_of_family = sorted(
+        fingerprint(lib) for lib in LIBRARIES.values() if toolchain.family in lib.families
+    )
+    key = hashing.cache_key(
+        "\n".join([toolchain.library_identity(), *recipes_of_family]), length=16
+    )
     return cache.cache_dir("sysroots", f"{toolchain.family}-{key}")
 
 

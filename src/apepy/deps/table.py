@@ -245,7 +245,18 @@ LIBRARIES: dict[str, Library] = {
             debian=("libffi", "3.4.4"),
             per_arch=True,
             # superconfigure's option: no trampolines mapped from the library's own file.
-            options={"cosmo": Options(configure_args=("--disable-exec-static-tramp",))},
+            # Under cosmocc neither __linux__ nor _WIN32 is defined, so closures.c fell
+            # back to malloc()ed closures, which are not executable: every ctypes
+            # callback crashed. FFI_MMAP_EXEC_WRIT takes its mmap allocator (RWX, or a
+            # file mapped twice, writable and executable, where W^X forbids RWX);
+            # _GNU_SOURCE, which closures.c defines only under __linux__, declares the
+            # mkostemp() that second way needs.
+            options={
+                "cosmo": Options(
+                    configure_args=("--disable-exec-static-tramp",),
+                    cflags=("-DFFI_MMAP_EXEC_WRIT=1", "-D_GNU_SOURCE"),
+                )
+            },
         ),
         # ncurses 6.4: Debian's ncurses_6.4.orig.tar.gz is upstream's (its .asc verifies
         # with Thomas Dickey's key from debian/upstream/signing-key.asc).

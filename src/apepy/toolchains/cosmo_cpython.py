@@ -11,6 +11,95 @@ from apepy.edits import Edit
 # configure's answers for probes that conclude wrongly under Cosmopolitan's headers.
 CONFIGURE_CACHE = portcosmo.CPYTHON_CONFIGURE_CACHE
 
+# The C that replaces semaphore.c's SEM_CLOSE (see the edits below).
+SEM_REOPEN_C = """\
+#ifdef __COSMOPOLITAN__
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+void shm_path_np(const char *, char *);
+
+/* The semaphores this process reopened itself (not in the libc's own list, which
+   sem_close() asserts on); the GIL guards the list. */
+typedef struct apepy_reopened {
+    struct apepy_reopened *next;
+    sem_t *sem;
+    char path[78];
+} apepy_reopened;
+static apepy_reopened *apepy_reopened_list;
+
+static sem_t *
+apepy_sem_reopen(const char *name)
+{
+    apepy_reopened *r = PyMem_RawCalloc(1, sizeof(*r));
+    if (r == NULL) {
+        errno = ENOMEM;
+        return SEM_FAILED;
+    }
+    shm_path_np(name, r->path);
+    int fd = open(r->path, O_RDWR | O_CLOEXEC);
+    if (fd == -1) {
+        PyMem_RawFree(r);
+        return SEM_FAILED;
+    }
+    struct stat st;
+    void *map = MAP_FAILED;
+    if (fstat(fd, &st) == 0) {
+        if (st.st_size >= 4096) {
+            map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        }
+        else {
+            errno = EINVAL;
+        }
+    }
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (map == MAP_FAILED) {
+        PyMem_RawFree(r);
+        return SEM_FAILED;
+    }
+    sem_t *sem = map;
+    if (sem->sem_magic != SEM_MAGIC_NAMED || sem->sem_lazydelete) {
+        munmap(map, 4096);
+        PyMem_RawFree(r);
+        errno = ENOENT;
+        return SEM_FAILED;
+    }
+    __atomic_fetch_add(&sem->sem_prefs, 1, __ATOMIC_ACQ_REL);
+    r->sem = sem;
+    r->next = apepy_reopened_list;
+    apepy_reopened_list = r;
+    return sem;
+}
+
+static int
+apepy_sem_close(sem_t *sem)
+{
+    for (apepy_reopened **p = &apepy_reopened_list; *p != NULL; p = &(*p)->next) {
+        apepy_reopened *r = *p;
+        if (r->sem == sem) {
+            *p = r->next;
+            int prefs = __atomic_fetch_sub(&sem->sem_prefs, 1, __ATOMIC_ACQ_REL);
+            int last = sem->sem_lazydelete && prefs == 1;
+            munmap(sem, 4096);
+            if (last) {
+                unlink(r->path);
+            }
+            PyMem_RawFree(r);
+            return 0;
+        }
+    }
+    return sem_close(sem);
+}
+#define SEM_CLOSE(sem) apepy_sem_close(sem)
+#define SEM_REOPEN(name) apepy_sem_reopen(name)
+#else
+#define SEM_CLOSE(sem) sem_close(sem)
+#define SEM_REOPEN(name) sem_open(name, 0)
+#endif
+"""
+
 # Under Cosmopolitan, /proc/self/exe (where Linux has one) names the APE loader
 # that runs the file, not the file: the stdlib would be looked for in the loader.
 # The libc knows the file on every OS (GetProgramExecutableName), so argv[0]
@@ -124,6 +213,25 @@ SOURCE_EDITS: tuple[Edit, ...] = (
         "Modules/posixmodule.c",
         '#ifdef _SC_SEM_NSEMS_MAX\n    {"SC_SEM_NSEMS_MAX",',
         '#if defined(_SC_SEM_NSEMS_MAX) && !defined(__COSMOPOLITAN__)\n    {"SC_SEM_NSEMS_MAX",',
+    ),
+    # Cosmopolitan's sem_open() stores its value argument into the semaphore even
+    # when it opens an existing one (libc/thread/sem_open.c, 4.0.2 to today). A
+    # SemLock rebuilt in a spawn or forkserver child (sem_open(name, 0)) so reset the
+    # count all processes share: a held Lock looked free and a free one held, and
+    # Pool, SimpleQueue and ProcessPoolExecutor hung under spawn. The child maps the
+    # semaphore's file itself, as sem_open does, without the store; it keeps the
+    # sharing count that lets Windows delete the file after the last close.
+    Edit(
+        "multiprocessing: reopen a named semaphore without resetting it (cosmo)",
+        "Modules/_multiprocessing/semaphore.c",
+        "#define SEM_CLOSE(sem) sem_close(sem)\n",
+        SEM_REOPEN_C,
+    ),
+    Edit(
+        "multiprocessing: a rebuilt SemLock reopens its semaphore (cosmo)",
+        "Modules/_multiprocessing/semaphore.c",
+        "        handle = sem_open(name, 0);\n",
+        "        handle = SEM_REOPEN(name);\n",
     ),
     # Cosmopolitan's run-time constants where C wants compile-time ones (socket's
     # switches on address families, termios' table): see apepy.portcosmo.
