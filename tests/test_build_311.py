@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -57,3 +58,45 @@ def test_311_bundle_dispatches(python311: Path, tmp_path: Path) -> None:
         env={"APEPY_PLAIN": "1"},
     )
     assert meta.stdout == "0.2.0\n", meta.stderr
+
+
+def test_311_keeps_no_descriptor_and_leaves_closed_stdio_closed(
+    python311: Path, tmp_path: Path
+) -> None:
+    # 3.11's mmap keeps a duplicate descriptor unless given apepy's backport of
+    # trackfd=False (found by CPython's test_subprocess and test_cmd_line).
+    code = (
+        "import os, sys, json, email.mime.text\n"
+        "fds = os.listdir('/proc/self/fd')\n"
+        "print(sum(os.path.realpath(f'/proc/self/fd/{fd}') == os.path.realpath(sys.executable)"
+        " for fd in fds))\n"
+    )
+    result = subprocess.run(
+        [str(python311), "-c", code], capture_output=True, text=True, cwd=tmp_path, env={}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
+    closed = subprocess.run(
+        [str(python311), "-c", "import sys; sys.exit(42 if sys.stdout is None else 1)"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={},
+        # stdout closed in the child, as CPython's test_no_std_streams does.
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 42
+
+
+def test_311_lib2to3_imports_from_the_file(python311: Path, tmp_path: Path) -> None:
+    # Its grammar tables are pickled at build time, as make install does.
+    code = "import lib2to3.pygram, lib2to3.refactor; print('ok')"
+    result = subprocess.run(
+        [str(python311), "-W", "ignore", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -79,6 +79,50 @@ def test_output_without_a_report_is_not_a_pass() -> None:
     assert not testsuite.parse_summary("Traceback (most recent call last):\n").found
 
 
+def test_the_suite_tree_keeps_the_test_packages_inside_stdlib_packages(tmp_path: Path) -> None:
+    # 3.11's layout: unittest.test, lib2to3.tests and others live inside their
+    # stdlib package, which the file carries without them.
+    lib = tmp_path / "Lib"
+    for name in (
+        "os.py",
+        "test/__init__.py",
+        "test/test_os.py",
+        "unittest/__init__.py",
+        "unittest/case.py",
+        "unittest/test/__init__.py",
+        "unittest/test/testmock/__init__.py",
+        "lib2to3/__init__.py",
+        "lib2to3/Grammar.txt",
+        "lib2to3/fixes/__init__.py",
+        "lib2to3/tests/__init__.py",
+        "lib2to3/tests/data/bom.py",
+        "json/__init__.py",
+        "json/data.txt",
+        "tkinter/__init__.py",
+        "tkinter/test/__init__.py",
+        "idlelib/idle_test/__init__.py",
+    ):
+        (lib / name).parent.mkdir(parents=True, exist_ok=True)
+        (lib / name).write_text("")
+    testsuite._keep_only_tests(lib)
+    kept = sorted(p.relative_to(lib).as_posix() for p in lib.rglob("*") if p.is_file())
+    assert kept == [
+        "lib2to3/Grammar.txt",
+        "lib2to3/tests/__init__.py",
+        "lib2to3/tests/data/bom.py",
+        "test/__init__.py",
+        "test/test_os.py",
+        "unittest/test/__init__.py",
+        "unittest/test/testmock/__init__.py",
+    ]
+    # No file carries tkinter or idlelib: their test directories would make them
+    # importable (as namespace packages), so they are gone; so is json's, which has no
+    # tests. Grammar.txt stays beside lib2to3's tests, which read it there.
+    assert sorted(p.name for p in lib.iterdir()) == ["lib2to3", "test", "unittest"]
+    found = [p.relative_to(lib).as_posix() for p in testsuite.inner_test_packages(lib)]
+    assert found == ["lib2to3/tests", "unittest/test"]
+
+
 # Test files of the modules apepy touches (its importer, start-up and paths, the
 # stdlib's sources read through the loader, the stdlib's C modules and their
 # libraries, user and group lookups in the static file, subprocesses and forks),

@@ -37,6 +37,18 @@ PTH_FILE = (
     "a ._pth file beside a copy of the executable lists the stdlib's directory on disk as "
     "the whole sys.path; the file's stdlib is inside itself"
 )
+EXTENSION_BUILD = (
+    "builds a C extension module and imports it: a single file carries no C headers, "
+    "and a static executable loads no shared extension modules"
+)
+STDLIB_DIR = (
+    "compares a stdlib module's file name with the directory above the test package "
+    "(test.support.STDLIB_DIR); the stdlib is inside the executable, the test package on disk"
+)
+FROZEN_SOURCE = (
+    "expects FrozenImporter.get_source to return None; apepy's gives the source of the "
+    "frozen stdlib modules from the zip, where an ordinary build reads the file at __file__"
+)
 IMPORTER_NAME = (
     "a debugger told to skip importlib* still steps into apepy's importer (module _apepy_importer), "
     "which serves imports from the zip in place of importlib's FileFinder"
@@ -116,12 +128,105 @@ _CASES = {
 }
 
 # 3.11's test_class, test_code and test_compile import no test-only C module at the
-# top; their cases that need one skip themselves.
-_FILES_311 = {k: v for k, v in _FILES.items() if k in ("test_ensurepip", "test_venv")}
+# top; their cases that need one skip themselves. Many other 3.11 tests import one
+# inside a test, unguarded (3.13 guards most with import_helper.import_module).
+_FILES_311 = {
+    **{k: v for k, v in _FILES.items() if k in ("test_ensurepip", "test_venv")},
+    "test_cppext": ENSUREPIP + " (test_cppext installs setuptools with it into a venv)",
+    "test_call": TEST_ONLY_C + " (used in a class body: the file fails on import)",
+    "test_stable_abi_ctypes": TEST_ONLY_C + " (imported at the top of the file)",
+    "test_ctypes": TEST_ONLY_C
+    + " (_ctypes_test, imported at the top of most of 3.11's ctypes test modules)",
+    "test_sqlite3": TEST_ONLY_C
+    + " (test_dbapi imports it at the top, and the other sqlite3 test modules import "
+    "test_dbapi)",
+}
+
+_CASES_311 = {
+    # The stdlib is not files.
+    "test.test_multiprocessing_*._TestImportStar.test_import": STDLIB_NOT_FILES,
+    "test.test_ast.ASTValidatorTests.test_stdlib_validates": STDLIB_NOT_FILES,
+    "test.test_imp.ImportTests.test_issue1267": STDLIB_NOT_FILES + " (imp.find_module)",
+    "test.test_imp.ImportTests.test_load_from_source": STDLIB_NOT_FILES + " (imp.find_module)",
+    "test.test_imp.ImportTests.test_multiple_calls_to_get_data": STDLIB_NOT_FILES,
+    "test.test_pydoc.PydocDocTest.test_input_strip": STDLIB_NOT_FILES,
+    "test.test_pydoc.PydocDocTest.test_mixed_case_module_names_are_lower_cased": STDLIB_NOT_FILES,
+    "test.test_pydoc.PydocDocTest.test_not_ascii": STDLIB_NOT_FILES,
+    "test.test_pydoc.PydocDocTest.test_not_here": STDLIB_NOT_FILES,
+    "test.test_pydoc.PydocDocTest.test_synopsis_sourceless": STDLIB_NOT_FILES,
+    "test.test_pydoc.PydocImportTest.test_badimport": STDLIB_NOT_FILES,
+    "test.test_pydoc.PydocImportTest.test_importfile": STDLIB_NOT_FILES,
+    "test.test_pydoc.TestInternalUtilities.test_sys_path_adjustment_*": STDLIB_NOT_FILES,
+    "test.test_regrtest.ArgsTestCase.test_coverage": STDLIB_NOT_FILES + " (trace opens it)",
+    "test.test_trace.TestCoverage.test_coverage": STDLIB_NOT_FILES + " (trace opens it)",
+    # Tools/freeze configures and builds CPython from the source tree, whose Lib/
+    # holds only the suite here.
+    "test.test_tools.test_freeze.TestFreeze.test_freeze_simple_script": STDLIB_NOT_FILES
+    + " (freeze builds CPython from the source tree's Lib/)",
+    "test.test_importlib.frozen.test_finder.*FindSpecTests.test_module": STDLIB_DIR,
+    "test.test_importlib.frozen.test_finder.*FindSpecTests.test_package": STDLIB_DIR,
+    "test.test_importlib.frozen.test_loader.*LoaderTests.test_lacking_parent": STDLIB_DIR,
+    "test.test_importlib.frozen.test_loader.*LoaderTests.test_module": STDLIB_DIR,
+    "test.test_importlib.frozen.test_loader.*LoaderTests.test_package": STDLIB_DIR,
+    "test.test_importlib.frozen.test_loader.*InspectLoaderTests.test_get_source": FROZEN_SOURCE,
+    # Test-only C modules, imported inside the test (or by a child it starts).
+    "test.test_ast.ModuleStateTests.test_subinterpreter": TEST_ONLY_C,
+    "test.test_atexit.SubinterpreterTest.*": TEST_ONLY_C,
+    "test.test_audit.AuditTest.test_unraisablehook": TEST_ONLY_C,
+    "test.test_cmd_line.CmdLineTest.test_pythonmalloc": TEST_ONLY_C,
+    "test.test_coroutines.CAPITest.*": TEST_ONLY_C,
+    "test.test_exceptions.ExceptionTests.testSettingException": TEST_ONLY_C,
+    "test.test_exceptions.ExceptionTests.test_MemoryError": TEST_ONLY_C,
+    "test.test_exceptions.ExceptionTests.test_exception_with_doc": TEST_ONLY_C,
+    "test.test_exceptions.ExceptionTests.test_memory_error_cleanup": TEST_ONLY_C,
+    "test.test_exceptions.ExceptionTests.test_memory_error_in_PyErr_PrintEx": TEST_ONLY_C,
+    "test.test_exceptions.ExceptionTests.test_recursion_normalizing_*": TEST_ONLY_C,
+    "test.test_faulthandler.FaultHandlerTests.test_fatal_error*": TEST_ONLY_C,
+    "test.test_fcntl.TestFcntl.test_fcntl_bad_file_overflow": TEST_ONLY_C,
+    "test.test_fcntl.TestFcntl.test_flock_overflow": TEST_ONLY_C,
+    "test.test_fileio.COtherFileTests.testInvalidFd_overflow": TEST_ONLY_C,
+    "test.test_finalization.LegacyFinalizationTest.*": TEST_ONLY_C,
+    "test.test_finalization.SimpleFinalizationTest.test_non_gc*": TEST_ONLY_C,
+    "test.test_format.FormatTest.test_precision_c_limits": TEST_ONLY_C,
+    "test.test_gc.GCCallbackTests.test_collect_garbage": TEST_ONLY_C,
+    "test.test_gc.GCTests.test_garbage_at_shutdown": TEST_ONLY_C,
+    "test.test_gc.GCTests.test_legacy_finalizer*": TEST_ONLY_C,
+    "test.test_genericclass.CAPITest.*": TEST_ONLY_C,
+    "test.test_imp.ImportTests.test_create_builtin_subinterp": TEST_ONLY_C,
+    "test.test_imp.ImportTests.test_issue16421_multiple_modules_in_one_dll": TEST_ONLY_C,
+    "test.test_imp.ImportTests.test_issue24748_load_module_skips_sys_modules_check": TEST_ONLY_C,
+    "test.test_imp.ImportTests.test_load_module_extension_file_is_None": TEST_ONLY_C,
+    "test.test_import.ImportTests.test_from_import_missing_attr_has_name_and_so_path": TEST_ONLY_C,
+    # They load _testcapi as an extension file, whose name they look for along
+    # sys.path; without one they fail rather than skip.
+    "test.test_importlib.extension.test_loader.*": TEST_ONLY_C,
+    "test.test_importlib.extension.test_finder.*FinderTests.test_module": TEST_ONLY_C,
+    "test.test_inspect.TestClassesAndFunctions.test_getfullargspec_builtin_func*": TEST_ONLY_C,
+    "test.test_inspect.TestSignatureObject.test_signature_on_builtins*": TEST_ONLY_C,
+    "test.test_inspect.TestSignatureObject.test_signature_on_decorated_builtins": TEST_ONLY_C,
+    "test.test_multibytecodec.Test_IncrementalEncoder.test_subinterp": TEST_ONLY_C,
+    "test.test_poll.PollTests.test_poll_c_limits": TEST_ONLY_C,
+    "test.test_regrtest.ArgsTestCase.test_uncollectable": TEST_ONLY_C,
+    "test.test_repl.TestInteractiveInterpreter.test_no_memory": TEST_ONLY_C,
+    "test.test_sys.SizeofTest.*": TEST_ONLY_C,
+    "test.test_sys.SysModuleTest.test_getallocatedblocks": TEST_ONLY_C,
+    "test.test_sys.SysModuleTest.test_setrecursionlimit_recursion_depth": TEST_ONLY_C,
+    "test.test_sys.UnraisableHookTest.*": TEST_ONLY_C,
+    "test.test_threading.SubinterpThreadingTests.*": TEST_ONLY_C,
+    "test.test_threading.ThreadTests.test_frame_tstate_tracing": TEST_ONLY_C,
+    "test.test_weakref.ReferencesTestCase.test_cfunction": TEST_ONLY_C,
+    # No dynamic symbols.
+    "test.test_capi.test_unicode.CAPITest.test_from_format": NO_DLSYM,
+    # A C extension built and loaded.
+    "test.test_peg_generator.test_c_parser.TestCParser.*": EXTENSION_BUILD,
+    "distutils.tests.test_build_ext.*BuildExtTestCase.test_get_outputs": EXTENSION_BUILD,
+    "distutils.tests.test_sysconfig.SysconfigTestCase.test_get_config_h_filename": NO_HEADERS,
+    "distutils.tests.test_sysconfig.SysconfigTestCase.test_srcdir": NO_HEADERS,
+}
 
 EXCLUDED: dict[str, Exclusions] = {
     "3.13": Exclusions(files=_FILES, cases=_CASES),
-    "3.11": Exclusions(files=_FILES_311, cases=_CASES),
+    "3.11": Exclusions(files=_FILES_311, cases={**_CASES, **_CASES_311}),
 }
 
 

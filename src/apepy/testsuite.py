@@ -28,6 +28,7 @@ from pathlib import Path
 
 from apepy import ape, cache, manifest, procs, sources, storecli, testexclusions, ui, zipstore
 from apepy.errors import ApepyError
+from apepy.interpreter import stdlib
 from apepy.layout import LIB
 
 _PROGRESS = re.compile(r"\[\s*(\d+)/(\d+)(?:/\d+)?\] (\S+)(?: (.*))?$")
@@ -95,33 +96,93 @@ def parse_summary(text: str) -> Summary:
     return summary
 
 
+# The names of the test packages that live inside stdlib packages rather than in
+# Lib/test (3.11: unittest.test, lib2to3.tests, distutils.tests, ctypes.test,
+# tkinter.test, idlelib.idle_test; 3.12+ moved most into Lib/test).
+_INNER_TESTS = frozenset({"test", "tests", "idle_test"})
+# What the suite tree holds changed (the inner test packages were added): a new
+# cache entry, not the old one reused.
+_TREE_LAYOUT = 3
+
+
 def suite_tree(version: str, *, offline: bool) -> Path:
-    """The source tree of CPython ``version`` whose Lib/ holds only the suite (Lib/test),
-    from the cache.
+    """The source tree of CPython ``version`` whose Lib/ holds only the suite, from
+    the cache: Lib/test, and the test packages inside stdlib packages the file
+    carries (Lib/unittest/test: the stdlib collection leaves them out of the file).
 
     Lib/ goes on sys.path (last), so pdb and others find a test module's file by
     searching sys.path, as for /usr/lib/python3.X/test in an ordinary build, and
     unittest's discovery (load_package_tests) finds the directory above test already
     there; tests that read the source tree (Modules/getpath.py, Tools/) find it. The
-    rest of the stdlib is removed: only the file's own may be imported.
+    rest of the stdlib is removed: only the file's own may be imported. The inner
+    test packages of the packages no file carries (tkinter, idlelib) are removed too:
+    their directories would make those packages importable as namespace packages.
     """
     source = sources.obtain(version, offline=offline)
     store = cache.cache_dir("testsuite")
-    with cache.entry(store / f"suite-{version}", marker=".apepy-complete") as entry:
+    name = f"suite-{version}-{_TREE_LAYOUT}"
+    with cache.entry(store / name, marker=".apepy-complete") as entry:
         if entry.ready:
             return entry.path / f"Python-{version}"
         with ui.phase("suite", f"unpacking CPython {version}'s test suite"):
             sources.extract(source, entry.work)
-            lib = entry.work / f"Python-{version}" / "Lib"
-            for item in lib.iterdir():
-                if item.name == "test":
-                    continue
-                if item.is_dir() and not item.is_symlink():
-                    shutil.rmtree(item)
-                else:
-                    item.unlink()
+            _keep_only_tests(entry.work / f"Python-{version}" / "Lib")
         entry.publish(source.sha256)
     return entry.path / f"Python-{version}"
+
+
+def _keep_only_tests(lib: Path) -> None:
+    for item in lib.iterdir():
+        if item.name == "test":
+            continue
+        if not item.is_dir() or item.is_symlink():
+            item.unlink()
+            continue
+        if item.name in stdlib.EXCLUDED_TOP:
+            shutil.rmtree(item)
+            continue
+        tests = [i for i in item.iterdir() if i.name in _INNER_TESTS and i.is_dir()]
+        for inner in item.iterdir():
+            if inner in tests:
+                continue
+            # Beside a test package, the package's own data files stay: its tests read
+            # them next to themselves (lib2to3's tests/../Grammar.txt), as real files.
+            # No module: the file's own are the ones imported.
+            if tests and inner.is_file() and inner.suffix not in (".py", ".pyc"):
+                continue
+            if inner.is_dir() and not inner.is_symlink():
+                shutil.rmtree(inner)
+            else:
+                inner.unlink()
+        if not any(item.iterdir()):
+            item.rmdir()
+
+
+def inner_test_packages(lib: Path) -> list[Path]:
+    """The test packages of a suite tree's Lib/ that live inside a stdlib package
+    (Lib/unittest/test), each a directory with its __init__.py."""
+    return sorted(
+        init.parent
+        for init in lib.glob("*/*/__init__.py")
+        if init.parent.name in _INNER_TESTS and init.parent.parent.name != "test"
+    )
+
+
+def _inner_stub(package: str, directory: Path) -> str:
+    """The __init__.py, put into the file, of a test package on disk: the package is
+    the one on disk (its __file__, __path__ and data files), loaded from its own
+    __init__.py in place of this stub."""
+    init = directory / "__init__.py"
+    return (
+        f"# apepy test: CPython's {package} package, on disk.\n"
+        "import importlib.util as _util\n"
+        "import sys as _sys\n"
+        f"_spec = _util.spec_from_file_location(__name__, {str(init)!r},\n"
+        f"    submodule_search_locations=[{str(directory)!r}])\n"
+        "_module = _util.module_from_spec(_spec)\n"
+        "_sys.modules[__name__] = _module\n"
+        "_spec.loader.exec_module(_module)\n"
+    )
 
 
 def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
@@ -141,9 +202,26 @@ def prepare_copy(exe: Path, testdir: Path, work: Path) -> Path:
         f"    sys.path.append({str(shelf)!r})\n"
         "del sys\n"
     )
-    storecli.add_members(
-        zipstore.read_archive(copy), [zipstore.Entry(stub, init.encode(), compress=False)]
-    )
+    entries = [zipstore.Entry(stub, init.encode(), compress=False)]
+    archive = zipstore.read_archive(copy)
+    carried = {m.name for m in archive.members}
+    for directory in inner_test_packages(shelf):
+        parent = directory.parent.name
+        # Only where the file carries the package the tests belong to.
+        if (
+            f"{LIB}{parent}/__init__.pyc" not in carried
+            and f"{LIB}{parent}/__init__.py" not in carried
+        ):
+            continue
+        package = f"{parent}.{directory.name}"
+        entries.append(
+            zipstore.Entry(
+                f"{LIB}{parent}/{directory.name}/__init__.py",
+                _inner_stub(package, directory).encode(),
+                compress=False,
+            )
+        )
+    storecli.add_members(archive, entries)
     return copy
 
 

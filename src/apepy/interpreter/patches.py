@@ -161,7 +161,8 @@ SITE_METADATA = Edit(
 # Third-party extensions are built in under their dotted names
 # ("markupsafe._speedups"). 3.11's BuiltinImporter refuses every submodule (it
 # returns None whenever a package path is given); 3.12 dropped that check
-# (gh-102700), and this backports the change.
+# (gh-102700). This lets dotted names through and keeps 3.11's answer for a
+# top-level name asked with a path (CPython's test_importlib checks it).
 DOTTED_BUILTINS_311 = Edit(
     name="importlib: built-in submodules (gh-102700)",
     path="Lib/importlib/_bootstrap.py",
@@ -173,7 +174,50 @@ DOTTED_BUILTINS_311 = Edit(
     ),
     replacement=(
         "    def find_spec(cls, fullname, path=None, target=None):\n"
+        "        if path is not None and '.' not in fullname:\n"
+        "            return None\n"
         "        if _imp.is_builtin(fullname):\n"
+    ),
+)
+
+# 3.13's mmap(..., trackfd=False) keeps no duplicate of the file's descriptor
+# (gh-78502). The importer maps its own executable for the life of the process;
+# without it, every 3.11 process keeps a descriptor it never opened (a child's
+# pass_fds, or a process started with stdout closed, sees it). Backported.
+MMAP_TRACKFD_311 = Edit(
+    name="mmap: trackfd=False (gh-78502)",
+    path="Modules/mmapmodule.c",
+    anchor=(
+        '    static char *keywords[] = {"fileno", "length",\n'
+        '                               "flags", "prot",\n'
+        '                               "access", "offset", NULL};\n'
+        "\n"
+        '    if (!PyArg_ParseTupleAndKeywords(args, kwdict, "in|iii" _Py_PARSE_OFF_T, keywords,\n'
+        "                                     &fd, &map_size, &flags, &prot,\n"
+        "                                     &access, &offset))\n"
+    ),
+    replacement=(
+        "    int trackfd = 1;\n"
+        '    static char *keywords[] = {"fileno", "length",\n'
+        '                               "flags", "prot",\n'
+        '                               "access", "offset", "trackfd", NULL};\n'
+        "\n"
+        '    if (!PyArg_ParseTupleAndKeywords(args, kwdict, "in|iii" _Py_PARSE_OFF_T "$p", keywords,\n'
+        "                                     &fd, &map_size, &flags, &prot,\n"
+        "                                     &access, &offset, &trackfd))\n"
+    ),
+)
+MMAP_TRACKFD_DUP_311 = Edit(
+    name="mmap: trackfd=False keeps no descriptor (gh-78502)",
+    path="Modules/mmapmodule.c",
+    anchor=("    else {\n        m_obj->fd = _Py_dup(fd);\n        if (m_obj->fd == -1) {\n"),
+    replacement=(
+        "    else if (!trackfd) {\n"
+        "        m_obj->fd = -1;\n"
+        "    }\n"
+        "    else {\n"
+        "        m_obj->fd = _Py_dup(fd);\n"
+        "        if (m_obj->fd == -1) {\n"
     ),
 )
 
@@ -274,6 +318,8 @@ PATCH_SETS: dict[str, tuple[Edit, ...]] = {
     "3.11": (
         *_COMMON,
         DOTTED_BUILTINS_311,
+        MMAP_TRACKFD_311,
+        MMAP_TRACKFD_DUP_311,
         FREEZE_311,
         IMPORTER_HELPER_311,
         IMPORTER_CALL_311,

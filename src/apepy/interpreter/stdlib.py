@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import certifi
 
-from apepy import ape, cache, inside, pyc
+from apepy import ape, cache, inside, procs, pyc
 from apepy.errors import ApepyError
 from apepy.interpreter.compile import Core
 from apepy.layout import CA_ARCNAME, LIB, SITE
@@ -67,6 +68,8 @@ def collect(
 
     extra = staging / "extra"
     extra.mkdir(parents=True)
+    if _wanted(Path("lib2to3/Grammar.txt"), drop):
+        data += _grammar_pickles(core, staging / "grammars", log)
     sysconfigdata = _sysconfigdata(core, extra)
     sources.append((sysconfigdata, sysconfigdata.name))
     runtime = extra / "_apepy.py"
@@ -87,6 +90,30 @@ def collect(
     entries.append(Entry(CA_ARCNAME, Path(certifi.where()).read_bytes(), compress=True))
     names = [e.name for e in entries] + [SITE]
     return directory_entries(names) + sorted(entries, key=lambda e: e.name)
+
+
+def _grammar_pickles(core: Core, work: Path, log: Path) -> list[tuple[Path, str]]:
+    """lib2to3's grammar tables (up to 3.12), pickled as CPython's ``make install``
+    pickles them. Without them lib2to3 cannot be imported from the file: it reads
+    Grammar.txt only where that is a file on disk, else the pickle beside it."""
+    lib2to3 = core.tree / "Lib" / "lib2to3"
+    grammars = [
+        lib2to3 / n for n in ("Grammar.txt", "PatternGrammar.txt") if (lib2to3 / n).is_file()
+    ]
+    if not grammars:
+        return []
+    work.mkdir(parents=True)
+    copies = [Path(shutil.copy(g, work / g.name)) for g in grammars]
+    procs.run_logged(
+        [*ape.command(core.python), "-I", "-S", "-m", "lib2to3.pgen2.driver", *map(str, copies)],
+        cwd=core.tree,
+        log=log,
+        # The tables are dicts built from sets of strings: a fixed seed, the same bytes.
+        env={"APEPY_PLAIN": "1", "PYTHONHASHSEED": "0"},
+        what="pickling lib2to3's grammars",
+        hint="the interpreter just built failed to run lib2to3's grammar driver; see the log",
+    )
+    return [(pickle, f"lib2to3/{pickle.name}") for pickle in sorted(work.glob("*.pickle"))]
 
 
 def _sysconfigdata(core: Core, extra: Path) -> Path:

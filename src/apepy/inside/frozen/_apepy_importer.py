@@ -11,7 +11,8 @@ The mapping shares no file offset and needs no lock, so processes forked from on
 another (pre-forked servers, multiprocessing's fork and forkserver) import at the
 same time without reading at each other's offsets, and a lock held at fork time
 cannot hang a child. With the descriptor closed after mapping, no process keeps an
-extra descriptor open on its executable (3.13+; 3.11's mmap keeps a duplicate).
+extra descriptor open on its executable (3.13+, and 3.11 with apepy's backport of
+mmap's trackfd; 3.12's mmap keeps a duplicate).
 Without mmap (left out of a build) members are read with pread, which shares no
 offset either.
 
@@ -53,12 +54,22 @@ class Store:
         self.path = path
         self.view: mmap | None = None
         self.fd = -1
-        with _io.FileIO(path, "r") as file:
+        # A process started with stdin, stdout or stderr closed finds them closed
+        # (sys.stdout is None), as from any Python: while the file is opened and
+        # mapped, descriptors 0-2 are held, so nothing kept lands on them.
+        held = [_io.FileIO(path, "r")]
+        try:
+            while held[-1].fileno() < 3:
+                held.append(_io.FileIO(path, "r"))
+            file = held[-1]
             size = file.seek(0, 2)
             self.view = _map(file.fileno())
             if self.view is None:
-                # Kept open for pread: the descriptor outlives the with block.
+                # Kept open for pread.
                 self.fd = _posix().dup(file.fileno())
+        finally:
+            for opened in held:
+                opened.close()
         tail_len = min(size, 22 + 64)
         tail = self._read(size - tail_len, tail_len)
         at = tail.rfind(_EOCD_SIG)
@@ -115,10 +126,12 @@ def _map(fd: int) -> "mmap | None":
         import mmap as mmap_module
     except ImportError:
         return None
-    if sys.version_info >= (3, 13):
-        # No duplicate descriptor: the mapping is all the store keeps.
-        return mmap_module.mmap(fd, 0, access=mmap_module.ACCESS_READ, trackfd=False)
-    return mmap_module.mmap(fd, 0, access=mmap_module.ACCESS_READ)
+    try:
+        # No duplicate descriptor: the mapping is all the store keeps (3.13's mmap,
+        # and 3.11's with apepy's backport of trackfd).
+        return mmap_module.mmap(fd, 0, access=mmap_module.ACCESS_READ, trackfd=False)  # type: ignore[call-arg,unused-ignore]
+    except TypeError:
+        return mmap_module.mmap(fd, 0, access=mmap_module.ACCESS_READ)
 
 
 def _posix() -> "ModuleType":
@@ -226,6 +239,8 @@ class Loader:
         self.store = store
         self.directory = directory
         self.name = fullname
+        # FileLoader's: tests and tools compare loaders by their path.
+        self.path = origin
         self.member = member
         self.origin = origin
         self.package = is_package
@@ -307,18 +322,35 @@ class Loader:
         return zipimport.zipimporter(self.directory + "/").get_resource_reader(fullname)
 
 
+def _frozen_file(cls: type, fullname: str) -> str | None:
+    """The file name CPython gives a frozen module's __file__ (under
+    sys._stdlib_dir, inside the executable here), if any."""
+    spec = cls.find_spec(fullname)  # type: ignore[attr-defined]
+    if spec is None:
+        # As CPython's own FrozenImporter methods: only frozen modules are its own.
+        raise ImportError(f"{fullname!r} is not a frozen module", name=fullname)
+    filename: str | None = getattr(spec.loader_state, "filename", None)
+    return filename
+
+
+def _frozen_filename(cls: type, fullname: str) -> str:
+    """FrozenImporter.get_filename, the companion of get_source below: tools that
+    read a module's source then ask its loader for the file name (pyclbr)."""
+    filename = _frozen_file(cls, fullname)
+    if filename is None:
+        raise ImportError(f"frozen module {fullname!r} has no file name", name=fullname)
+    return filename
+
+
 def _frozen_source(cls: type, fullname: str) -> str | None:
     """FrozenImporter.get_source: the source of one of CPython's own frozen stdlib
     modules (os, runpy, _collections_abc, ...), from its .py in the zip."""
+    filename = _frozen_file(cls, fullname)
     store = _get_store()
-    if not store:
+    if filename is None or not store or not filename.startswith(store.path + "/"):
         return None
-    base = LIB + fullname.replace(".", "/")
-    for member in (base + ".py", base + "/__init__.py"):
-        data = store.read(member)
-        if data is not None:
-            return decode_source(data)
-    return None
+    data = store.read(filename[len(store.path) + 1 :])
+    return None if data is None else decode_source(data)
 
 
 def install() -> None:
@@ -331,3 +363,4 @@ def install() -> None:
     from _frozen_importlib import FrozenImporter
 
     FrozenImporter.get_source = classmethod(_frozen_source)  # type: ignore[method-assign,assignment]
+    FrozenImporter.get_filename = classmethod(_frozen_filename)  # type: ignore[attr-defined]
