@@ -30,6 +30,11 @@ from pathlib import Path
 import pytest
 from conftest import builds, run_apepy
 from test_bundle import FLASK_HELLO, serving
+from test_data_app import CSV_REPORT, NUMPY_SMOKE, check_csv_report, check_numpy
+from test_data_app import PINS as DATA_PINS
+from test_extension_libraries import PINS as LIBRARY_PINS
+from test_extension_libraries import SMOKE as LIBRARY_SMOKE
+from test_extension_libraries import check_libraries
 from test_extensions import PINS
 
 from apepy import ape
@@ -331,3 +336,47 @@ def test_c_extensions_are_built_in_under_cosmo(tmp_path: Path) -> None:
     result = run_clean(exe, "-c", code, cwd=alone)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True True True &lt;a&gt; {'a': [1, 2]}"
+
+
+@pytest.fixture(scope="session")
+@builds
+def data_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """numpy and pandas compiled into the APE by cosmocc (meson cross builds, C++ through
+    cosmocc's libc++, numpy's lapack_lite), with pandas' pure-Python dependencies."""
+    out = tmp_path_factory.mktemp("cosmo-data") / "python.com"
+    cosmo_build(out, "--with", DATA_PINS["numpy"], "--with", DATA_PINS["pandas"])
+    return out
+
+
+def test_numpy_works_in_the_ape(data_com: Path, tmp_path: Path) -> None:
+    exe, alone = copied_alone(data_com, tmp_path)
+    result = run_clean(exe, "-c", NUMPY_SMOKE, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    check_numpy(json.loads(result.stdout))
+
+
+def test_csv_report_runs_from_one_ape(data_com: Path, tmp_path: Path) -> None:
+    app = tmp_path / "csv-report.com"
+    bundled = run_apepy("bundle", CSV_REPORT, "--base", data_com, "-o", app)
+    assert bundled.returncode == 0, bundled.stderr
+    assert "provided by the base interpreter" in bundled.stderr
+    assert app.read_bytes()[:6] == b"MZqFpD"
+    exe, _ = copied_alone(app, tmp_path)
+    check_csv_report(ape.command(exe), tmp_path / "empty")
+
+
+@pytest.fixture(scope="session")
+@builds
+def libraries_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pyzmq, lxml and Pillow with their C libraries built by cosmocc: libzmq (C++),
+    libxml2 and libxslt, libjpeg-turbo, libpng and FreeType."""
+    out = tmp_path_factory.mktemp("cosmo-libraries") / "python.com"
+    cosmo_build(out, *(a for pin in LIBRARY_PINS.values() for a in ("--with", pin)))
+    return out
+
+
+def test_zmq_lxml_and_pillow_round_trips_in_the_ape(libraries_com: Path, tmp_path: Path) -> None:
+    exe, alone = copied_alone(libraries_com, tmp_path)
+    result = run_clean(exe, "-c", LIBRARY_SMOKE, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    check_libraries(json.loads(result.stdout))
