@@ -127,6 +127,7 @@ _ZMQ_NULL_HANDLE = (
     ("reaper.cpp", "poller_t::handle_t", 1),
     ("socket_base.cpp", "poller_t::handle_t", 1),
     ("udp_engine.cpp", "handle_t", 1),
+    ("stream_connecter_base.cpp", "handle_t", 2),
     ("stream_engine_base.cpp", "handle_t", 1),
     ("stream_listener_base.cpp", "handle_t", 2),
 )
@@ -141,6 +142,14 @@ LIBZMQ_CXX20: tuple[Edit, ...] = (
         "    secure_allocator_t (const secure_allocator_t<U> &) ZMQ_NOEXCEPT\n    {\n    }\n"
         "    template <class U> struct rebind\n    {\n"
         "        typedef secure_allocator_t<U> other;\n    };\n};",
+    ),
+    # The scheduling policies come from <sched.h>, which glibc's <pthread.h> includes
+    # and Cosmopolitan's does not.
+    Edit(
+        "libzmq: <sched.h> for SCHED_FIFO (cosmo)",
+        "src/thread.cpp",
+        '#include "err.hpp"\n',
+        '#include "err.hpp"\n\n#include <sched.h>\n',
     ),
     *(
         Edit(
