@@ -47,8 +47,11 @@ pytestmark = pytest.mark.skipif(
     not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"
 )
 
-# Extensions built in under cosmo: the host extension tests' pins.
-EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"])
+# Extensions built in under cosmo: the host extension tests' pins, and msgpack's.
+MSGPACK = (
+    "msgpack==1.2.4 --hash=sha256:475c44e12f2a5de766a8448783f149c9b33f3f49b88953c6cd739a77d93c732c"
+)
+EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"], PINS["simplejson"], PINS["greenlet"], MSGPACK)
 
 
 @dataclass(frozen=True)
@@ -336,6 +339,18 @@ def test_c_extensions_are_built_in_under_cosmo(tmp_path: Path) -> None:
     result = run_clean(exe, "-c", code, cwd=alone)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True True True &lt;a&gt; {'a': [1, 2]}"
+    # simplejson's C encoder, greenlet's stack switching (assembly per architecture),
+    # msgpack's Cython module: each package's main function, as the host matrix checks.
+    code = (
+        "import greenlet, msgpack, simplejson, simplejson.encoder as e\n"
+        "def child(x):\n    return main.switch(x * 2) + 1\n"
+        "main = greenlet.getcurrent()\ng = greenlet.greenlet(child)\n"
+        "print([g.switch(20), g.switch(41)], msgpack.unpackb(msgpack.packb({'a': [1, b'x']})),"
+        " e.c_make_encoder is not None, simplejson.dumps({'a': [1, 2.5, None]}))\n"
+    )
+    result = run_clean(exe, "-c", code, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[40, 42] {'a': [1, b'x']} True {\"a\": [1, 2.5, null]}"
 
 
 @pytest.fixture(scope="session")
