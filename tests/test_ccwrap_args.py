@@ -79,7 +79,7 @@ def test_the_first_compiler_error_of_a_build_is_found() -> None:
     output = (
         "cc -c x.c -o x.o\n"
         "src/zmq.cpp:41:5: warning: unused variable\n"
-        "../src/io_thread.cpp:41:22: error: invalid 'static_cast' from type 'std::nullptr_t'\n"
+        "  ../src/io_thread.cpp:41:22: error: invalid 'static_cast' from type 'std::nullptr_t'\n"
         "b.c:3:10: fatal error: zmq.h: No such file or directory\n"
     )
     assert first_compiler_error(output) == (

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from apepy import pip, procs, records, toolchains, ui
 from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
-from apepy.extensions import meson, rust
+from apepy.extensions import cross, rust
 from apepy.extensions.hostpython import HostPython
 from apepy.extensions.sdist import Sdist
 from apepy.toolchains import Toolchain
@@ -142,10 +142,12 @@ def build(
         env.update(rust.build_env(linker=bin_dir / "cc", pyo3_config=pyo3, offline=ctx.offline))
     options: list[str] = []
     machine = toolchains.cross_machine(toolchain)
+    if machine is not None:
+        options += cross.package_options(sdist.name)
     if machine is not None and backend == "mesonpy":
-        cross = work / "cross.ini"
-        cross.write_text(
-            meson.cross_file(
+        cross_ini = work / "cross.ini"
+        cross_ini.write_text(
+            cross.cross_file(
                 machine,
                 cc=bin_dir / "cc",
                 cxx=bin_dir / "c++",
@@ -154,9 +156,9 @@ def build(
                 pkg_config=env.get("PKG_CONFIG", "pkg-config").split()[0],
             )
         )
-        options = meson.pip_options(sdist.name, cross, toolchain)
+        options += cross.meson_options(sdist.name, cross_ini, toolchain)
         if builder is not None:
-            env.update(meson.build_env(builder.cc, builder.cxx or builder.cc))
+            env.update(cross.build_env(builder.cc, builder.cxx or builder.cc))
     with ui.phase("extension", f"building {sdist.name} {sdist.version} from its sdist") as st:
         compiled = 0
 
@@ -257,15 +259,16 @@ def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> Ap
 # A compiler's or linker's error line: GCC's and Clang's "file:line[:col]: [fatal ]error:",
 # and ld's undefined references.
 _COMPILER_ERROR = re.compile(
-    r"^(?:\S[^:\n]*:\d+(?::\d+)?: (?:fatal )?error: .+|.*: undefined reference to .+)$",
+    r"^[ \t]*(\S[^:\n]*:\d+(?::\d+)?: (?:fatal )?error: .+|\S.*: undefined reference to .+)$",
     re.M,
 )
 
 
 def first_compiler_error(text: str) -> str | None:
     """The first compiler or linker error in a build's output, as one line."""
+    # pip -v indents the backend's output.
     found = _COMPILER_ERROR.search(text)
-    return found.group(0).strip() if found else None
+    return found.group(1).strip() if found else None
 
 
 def _compiler_failure(

@@ -1,5 +1,5 @@
-"""A meson-python package's build for a toolchain whose programs are not the build
-machine's: a cross file, and the options a package needs for that target.
+"""A package's build for a toolchain whose programs are not the build machine's: a
+meson cross file, and the options a package needs for that target.
 
 meson runs what it compiles to check the compiler; when the target is another machine
 (an APE, which Linux's execve refuses), only a cross build knows to run those programs
@@ -23,6 +23,18 @@ from apepy.toolchains import CrossMachine, Toolchain
 # then builds its portable C loops, as on a CPU without SIMD.
 _FAT_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "numpy": ("-Ddisable-optimization=true", "-Ddisable-svml=true"),
+}
+# Packages that pick per-architecture code by the host's CPU family alone, with no
+# option to leave it out (pandas: xsimd's SSE2 on x86_64, NEON on aarch64): in a fat
+# build they are told the CPU is neither, and build their portable code.
+_FAT_NEITHER_CPU = frozenset({"pandas"})
+_NEITHER_CPU = "[host_machine]\ncpu_family = 'unknown'\ncpu = 'unknown'\n"
+# pip's options for a package that looks for libraries in the build machine's own
+# directories: Pillow adds /usr/include and /usr/lib, finds the host's libxcb there
+# and compiles against glibc's headers; without that guessing it takes what
+# pkg-config (the sysroot's .pc files) names.
+_PACKAGE_OPTIONS: Mapping[str, tuple[str, ...]] = {
+    "pillow": ("--config-settings=platform-guessing=disable",),
 }
 
 
@@ -62,12 +74,22 @@ def cross_file(
     return "\n".join(lines)
 
 
-def pip_options(name: str, cross: Path, toolchain: Toolchain) -> list[str]:
+def package_options(name: str) -> list[str]:
+    """pip's options for ``name``'s build for another machine, whatever its backend."""
+    return list(_PACKAGE_OPTIONS.get(canonicalize_name(name), ()))
+
+
+def meson_options(name: str, cross: Path, toolchain: Toolchain) -> list[str]:
     """pip's ``--config-settings`` for meson-python: the cross file, and the package's
     own options for this target."""
     args = [f"--cross-file={cross}"]
     if toolchain.fat:
         args += _FAT_OPTIONS.get(canonicalize_name(name), ())
+        if canonicalize_name(name) in _FAT_NEITHER_CPU:
+            # A later cross file overrides an earlier one's keys.
+            neither = cross.with_name("neither-cpu.ini")
+            neither.write_text(_NEITHER_CPU)
+            args.append(f"--cross-file={neither}")
     return [f"--config-settings=setup-args={a}" for a in args]
 
 
