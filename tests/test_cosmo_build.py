@@ -47,11 +47,17 @@ pytestmark = pytest.mark.skipif(
     not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"
 )
 
-# Extensions built in under cosmo: the host extension tests' pins, and msgpack's.
+# Extensions built in under cosmo: the host extension tests' pins, msgpack's and
+# zstandard's.
 MSGPACK = (
     "msgpack==1.2.4 --hash=sha256:475c44e12f2a5de766a8448783f149c9b33f3f49b88953c6cd739a77d93c732c"
 )
-EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"], PINS["simplejson"], PINS["greenlet"], MSGPACK)
+ZSTANDARD = "zstandard==0.25.0 --hash=sha256:7713e1179d162cf5c7906da876ec2ccb9c3a9dcbdffef0cc7f70c3667a205f0b"
+EXTENSIONS = (
+    *(PINS[name] for name in ("markupsafe", "pyyaml", "simplejson", "greenlet")),
+    MSGPACK,
+    ZSTANDARD,
+)
 
 
 @dataclass(frozen=True)
@@ -351,6 +357,15 @@ def test_c_extensions_are_built_in_under_cosmo(tmp_path: Path) -> None:
     result = run_clean(exe, "-c", code, cwd=alone)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[40, 42] {'a': [1, b'x']} True {\"a\": [1, 2.5, null]}"
+    # zstandard's C backend (its bundled libzstd), a compression round trip.
+    code = (
+        "import zstandard as z\ndata = b'apepy ' * 1000\n"
+        "packed = z.ZstdCompressor(level=3).compress(data)\n"
+        "print(z.backend, len(packed) < 100, z.ZstdDecompressor().decompress(packed) == data)\n"
+    )
+    result = run_clean(exe, "-c", code, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "cext True True"
 
 
 @pytest.fixture(scope="session")

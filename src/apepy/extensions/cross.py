@@ -36,6 +36,13 @@ _NEITHER_CPU = "[host_machine]\ncpu_family = 'unknown'\ncpu = 'unknown'\n"
 _PACKAGE_OPTIONS: Mapping[str, tuple[str, ...]] = {
     "pillow": ("--config-settings=platform-guessing=disable",),
 }
+# A header forced into every compile of a package, for a name it defines that the
+# target's libc declares too: Cosmopolitan's <math.h> declares powi(double, int),
+# Pillow's _imagingmath.c defines its own static powi(int, int). Renamed after
+# <math.h> (whose guard keeps the libc's declaration as it is), Pillow's is its own.
+_PACKAGE_PRELUDES: Mapping[str, str] = {
+    "pillow": "#include <math.h>\n#define powi apepy_pillow_powi\n",
+}
 
 
 def _quoted(value: str) -> str:
@@ -77,6 +84,17 @@ def cross_file(
 def package_options(name: str) -> list[str]:
     """pip's options for ``name``'s build for another machine, whatever its backend."""
     return list(_PACKAGE_OPTIONS.get(canonicalize_name(name), ()))
+
+
+def package_env(name: str, work: Path) -> dict[str, str]:
+    """The environment ``name``'s build for another machine adds (its prelude header,
+    written into ``work``, through CFLAGS)."""
+    prelude = _PACKAGE_PRELUDES.get(canonicalize_name(name))
+    if prelude is None:
+        return {}
+    header = work / "apepy-prelude.h"
+    header.write_text(prelude)
+    return {"CFLAGS": f"-include {header}"}
 
 
 def meson_options(name: str, cross: Path, toolchain: Toolchain) -> list[str]:

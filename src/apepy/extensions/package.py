@@ -144,6 +144,7 @@ def build(
     machine = toolchains.cross_machine(toolchain)
     if machine is not None:
         options += cross.package_options(sdist.name)
+        env.update(cross.package_env(sdist.name, work))
     if machine is not None and backend == "mesonpy":
         cross_ini = work / "cross.ini"
         cross_ini.write_text(
