@@ -123,6 +123,10 @@ def build(
     config = write_wrapper(bin_dir, collect, toolchain, hostpy.include, target_include)
     env = {
         **wrapper_env(bin_dir, config),
+        # The toolchain's archiver for static libraries a package builds itself
+        # (setuptools' build_clib: Pillow's libpil_imaging_mode.a): fat cosmoar writes
+        # the archive's .aarch64/ twin, which a plain ar would not.
+        "AR": toolchain.ar,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         # Packages that compile their speedups only when asked (charset-normalizer).
         "CHARSET_NORMALIZER_USE_CYTHON": "1",
@@ -145,6 +149,12 @@ def build(
     if machine is not None:
         options += cross.package_options(sdist.name)
         env.update(cross.package_env(sdist.name, work))
+    if not toolchain.shared_objects:
+        # The module a CMake build installs is the wrapper's stand-in, not an ELF file:
+        # CMake must not rewrite its RPATH (pyzmq adds libzmq's directory to it).
+        env["CMAKE_ARGS"] = " ".join(
+            filter(None, [os.environ.get("CMAKE_ARGS"), "-DCMAKE_SKIP_INSTALL_RPATH=ON"])
+        )
     if machine is not None and backend == "mesonpy":
         cross_ini = work / "cross.ini"
         cross_ini.write_text(
