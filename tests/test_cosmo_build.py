@@ -33,6 +33,7 @@ from test_bundle import FLASK_HELLO, serving
 from test_data_app import CSV_REPORT, NUMPY_SMOKE, check_csv_report, check_numpy
 from test_data_app import PINS as DATA_PINS
 from test_extension_libraries import (
+    LXML_SMOKE,
     PILLOW_SMOKE,
     SMOKE_HEAD,
     SMOKE_TAIL,
@@ -416,3 +417,21 @@ def test_zmq_and_pillow_round_trips_in_the_ape(libraries_com: Path, tmp_path: Pa
     result = run_clean(exe, "-c", smoke, cwd=alone)
     assert result.returncode == 0, result.stderr
     check_libraries(json.loads(result.stdout))
+
+
+@pytest.fixture(scope="session")
+@builds
+def lxml_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """lxml with libxml2 and libxslt built by cosmocc."""
+    out = tmp_path_factory.mktemp("cosmo-lxml") / "python.com"
+    cosmo_build(out, "--with", LIBRARY_PINS["lxml"])
+    return out
+
+
+def test_lxml_transforms_in_the_ape(lxml_com: Path, tmp_path: Path) -> None:
+    exe, alone = copied_alone(lxml_com, tmp_path)
+    result = run_clean(exe, "-c", SMOKE_HEAD + LXML_SMOKE + SMOKE_TAIL, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["xslt"].endswith("<n>3</n>")
+    assert (got["libxml2"], got["libxslt"]) == ("2.9.14", "1.1.35")
