@@ -71,3 +71,21 @@ def test_response_files_are_inlined(tmp_path: Path) -> None:
 )
 def test_cargos_proc_macro_links_pass_straight_through(output: str, helper: bool) -> None:
     assert ccwrap._is_rust_helper(["-shared", "x.o", "-o", output]) is helper
+
+
+def test_the_first_compiler_error_of_a_build_is_found() -> None:
+    from apepy.extensions.package import first_compiler_error
+
+    output = (
+        "cc -c x.c -o x.o\n"
+        "src/zmq.cpp:41:5: warning: unused variable\n"
+        "  ../src/io_thread.cpp:41:22: error: invalid 'static_cast' from type 'std::nullptr_t'\n"
+        "b.c:3:10: fatal error: zmq.h: No such file or directory\n"
+    )
+    assert first_compiler_error(output) == (
+        "../src/io_thread.cpp:41:22: error: invalid 'static_cast' from type 'std::nullptr_t'"
+    )
+    assert first_compiler_error("ld: m.o: in function `f': undefined reference to `g'") == (
+        "ld: m.o: in function `f': undefined reference to `g'"
+    )
+    assert first_compiler_error("error: subprocess-exited-with-error\n") is None

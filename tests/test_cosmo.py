@@ -160,3 +160,45 @@ def test_a_cosmocc_without_a_program_apepy_runs_is_named(tmp_path: Path) -> None
         .output_from_link[0]
         .endswith("x86_64-linux-cosmo-objcopy")
     )
+
+
+def test_a_meson_package_cross_compiles_to_the_ape(tmp_path: Path) -> None:
+    """meson runs what it compiles: an APE only through a shell, one architecture's ELF
+    directly; numpy's per-architecture SIMD cannot be built fat."""
+    from apepy.extensions import cross
+
+    root = fake_layout(tmp_path / "cosmocc")
+    fat = cosmo.toolchain(root, "4.0.2", "fat")
+    machine = toolchains.cross_machine(fat)
+    assert machine is not None and machine.exe_wrapper == ("/bin/sh",)
+    text = cross.cross_file(
+        machine,
+        cc=tmp_path / "bin" / "cc",
+        cxx=tmp_path / "bin" / "c++",
+        ar=fat.ar,
+        python=Path("/py/bin/python3.13"),
+        pkg_config="pkg-config",
+    )
+    assert f"c = '{tmp_path}/bin/cc'" in text and "python = '/py/bin/python3.13'" in text
+    assert "exe_wrapper = ['/bin/sh']" in text and "needs_exe_wrapper = true" in text
+    assert "[host_machine]\nsystem = 'linux'\ncpu_family = 'x86_64'" in text
+    cross_ini = tmp_path / "cross.ini"
+    assert cross.meson_options("NumPy", cross_ini, fat) == [
+        f"--config-settings=setup-args=--cross-file={cross_ini}",
+        "--config-settings=setup-args=-Ddisable-optimization=true",
+        "--config-settings=setup-args=-Ddisable-svml=true",
+    ]
+    # pandas picks xsimd's SSE2 or NEON code by the CPU family: a fat build is neither.
+    assert cross.meson_options("pandas", cross_ini, fat)[-1] == (
+        f"--config-settings=setup-args=--cross-file={tmp_path / 'neither-cpu.ini'}"
+    )
+    assert "cpu_family = 'unknown'" in (tmp_path / "neither-cpu.ini").read_text()
+    # Pillow looks in /usr/include and /usr/lib unless told not to.
+    assert cross.package_options("Pillow") == ["--config-settings=platform-guessing=disable"]
+    one = cosmo.toolchain(root, "4.0.2", "aarch64")
+    single = toolchains.cross_machine(one)
+    assert single is not None and single.cpu_family == "aarch64" and not single.exe_wrapper
+    assert cross.meson_options("numpy", cross_ini, one) == [
+        f"--config-settings=setup-args=--cross-file={cross_ini}"
+    ]
+    assert toolchains.cxx_runtime(fat) == ("-lcxx",)

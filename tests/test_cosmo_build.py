@@ -30,6 +30,17 @@ from pathlib import Path
 import pytest
 from conftest import builds, run_apepy
 from test_bundle import FLASK_HELLO, serving
+from test_data_app import CSV_REPORT, NUMPY_SMOKE, check_csv_report, check_numpy
+from test_data_app import PINS as DATA_PINS
+from test_extension_libraries import (
+    LXML_SMOKE,
+    PILLOW_SMOKE,
+    SMOKE_HEAD,
+    SMOKE_TAIL,
+    ZMQ_SMOKE,
+    check_libraries,
+)
+from test_extension_libraries import PINS as LIBRARY_PINS
 from test_extensions import PINS
 
 from apepy import ape
@@ -42,8 +53,17 @@ pytestmark = pytest.mark.skipif(
     not COSMOCC, reason="APEPY_TEST_COSMOCC does not name a cosmocc directory"
 )
 
-# Extensions built in under cosmo: the host extension tests' pins.
-EXTENSIONS = (PINS["markupsafe"], PINS["pyyaml"])
+# Extensions built in under cosmo: the host extension tests' pins, msgpack's and
+# zstandard's.
+MSGPACK = (
+    "msgpack==1.2.4 --hash=sha256:475c44e12f2a5de766a8448783f149c9b33f3f49b88953c6cd739a77d93c732c"
+)
+ZSTANDARD = "zstandard==0.25.0 --hash=sha256:7713e1179d162cf5c7906da876ec2ccb9c3a9dcbdffef0cc7f70c3667a205f0b"
+EXTENSIONS = (
+    *(PINS[name] for name in ("markupsafe", "pyyaml", "simplejson", "greenlet")),
+    MSGPACK,
+    ZSTANDARD,
+)
 
 
 @dataclass(frozen=True)
@@ -377,3 +397,87 @@ def test_c_extensions_are_built_in_under_cosmo(tmp_path: Path) -> None:
     result = run_clean(exe, "-c", code, cwd=alone)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True True True &lt;a&gt; {'a': [1, 2]}"
+    # simplejson's C encoder, greenlet's stack switching (assembly per architecture),
+    # msgpack's Cython module: each package's main function, as the host matrix checks.
+    code = (
+        "import greenlet, msgpack, simplejson, simplejson.encoder as e\n"
+        "def child(x):\n    return main.switch(x * 2) + 1\n"
+        "main = greenlet.getcurrent()\ng = greenlet.greenlet(child)\n"
+        "print([g.switch(20), g.switch(41)], msgpack.unpackb(msgpack.packb({'a': [1, b'x']})),"
+        " e.c_make_encoder is not None, simplejson.dumps({'a': [1, 2.5, None]}))\n"
+    )
+    result = run_clean(exe, "-c", code, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[40, 42] {'a': [1, b'x']} True {\"a\": [1, 2.5, null]}"
+    # zstandard's C backend (its bundled libzstd), a compression round trip.
+    code = (
+        "import zstandard as z\ndata = b'apepy ' * 1000\n"
+        "packed = z.ZstdCompressor(level=3).compress(data)\n"
+        "print(z.backend, len(packed) < 100, z.ZstdDecompressor().decompress(packed) == data)\n"
+    )
+    result = run_clean(exe, "-c", code, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "cext True True"
+
+
+@pytest.fixture(scope="session")
+@builds
+def data_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """numpy and pandas compiled into the APE by cosmocc (meson cross builds, C++ through
+    cosmocc's libc++, numpy's lapack_lite), with pandas' pure-Python dependencies."""
+    out = tmp_path_factory.mktemp("cosmo-data") / "python.com"
+    cosmo_build(out, "--with", DATA_PINS["numpy"], "--with", DATA_PINS["pandas"])
+    return out
+
+
+def test_numpy_works_in_the_ape(data_com: Path, tmp_path: Path) -> None:
+    exe, alone = copied_alone(data_com, tmp_path)
+    result = run_clean(exe, "-c", NUMPY_SMOKE, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    check_numpy(json.loads(result.stdout))
+
+
+def test_csv_report_runs_from_one_ape(data_com: Path, tmp_path: Path) -> None:
+    app = tmp_path / "csv-report.com"
+    bundled = run_apepy("bundle", CSV_REPORT, "--base", data_com, "-o", app)
+    assert bundled.returncode == 0, bundled.stderr
+    assert "provided by the base interpreter" in bundled.stderr
+    assert app.read_bytes()[:6] == b"MZqFpD"
+    exe, _ = copied_alone(app, tmp_path)
+    check_csv_report(ape.command(exe), tmp_path / "empty")
+
+
+@pytest.fixture(scope="session")
+@builds
+def libraries_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pyzmq and Pillow with their C libraries built by cosmocc: libzmq (C++),
+    libjpeg-turbo, libpng and FreeType."""
+    out = tmp_path_factory.mktemp("cosmo-libraries") / "python.com"
+    cosmo_build(out, "--with", LIBRARY_PINS["pyzmq"], "--with", LIBRARY_PINS["pillow"])
+    return out
+
+
+def test_zmq_and_pillow_round_trips_in_the_ape(libraries_com: Path, tmp_path: Path) -> None:
+    exe, alone = copied_alone(libraries_com, tmp_path)
+    smoke = SMOKE_HEAD + ZMQ_SMOKE + PILLOW_SMOKE + SMOKE_TAIL
+    result = run_clean(exe, "-c", smoke, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    check_libraries(json.loads(result.stdout))
+
+
+@pytest.fixture(scope="session")
+@builds
+def lxml_com(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """lxml with libxml2 and libxslt built by cosmocc."""
+    out = tmp_path_factory.mktemp("cosmo-lxml") / "python.com"
+    cosmo_build(out, "--with", LIBRARY_PINS["lxml"])
+    return out
+
+
+def test_lxml_transforms_in_the_ape(lxml_com: Path, tmp_path: Path) -> None:
+    exe, alone = copied_alone(lxml_com, tmp_path)
+    result = run_clean(exe, "-c", SMOKE_HEAD + LXML_SMOKE + SMOKE_TAIL, cwd=alone)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["xslt"].endswith("<n>3</n>")
+    assert (got["libxml2"], got["libxslt"]) == ("2.9.14", "1.1.35")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import apepy_ok, builds, run_apepy
@@ -21,13 +22,14 @@ from apepy import deps, sources
 
 PINS = {"pyzmq": "pyzmq==27.3.0", "lxml": "lxml==6.1.3", "pillow": "pillow==13.0.0"}
 
-SMOKE = r"""
+# Each part prints one JSON object's keys into `out`; SMOKE runs all three.
+SMOKE_HEAD = r"""
 import io, json
+out = {}
+"""
+ZMQ_SMOKE = r"""
 import zmq
-from lxml import etree
-from PIL import Image, ImageDraw, ImageFont, features
-
-out = {"zmq": zmq.zmq_version()}
+out["zmq"] = zmq.zmq_version()
 ctx = zmq.Context()
 rep = ctx.socket(zmq.REP)
 port = rep.bind_to_random_port("tcp://127.0.0.1")
@@ -37,7 +39,9 @@ req.send_json({"ask": "apepy"})
 out["zmq_asked"] = rep.recv_json()
 rep.send(b"ok")
 out["zmq_answer"] = req.recv().decode()
-
+"""
+LXML_SMOKE = r"""
+from lxml import etree
 xslt = etree.XSLT(etree.XML(
     '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
     '<xsl:template match="/"><n><xsl:value-of select="count(//item)"/></n></xsl:template>'
@@ -46,7 +50,9 @@ xslt = etree.XSLT(etree.XML(
 out["xslt"] = str(xslt(etree.XML("<list><item/><item/><item/></list>"))).strip()
 out["libxml2"] = ".".join(map(str, etree.LIBXML_VERSION))
 out["libxslt"] = ".".join(map(str, etree.LIBXSLT_VERSION))
-
+"""
+PILLOW_SMOKE = r"""
+from PIL import Image, ImageDraw, ImageFont, features
 image = Image.new("RGB", (120, 40), "white")
 ImageDraw.Draw(image).text((4, 4), "apepy", fill="black", font=ImageFont.load_default(size=24))
 inked = sum(1 for b in image.convert("L").tobytes() if b < 128)
@@ -63,8 +69,9 @@ out["pillow"] = {
     "freetype2": features.version("freetype2"),
     "libjpeg_turbo": features.version_feature("libjpeg_turbo"),
 }
-print(json.dumps(out))
 """
+SMOKE_TAIL = "print(json.dumps(out))\n"
+SMOKE = SMOKE_HEAD + ZMQ_SMOKE + LXML_SMOKE + PILLOW_SMOKE + SMOKE_TAIL
 
 
 @pytest.fixture(scope="module")
@@ -83,19 +90,25 @@ def test_zmq_lxml_and_pillow_work_from_the_single_file(interpreter: Path, tmp_pa
         [str(interpreter), "-c", SMOKE], capture_output=True, text=True, cwd=tmp_path, env={}
     )
     assert run.returncode == 0, run.stderr
-    got = json.loads(run.stdout)
+    check_libraries(json.loads(run.stdout))
+    ldd = subprocess.run(["ldd", str(interpreter)], capture_output=True, text=True)
+    assert "not a dynamic executable" in ldd.stdout + ldd.stderr
+
+
+def check_libraries(got: dict[str, Any]) -> None:
+    """SMOKE's answers (of the parts that ran), the same from every interpreter the
+    packages are compiled into."""
     assert got["zmq"] == deps.LIBRARIES["libzmq"].version
     assert got["zmq_asked"] == {"ask": "apepy"} and got["zmq_answer"] == "ok"
-    assert got["xslt"].endswith("<n>3</n>")
-    assert got["libxml2"] == deps.LIBRARIES["libxml2"].version
-    assert got["libxslt"] == deps.LIBRARIES["libxslt"].version
+    if "xslt" in got:
+        assert got["xslt"].endswith("<n>3</n>")
+        assert got["libxml2"] == deps.LIBRARIES["libxml2"].version
+        assert got["libxslt"] == deps.LIBRARIES["libxslt"].version
     pillow = got["pillow"]
     assert pillow["inked"] > 20, "the text was not drawn (FreeType)"
     assert pillow["jpeg"] == ["JPEG", [120, 40]] and pillow["png"] is True
     assert pillow["freetype2"] == deps.LIBRARIES["freetype"].version
     assert pillow["libjpeg_turbo"] == deps.LIBRARIES["libjpeg-turbo"].version
-    ldd = subprocess.run(["ldd", str(interpreter)], capture_output=True, text=True)
-    assert "not a dynamic executable" in ldd.stdout + ldd.stderr
 
 
 SHARED_ONLY_C = """

@@ -116,6 +116,54 @@ OPENSSL_GETRANDOM = Edit(
 )
 
 
+# libzmq 4.3.4 under cosmocc's libc++ (a newer LLVM's, C++20 rules): its allocator
+# for CURVE's key material inherits std::allocator's rebind (gone in C++20), which
+# libc++ refuses as not rebinding to itself; and a poller handle is initialised as
+# static_cast<handle_t>(NULL), where the poll poller's handle is an int and
+# Cosmopolitan's C++ NULL is nullptr. A value-initialised handle is the same 0 (or
+# null pointer) for every poller. Both as libzmq 4.3.5 later wrote them.
+_ZMQ_NULL_HANDLE = (
+    ("io_thread.cpp", "poller_t::handle_t", 1),
+    ("reaper.cpp", "poller_t::handle_t", 1),
+    ("socket_base.cpp", "poller_t::handle_t", 1),
+    ("udp_engine.cpp", "handle_t", 1),
+    ("stream_connecter_base.cpp", "handle_t", 2),
+    ("stream_engine_base.cpp", "handle_t", 1),
+    ("stream_listener_base.cpp", "handle_t", 2),
+)
+LIBZMQ_CXX20: tuple[Edit, ...] = (
+    Edit(
+        "libzmq: secure_allocator_t rebinds to itself (cosmo)",
+        "src/secure_allocator.hpp",
+        "template <typename T> struct secure_allocator_t : std::allocator<T>\n{\n};",
+        "template <typename T> struct secure_allocator_t : std::allocator<T>\n{\n"
+        "    secure_allocator_t () ZMQ_DEFAULT;\n"
+        "    template <class U>\n"
+        "    secure_allocator_t (const secure_allocator_t<U> &) ZMQ_NOEXCEPT\n    {\n    }\n"
+        "    template <class U> struct rebind\n    {\n"
+        "        typedef secure_allocator_t<U> other;\n    };\n};",
+    ),
+    # The scheduling policies come from <sched.h>, which glibc's <pthread.h> includes
+    # and Cosmopolitan's does not.
+    Edit(
+        "libzmq: <sched.h> for SCHED_FIFO (cosmo)",
+        "src/thread.cpp",
+        '#include "err.hpp"\n',
+        '#include "err.hpp"\n\n#include <sched.h>\n',
+    ),
+    *(
+        Edit(
+            f"libzmq: a null poller handle without NULL ({path}, cosmo)",
+            f"src/{path}",
+            f"static_cast<{kind}> (NULL)",
+            f"{kind} ()",
+            count=count,
+        )
+        for path, kind, count in _ZMQ_NULL_HANDLE
+    ),
+)
+
+
 def _debian_orig(package: str, version: str, file: str) -> str:
     return f"Debian's {file} (apt-get source --download-only {package}={version}; scripts/setup does this)"
 
@@ -500,11 +548,14 @@ LIBRARIES: dict[str, Library] = {
             ),
             debian=("zeromq3", "4.3.4"),
             origin=_debian_orig("zeromq3", "4.3.4-6", "zeromq3_4.3.4.orig.tar.gz"),
-            # Not cosmocc yet: its libc++ (a newer LLVM's) rejects 4.3.4's
-            # secure_allocator_t (no rebind to itself) and static_cast<int>(NULL) in
-            # the poll poller's handles (Cosmopolitan's C++ NULL is nullptr). Found with
-            # a monorepo-built cosmocc 4.0.2.
-            families=("host",),
+            options={
+                # poll(), not epoll: the poller every system an APE runs on has; and
+                # the signaler on a socket pair, not Linux's eventfd.
+                "cosmo": Options(
+                    configure_args=("-DPOLLER=poll", "-DAPI_POLLER=poll", "-DENABLE_EVENTFD=OFF"),
+                    edits=LIBZMQ_CXX20,
+                )
+            },
             wanted_by=("pyzmq",),
         ),
         # libuuid from util-linux 2.38.1: Debian's util-linux_2.38.1.orig.tar.xz is

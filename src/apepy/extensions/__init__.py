@@ -161,7 +161,9 @@ def build_all(
                         core.tree,
                         *_sysroot_include(toolchain, ctx),
                     )
-                entry.publish(_build_one(item, hostpy, toolchain, include, entry.work, ctx))
+                entry.publish(
+                    _build_one(item, hostpy, toolchain, include, entry.work, ctx, builder)
+                )
             else:
                 ui.info(f"{item.sdist.name} {item.sdist.version}: built in before, from the cache")
         built.append(_load(entry.path))
@@ -176,6 +178,7 @@ def _build_one(
     include: tuple[Path, ...],
     tmp: Path,
     ctx: Context,
+    builder: Toolchain,
 ) -> str:
     """Fill ``tmp``, the package's cache entry being made; return its RESULT record.
     ``include``: the header directories the package compiles against."""
@@ -189,6 +192,8 @@ def _build_one(
             ctx,
             rust_build=item.judgement.kind == "rust",
             library_env=libraries.package_env(item.sdist.name, toolchain, ctx),
+            backend=item.judgement.backend,
+            builder=builder,
         )
         if not made.modules:
             raise ApepyError(
@@ -289,6 +294,7 @@ def relink(
             ctx.log,
             libraries=flags,
             system_libs=toolchain.link_libs,
+            cxx_libs=toolchains.cxx_runtime(toolchain),
             libraries_from_source=toolchain.libraries_from_source,
         )
 

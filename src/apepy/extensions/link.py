@@ -255,12 +255,14 @@ def relink(
     *,
     libraries: list[str] | None = None,
     system_libs: tuple[str, ...] = ("-lm", "-lpthread"),
+    cxx_libs: tuple[str, ...] = ("-lstdc++",),
     libraries_from_source: bool = False,
 ) -> None:
     """Link ``out`` from the CPython tree's objects plus ``modules``, with their inittab.
 
     ``libraries``: the link flags of the modules' C libraries (``libraries_for``);
     ``system_libs``: what every such link ends with (the toolchain's ``link_libs``);
+    ``cxx_libs``: the C++ standard library, when a module is C++;
     ``libraries_from_source``: the toolchain links only the libraries apepy builds (for
     the error).
     """
@@ -288,7 +290,7 @@ def relink(
     closure = libraries_for(modules) if libraries is None else libraries
     tail = [*libdirs, *closure]
     if any(m.cxx for m in modules):
-        tail += ["-lstdc++"]
+        tail += cxx_libs
     tail += system_libs
     link_cmd = link_cmd[:at] + extra_objects + link_cmd[at:] + tail
     try:

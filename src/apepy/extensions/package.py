@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from apepy import pip, procs, records, ui
+from apepy import pip, procs, records, toolchains, ui
 from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
-from apepy.extensions import rust
+from apepy.extensions import cross, rust
 from apepy.extensions.hostpython import HostPython
 from apepy.extensions.sdist import Sdist
 from apepy.toolchains import Toolchain
@@ -106,11 +106,14 @@ def build(
     *,
     rust_build: bool = False,
     library_env: Mapping[str, str] | None = None,
+    backend: str = "",
+    builder: Toolchain | None = None,
 ) -> Built:
     """Build ``sdist`` into ``work``; every extension module must have a link record.
 
     ``library_env``: where the build finds the C libraries it looks for
-    (``libraries.package_env``)."""
+    (``libraries.package_env``); ``backend``: the sdist's build backend;
+    ``builder``: the build machine's toolchain (a cross build's native compilers)."""
     log = ctx.log
     bin_dir = work / "bin"
     collect = work / "links"
@@ -120,6 +123,10 @@ def build(
     config = write_wrapper(bin_dir, collect, toolchain, hostpy.include, target_include)
     env = {
         **wrapper_env(bin_dir, config),
+        # The toolchain's archiver for static libraries a package builds itself
+        # (setuptools' build_clib: Pillow's libpil_imaging_mode.a): fat cosmoar writes
+        # the archive's .aarch64/ twin, which a plain ar would not.
+        "AR": toolchain.ar,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         # Packages that compile their speedups only when asked (charset-normalizer).
         "CHARSET_NORMALIZER_USE_CYTHON": "1",
@@ -137,6 +144,32 @@ def build(
             build_python=hostpy.python,
         )
         env.update(rust.build_env(linker=bin_dir / "cc", pyo3_config=pyo3, offline=ctx.offline))
+    options: list[str] = []
+    machine = toolchains.cross_machine(toolchain)
+    if machine is not None:
+        options += cross.package_options(sdist.name)
+        env.update(cross.package_env(sdist.name, work))
+    if not toolchain.shared_objects:
+        # The module a CMake build installs is the wrapper's stand-in, not an ELF file:
+        # CMake must not rewrite its RPATH (pyzmq adds libzmq's directory to it).
+        env["CMAKE_ARGS"] = " ".join(
+            filter(None, [os.environ.get("CMAKE_ARGS"), "-DCMAKE_SKIP_INSTALL_RPATH=ON"])
+        )
+    if machine is not None and backend == "mesonpy":
+        cross_ini = work / "cross.ini"
+        cross_ini.write_text(
+            cross.cross_file(
+                machine,
+                cc=bin_dir / "cc",
+                cxx=bin_dir / "c++",
+                ar=toolchain.ar,
+                python=hostpy.python,
+                pkg_config=env.get("PKG_CONFIG", "pkg-config").split()[0],
+            )
+        )
+        options += cross.meson_options(sdist.name, cross_ini, toolchain)
+        if builder is not None:
+            env.update(cross.build_env(builder.cc, builder.cxx or builder.cc))
     with ui.phase("extension", f"building {sdist.name} {sdist.version} from its sdist") as st:
         compiled = 0
 
@@ -148,10 +181,14 @@ def build(
                 compiled += 1
                 st.update(f"{compiled} files · {Path(name).name}")
 
+        start = log.stat().st_size if log.exists() else 0
         try:
-            _run_build(sdist, hostpy, wheels, work, log, env, progress)
+            _run_build(sdist, hostpy, wheels, work, log, env, progress, options)
         except ApepyError as exc:
-            raise _explained(exc, sdist, log, offline=ctx.offline) from exc
+            explained = _explained(exc, sdist, log, offline=ctx.offline)
+            if explained is exc:
+                explained = _compiler_failure(exc, sdist, toolchain, log, start)
+            raise explained from exc
         found = sorted(wheels.glob("*.whl"))
         if len(found) != 1:
             raise InternalError(
@@ -173,6 +210,7 @@ def _run_build(
     log: Path,
     env: dict[str, str],
     progress: Callable[[str], None],
+    options: list[str],
 ) -> None:
     procs.run_logged(
         [
@@ -187,6 +225,7 @@ def _run_build(
             "-v",
             "-w",
             str(wheels),
+            *options,
             str(sdist.path),
         ],
         cwd=work,
@@ -226,6 +265,38 @@ def _explained(exc: ApepyError, sdist: Sdist, log: Path, *, offline: bool) -> Ap
             details=exc.details,
         )
     return exc
+
+
+# A compiler's or linker's error line: GCC's and Clang's "file:line[:col]: [fatal ]error:",
+# and ld's undefined references.
+_COMPILER_ERROR = re.compile(
+    r"^[ \t]*(\S[^:\n]*:\d+(?::\d+)?: (?:fatal )?error: .+|\S.*: undefined reference to .+)$",
+    re.M,
+)
+
+
+def first_compiler_error(text: str) -> str | None:
+    """The first compiler or linker error in a build's output, as one line."""
+    # pip -v indents the backend's output.
+    found = _COMPILER_ERROR.search(text)
+    return found.group(1).strip() if found else None
+
+
+def _compiler_failure(
+    exc: ApepyError, sdist: Sdist, toolchain: Toolchain, log: Path, start: int
+) -> ApepyError:
+    """A package build that failed compiling: its first compiler error, in one line."""
+    with open(log, "rb") as handle:
+        handle.seek(start)
+        first = first_compiler_error(handle.read().decode("utf-8", "replace"))
+    if first is None:
+        return exc
+    return ApepyError(
+        f"{sdist.name} {sdist.version} does not build with {toolchain.compiler_version}: {first}",
+        hint=f"the full output is in {log}; the package's code (or a library it needs) does "
+        f"not compile for this target: leave it out (drop --with {sdist.name})",
+        details=exc.details,
+    )
 
 
 def _unserved_build_requirement(

@@ -51,6 +51,8 @@ class Judgement:
     cython: bool = False
     # The MSRV its Cargo.toml declares (Rust packages only).
     rust_version: str | None = None
+    # Its pyproject's build backend ("mesonpy", "setuptools.build_meta", ...).
+    backend: str = ""
 
 
 def obtain(spec: ExtensionSpec, *, offline: bool, log: Path) -> Sdist:
@@ -238,7 +240,7 @@ def judge(sdist: Sdist) -> Judgement:
             "(list it as a dependency of the app and `apepy bundle` installs it)",
         )
     cython = any(n.endswith(".pyx") for n in code) or any("cython" in r for r in requires)
-    return Judgement("c", "C sources", cython=cython)
+    return Judgement("c", "C sources", cython=cython, backend=backend)
 
 
 def _is_test(name: str) -> bool:

@@ -18,6 +18,7 @@ from apepy.errors import ApepyError
 from apepy.toolchains import cosmo, host
 from apepy.toolchains.toolchain import (
     LIBRARIES,
+    CrossMachine,
     Family,
     FamilyName,
     Libraries,
@@ -29,11 +30,14 @@ __all__ = [
     "FAMILIES",
     "LIBRARIES",
     "NAMES",
+    "CrossMachine",
     "Family",
     "FamilyName",
     "Libraries",
     "Options",
     "Toolchain",
+    "cross_machine",
+    "cxx_runtime",
     "family",
     "for_arch",
     "get",
@@ -67,6 +71,16 @@ def for_arch(tc: Toolchain, arch: str) -> Toolchain:
     if tc.arch == arch:
         return tc
     return family(tc).for_arch(tc, arch)
+
+
+def cross_machine(tc: Toolchain) -> CrossMachine | None:
+    """The machine ``tc`` compiles for, when a package's build must cross-compile to it."""
+    return family(tc).cross_machine(tc)
+
+
+def cxx_runtime(tc: Toolchain) -> tuple[str, ...]:
+    """The link flags of ``tc``'s C++ standard library."""
+    return family(tc).cxx_runtime(tc)
 
 
 def wheel_platforms(platform: str, machine: str) -> list[str]:

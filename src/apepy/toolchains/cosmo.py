@@ -33,7 +33,7 @@ from pathlib import Path
 from apepy import cache, download, ui
 from apepy.errors import ApepyError
 from apepy.toolchains import cosmo_cpython as cpython_edits
-from apepy.toolchains.toolchain import Options, Toolchain
+from apepy.toolchains.toolchain import CrossMachine, Options, Toolchain
 
 OUTPUT_KIND: str = "ape"
 ARCHES = ("fat", "x86_64", "aarch64")
@@ -362,3 +362,21 @@ def runs_linux_wheels(platform: str) -> bool:
 def system_library(toolchain: Toolchain, filename: str) -> Path | None:
     # cosmocc's search path holds its own libc alone: every other library is apepy's.
     return None
+
+
+def cross_machine(toolchain: Toolchain) -> CrossMachine | None:
+    # "linux": Cosmopolitan's API is POSIX, and build systems choose Linux's branches
+    # for it (file names, libraries). A fat program is an APE, which Linux's execve
+    # refuses without binfmt_misc but a shell runs; one architecture's link is an ELF
+    # that runs directly (aarch64 through qemu-user's binfmt_misc, as for configure).
+    return CrossMachine(
+        system="linux",
+        cpu_family="aarch64" if toolchain.arch == "aarch64" else "x86_64",
+        endian="little",
+        exe_wrapper=("/bin/sh",) if toolchain.fat else (),
+    )
+
+
+def cxx_runtime(toolchain: Toolchain) -> tuple[str, ...]:
+    # cosmocc's C++ library is LLVM's libc++ (libcxx.a); its libstdc++.a is empty.
+    return ("-lcxx",)

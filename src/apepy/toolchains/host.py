@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from apepy.errors import ApepyError
-from apepy.toolchains.toolchain import Options, Toolchain
+from apepy.toolchains.toolchain import CrossMachine, Options, Toolchain
 
 OUTPUT_KIND: str = "elf-static"
 
@@ -137,3 +137,11 @@ def for_arch(toolchain: Toolchain, arch: str) -> Toolchain:
 
 def runs_linux_wheels(platform: str) -> bool:
     return platform.startswith("linux")
+
+
+def cross_machine(toolchain: Toolchain) -> CrossMachine | None:
+    return None
+
+
+def cxx_runtime(toolchain: Toolchain) -> tuple[str, ...]:
+    return ("-lstdc++",)

@@ -118,6 +118,19 @@ class Toolchain:
 
 
 @dataclass(frozen=True)
+class CrossMachine:
+    """The machine a toolchain compiles for, as a build system that cross-compiles
+    (meson's cross file) names it, when that is not the build machine itself."""
+
+    system: str
+    cpu_family: str
+    endian: str
+    # The command that runs the toolchain's programs here (before a program's path);
+    # empty: they run directly.
+    exe_wrapper: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Options:
     """What the user asked of the toolchain: ``apepy build``'s --arch, --cosmocc,
     --libraries (None: the family's own default), and whether it may download."""
@@ -150,4 +163,13 @@ class Family(Protocol):
 
     def runs_linux_wheels(self, platform: str) -> bool:
         """Whether an interpreter reporting ``platform`` can use Linux wheels' pure parts."""
+        ...
+
+    def cross_machine(self, toolchain: Toolchain) -> CrossMachine | None:
+        """The target as a cross-compiling build system names it; None: the build
+        machine (a package's build runs as an ordinary native one)."""
+        ...
+
+    def cxx_runtime(self, toolchain: Toolchain) -> tuple[str, ...]:
+        """What a link with C++ objects adds for the C++ standard library."""
         ...
