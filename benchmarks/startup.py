@@ -36,25 +36,33 @@ def sh(cmd: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) 
         subprocess.run(cmd, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, check=True, env=env)
 
 
-def ordinary_build(tarball: Path, version: str) -> Path:
-    """Build and install the ordinary (shared libpython, stdlib on disk) interpreter once."""
-    prefix = WORK / f"ordinary-{version}"
+def ordinary_build(tarball: Path, version: str, *, optimized: bool = False) -> Path:
+    """Build and install the ordinary (shared libpython, stdlib on disk) interpreter once.
+
+    ``optimized``: CPython's own PGO + LTO build instead (``--enable-optimizations
+    --with-lto``, its own profile task), as python-build-standalone ships it.
+    """
+    name = f"ordinary{'-pgo-lto' if optimized else ''}-{version}"
+    prefix = WORK / name
     python = prefix / "bin" / f"python{'.'.join(version.split('.')[:2])}"
     if python.exists():
         return python
-    src_root = WORK / f"src-{version}"
+    src_root = WORK / f"src-{name}"
     src_root.mkdir(parents=True, exist_ok=True)
-    log = WORK / f"ordinary-{version}.log"
+    log = WORK / f"{name}.log"
     sh(["tar", "xf", str(tarball), "-C", str(src_root)], WORK, log)
     tree = next(src_root.iterdir())
     env = dict(os.environ, LDFLAGS=f"-Wl,-rpath,{prefix}/lib")
+    extra = ["--enable-optimizations", "--with-lto"] if optimized else []
     sh(
-        ["./configure", f"--prefix={prefix}", "--enable-shared", "--with-ensurepip=no"],
+        ["./configure", f"--prefix={prefix}", "--enable-shared", "--with-ensurepip=no", *extra],
         tree,
         log,
         env,
     )
+    started = time.monotonic()
     sh(["make", f"-j{os.cpu_count() or 1}"], tree, log, env)
+    (WORK / f"{name}.make-seconds").write_text(f"{time.monotonic() - started:.0f}\n")
     sh(["make", "install"], tree, log, env)
     return python
 
@@ -100,7 +108,7 @@ DEBIAN_PYTHON = Path("/usr/bin/python3.11")
 
 
 def measure(
-    variants: dict[str, Path], runs: int, empty: Path
+    variants: dict[str, Path], runs: int, empty: Path, *, cpu: bool = True
 ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Median ms per start-up case and per CPU script, for each variant (interleaved)."""
     cases: dict[str, dict[str, float]] = {}
@@ -112,14 +120,14 @@ def measure(
             for name, exe in variants.items():
                 samples[name].append(time_once(exe, case_args, empty))
         cases[case] = {n: statistics.median(v) * 1000 for n, v in samples.items()}
-    cpu: dict[str, dict[str, float]] = {}
-    for script in sorted(CPU.glob("*.py")):
+    scripts: dict[str, dict[str, float]] = {}
+    for script in sorted(CPU.glob("*.py")) if cpu else []:
         samples = {v: [] for v in variants}
         for _ in range(runs):
             for name, exe in variants.items():
                 samples[name].append(cpu_once(exe, script, empty))
-        cpu[script.stem] = {n: statistics.median(v) * 1000 for n, v in samples.items()}
-    return cases, cpu
+        scripts[script.stem] = {n: statistics.median(v) * 1000 for n, v in samples.items()}
+    return cases, scripts
 
 
 def table(

@@ -63,6 +63,9 @@ def test_flask_bundle_layout(flask_bundle: Path) -> None:
         assert archive.testzip() is None
         pyc = archive.getinfo("Lib/site-packages/flask/__init__.pyc")
         assert pyc.compress_type == zipfile.ZIP_STORED
+        # The stdlib's hot modules stored, the rest deflated (interpreter/stdlib.py).
+        assert archive.getinfo("Lib/json/__init__.pyc").compress_type == zipfile.ZIP_STORED
+        assert archive.getinfo("Lib/tomllib/_parser.pyc").compress_type == zipfile.ZIP_DEFLATED
     assert args.splitlines() == ["-I", "-m", "_apepy_boot", "..."]
     assert {"Lib/site-packages/flask/", "Lib/site-packages/flask/sansio/", "Lib/os.pyc"} <= names
     assert any(

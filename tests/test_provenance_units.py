@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from apepy import deps, licences, lock, sbom
+from apepy import deps, licences, linked, lock, sbom
 from apepy.errors import ApepyError
 from apepy.linked import LinkedLibrary
 from apepy.manifest import CompiledIn, Manifest
@@ -106,6 +107,22 @@ def test_sbom_is_valid_reproducible_and_nests_the_base() -> None:
     found = sbom.summary(sbom.parse(bundled))
     assert found.strong == ["readline 8.2-1.3 (GPL-3.0-or-later)"]
     assert found.by_licence["BSD-3-Clause"] == ["flask"]
+
+
+def test_cosmo_runtime_names_libcxx_when_a_module_is_cxx() -> None:
+    """A C++ extension under cosmocc links its libc++: the SBOM and info say so."""
+    toolchain = SimpleNamespace(family="cosmo", compiler_version="cosmocc 4.0.2 (fat)")
+
+    def names(cxx: bool) -> list[tuple[str, str]]:
+        return [(lib.name, lib.license) for lib in linked.runtime(toolchain, cxx)]  # type: ignore[arg-type]
+
+    assert names(False) == [("cosmopolitan", "ISC")]
+    assert names(True) == [("cosmopolitan", "ISC"), ("libc++", "Apache-2.0 WITH LLVM-exception")]
+    raw = sbom.for_interpreter(_manifest(), linked.runtime(toolchain, True), [])  # type: ignore[arg-type]
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(raw.decode()) is None
+    found = sbom.summary(sbom.parse(raw))
+    assert found.strong == [] and found.weak == []
+    assert "libc++" in found.by_licence["Apache-2.0 WITH LLVM-exception"]
 
 
 def _write(tmp_path: Path, text: str) -> Path:

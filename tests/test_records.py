@@ -64,8 +64,11 @@ def test_manifest_bytes_and_old_manifests() -> None:
             Manifest.from_json(json.dumps(changed).encode())
     with pytest.raises(ValueError, match="newer apepy"):
         Manifest.from_json(json.dumps({**data, "schema": SCHEMA + 1}).encode())
+    # Schema 3 had no optimization: read as the default build's "".
+    three = {k: v for k, v in data.items() if k != "optimization"}
+    assert Manifest.from_json(json.dumps({**three, "schema": 3}).encode()).optimization == ""
     # Schema 2 had no run-time dependencies: read as none.
-    two = {k: v for k, v in data.items() if k != "runtime_dependencies"}
+    two = {k: v for k, v in data.items() if k not in ("runtime_dependencies", "optimization")}
     read_two = Manifest.from_json(json.dumps({**two, "schema": 2}).encode())
     assert read_two.runtime_dependencies == () and read_two.distributions == found.distributions
     # Schema 1 (no "schema" key at first) kept these in "extras"; absent lists read as
@@ -87,6 +90,7 @@ def test_core_marker_bytes_and_old_markers(tmp_path: Path) -> None:
         excluded=("_tkinter",),
         patches=("one", "two"),
         left_out={"_gdbm": "no libgdbm.a"},
+        optimization="PGO (apepy's training task) + LTO",
     )
     written = records.to_json(marker)
     assert written == json.dumps(
@@ -98,12 +102,15 @@ def test_core_marker_bytes_and_old_markers(tmp_path: Path) -> None:
             "excluded": ("_tkinter",),
             "patches": ("one", "two"),
             "left_out": {"_gdbm": "no libgdbm.a"},
+            "optimization": "PGO (apepy's training task) + LTO",
         }
     )
-    # A marker written before left_out was recorded reads with none.
+    assert compile._load(tmp_path, written).optimization == marker.optimization
+    # A marker written before left_out (or optimization) was recorded reads with none.
     older = json.loads(written)
-    del older["left_out"]
+    del older["left_out"], older["optimization"]
     assert compile._load(tmp_path, json.dumps(older)).left_out == {}
+    assert compile._load(tmp_path, json.dumps(older)).optimization == ""
     core = compile._load(tmp_path, written)
     assert core.left_out == {"_gdbm": "no libgdbm.a"}
     assert core.tree == tmp_path / "Python-3.13.15"

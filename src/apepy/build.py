@@ -35,7 +35,7 @@ from apepy import (
 from apepy.context import Context
 from apepy.errors import ApepyError, InternalError
 from apepy.extensions.spec import ExtensionSpec
-from apepy.interpreter import compile, freeze, stdlib
+from apepy.interpreter import compile, freeze, pgo, stdlib
 from apepy.layout import MANIFEST_ARCNAME, SITE
 from apepy.manifest import Manifest
 from apepy.sitepackages import site_entries
@@ -123,6 +123,8 @@ class Spec:
     libraries: toolchains.Libraries | None = None
     minimal: bool = False
     optimize: bool = False
+    # With optimize: the PGO training run (interpreter/pgo.py's TASKS).
+    pgo_task: str = "apepy"
     freeze: bool = False
 
 
@@ -190,6 +192,7 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
         exclude=request.exclude | (MINIMAL_EXCLUDE if request.minimal else frozenset()),
         epoch=epoch,
         optimize=request.optimize,
+        pgo_task=request.pgo_task,
         freeze=request.freeze,
     )
     # Sdists are fetched and judged first: what cannot be built is refused in seconds.
@@ -202,7 +205,7 @@ def ensure_interpreter(request: Spec, ctx: Context) -> Interpreter:
             "version": source.version,
             "toolchain": toolchain.identity(),
             "exclude": sorted(target.exclude),
-            "optimize": request.optimize,
+            "optimize": pgo.identity(request.pgo_task) if request.optimize else False,
             "epoch": epoch,
             "freeze": request.freeze,
         }
@@ -336,6 +339,7 @@ def _pack(
         left_out=core.left_out,
         distributions=tuple(ext.describe() for ext in built),
         runtime_dependencies=tuple(w.record for w in needed),
+        optimization=core.optimization,
     )
     with ui.phase("link", "packing the interpreter and its stdlib into one file"):
         binary = tmp / "python"

@@ -57,6 +57,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise ApepyError("--jobs must be at least 1", hint="pass -j N with N >= 1, or leave it out")
+    if args.pgo_task is not None and not args.optimize:
+        raise ApepyError(
+            "--pgo-task chooses the training run of an --optimize build",
+            hint="add --optimize, or leave --pgo-task out",
+        )
     wanted = [spec.parse(text) for text in args.with_]
     if args.with_lock is not None:
         wanted += spec.parse_lock(args.with_lock)
@@ -73,6 +78,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
             libraries=args.libraries,
             minimal=args.minimal,
             optimize=args.optimize,
+            pgo_task=args.pgo_task or "apepy",
             freeze=args.freeze,
         ),
         args.output.absolute(),

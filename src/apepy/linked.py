@@ -94,7 +94,7 @@ def runtime(toolchain: Toolchain, cxx: bool) -> list[LinkedLibrary]:
     the system's, as the package manager names it; Cosmopolitan's libc, by the
     toolchain's version."""
     if toolchain.family == "cosmo":
-        return [
+        cosmo = [
             LinkedLibrary(
                 name="cosmopolitan",
                 version=toolchain.compiler_version,
@@ -104,6 +104,20 @@ def runtime(toolchain: Toolchain, cxx: bool) -> list[LinkedLibrary]:
                 used_by=("python",),
             )
         ]
+        if cxx:
+            # cosmocc's C++ library (toolchains/cosmo.py, cxx_runtime): LLVM's libc++,
+            # with libc++abi and libunwind, as the Cosmopolitan monorepo carries them.
+            cosmo.append(
+                LinkedLibrary(
+                    name="libc++",
+                    version=toolchain.compiler_version,
+                    license="Apache-2.0 WITH LLVM-exception",
+                    origin="toolchain",
+                    archives=("libcxx.a",),
+                    used_by=("python",),
+                )
+            )
+        return cosmo
     found = []
     for archive, (name, licence) in _RUNTIME_LIBRARIES.items():
         if archive == "libstdc++.a" and not cxx:

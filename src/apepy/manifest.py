@@ -12,7 +12,8 @@ from apepy.layout import MANIFEST_ARCNAME
 
 # 2: what schema 1 kept in an untyped "extras" table are fields of their own.
 # 3: runtime_dependencies.
-SCHEMA = 3
+# 4: optimization.
+SCHEMA = 4
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Manifest:
     left_out: dict[str, str] = field(default_factory=dict)
     distributions: tuple[CompiledIn, ...] = ()
     runtime_dependencies: tuple[RuntimeDependency, ...] = ()
+    # --optimize: "PGO (apepy's training task) + LTO"; "" for the default build.
+    optimization: str = ""
 
     def to_json(self) -> bytes:
         return (records.to_json(self, indent=2, sort_keys=True) + "\n").encode()

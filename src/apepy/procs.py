@@ -66,7 +66,8 @@ def run_streamed(
     if env:
         full_env.update(env)
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8", errors="replace") as sink:
+    # Line-buffered: `tail -f` on the log follows a long build as it goes.
+    with open(log, "a", encoding="utf-8", errors="replace", buffering=1) as sink:
         sink.write(f"\n$ (cd {cwd} && {' '.join(cmd)})\n")
         sink.flush()
         proc = subprocess.Popen(

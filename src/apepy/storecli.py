@@ -131,6 +131,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("python", found.python_version),
         ("toolchain", f"{found.toolchain} ({found.compiler})"),
         ("target", f"{found.target}, {found.output_kind}"),
+        ("optimised", found.optimization or "no PGO, no LTO"),
         (
             "source sha256",
             found.source_sha256 + ("" if found.source_pinned else " (NOT in apepy's pinned table)"),

@@ -11,7 +11,7 @@ from apepy import ape, cache, libraries, procs, records, sources, ui
 from apepy.context import Context
 from apepy.errors import ApepyError
 from apepy.interpreter import freeze as hot
-from apepy.interpreter import modules, patches
+from apepy.interpreter import modules, patches, pgo
 from apepy.toolchains import Toolchain
 
 COMPLETE_MARKER = ".apepy-complete.json"
@@ -32,6 +32,8 @@ class Core:
     patches: tuple[str, ...]
     # Optional modules built without, for want of a library: module -> why.
     left_out: dict[str, str] = field(default_factory=dict)
+    # How the C code was optimised beyond -O3 ("" for none): --optimize's PGO and LTO.
+    optimization: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Target:
     exclude: frozenset[str]
     epoch: int
     optimize: bool = False
+    pgo_task: str = "apepy"
     freeze: bool = False
 
 
@@ -72,6 +75,7 @@ def build_core(target: Target, ctx: Context, *, root: Path) -> Core:
                     excluded=core.excluded,
                     patches=core.patches,
                     left_out=core.left_out,
+                    optimization=core.optimization,
                 )
             )
         )
@@ -89,6 +93,7 @@ class _Marker:
     excluded: tuple[str, ...]
     patches: tuple[str, ...]
     left_out: dict[str, str] = field(default_factory=dict)
+    optimization: str = ""
 
 
 def _load(root: Path, text: str) -> Core:
@@ -103,6 +108,7 @@ def _load(root: Path, text: str) -> Core:
         excluded=marker.excluded,
         patches=marker.patches,
         left_out=marker.left_out,
+        optimization=marker.optimization,
     )
 
 
@@ -153,29 +159,49 @@ def _build(target: Target, ctx: Context, root: Path) -> Core:
             libraries_from_source=toolchain.libraries_from_source,
         )
 
-    what = "PGO + LTO build (runs the PGO task)" if optimize else f"make -j{jobs}"
+    what = f"PGO + LTO build ({target.pgo_task}'s training task)" if optimize else f"make -j{jobs}"
     with ui.phase("compile", f"CPython {source.version}: {what}") as st:
         count = 0
+        step = ""
 
         def progress(line: str) -> None:
             nonlocal count
             name = procs.compiled_file(line)
             if name:
                 count += 1
-                st.update(f"{count} files · {name}")
+                st.update(f"{step}{count} files · {name}")
+            elif line.startswith("apepy-pgo: "):
+                st.update(f"{step}{line[len('apepy-pgo: ') :].strip()}")
 
-        procs.run_logged(
-            ["make", f"-j{jobs}"],
-            cwd=tree,
-            log=log,
-            # Reproducible output: gcc takes __DATE__/__TIME__ (in sys.version) from
-            # SOURCE_DATE_EPOCH, and a fixed hash seed keeps frozen modules' marshal
-            # output (set constants) stable.
-            env={"SOURCE_DATE_EPOCH": str(target.epoch), "PYTHONHASHSEED": "0"},
-            what="compiling CPython",
-            hint="see the log for the first error; a missing header names the -dev package to install",
-            on_line=progress,
-        )
+        def new_step(text: str) -> None:
+            nonlocal step
+            step = f"{text} · "
+            st.update(text)
+
+        # Reproducible output: gcc takes __DATE__/__TIME__ (in sys.version) from
+        # SOURCE_DATE_EPOCH, and a fixed hash seed keeps frozen modules' marshal
+        # output (set constants) stable.
+        env = {"SOURCE_DATE_EPOCH": str(target.epoch), "PYTHONHASHSEED": "0"}
+        if optimize:
+            pgo.build(
+                tree,
+                jobs=jobs,
+                log=log,
+                env=env,
+                task=target.pgo_task,
+                on_line=progress,
+                on_step=new_step,
+            )
+        else:
+            procs.run_logged(
+                ["make", f"-j{jobs}"],
+                cwd=tree,
+                log=log,
+                env=env,
+                what="compiling CPython",
+                hint="see the log for the first error; a missing header names the -dev package to install",
+                on_line=progress,
+            )
         st.done_text = f"CPython {source.version}: {count} files compiled and linked"
 
     python = tree / "python"
@@ -199,6 +225,7 @@ def _build(target: Target, ctx: Context, root: Path) -> Core:
         excluded=tuple(sorted(skipped)),
         patches=tuple(applied),
         left_out=left_out,
+        optimization=pgo.describe(target.pgo_task) if optimize else "",
     )
 
 
@@ -298,13 +325,9 @@ def _configure(
 
 def _check_optimized(makefile: Path, log: Path) -> None:
     """--optimize must not quietly build an ordinary interpreter."""
-    values = dict(
-        line.split("=", 1)
-        for line in makefile.read_text(encoding="utf-8", errors="replace").splitlines()
-        if "=" in line and not line.startswith(("#", "\t"))
-    )
+    values = pgo.makefile_values(makefile)
     missing = []
-    if not values.get("PGO_PROF_USE_FLAG", "").strip():
+    if not values.get("PGO_PROF_USE_FLAG", ""):
         missing.append("PGO")
     if "-flto" not in values.get("CONFIGURE_CFLAGS_NODIST", "") + values.get(
         "CONFIGURE_LDFLAGS_NODIST", ""
@@ -313,9 +336,14 @@ def _check_optimized(makefile: Path, log: Path) -> None:
     if missing:
         raise ApepyError(
             f"configure did not enable {' and '.join(missing)} for this compiler",
-            hint="--optimize needs GCC or Clang (and llvm-profdata for Clang); "
-            "build without --optimize",
+            hint="--optimize needs GCC; build without --optimize",
             details=f"full log: {log}",
+        )
+    if values.get("LLVM_PROF_FILE") or values.get("LLVM_PROF_MERGER", "true") != "true":
+        # Clang's profiles need llvm-profdata's merge step, which apepy does not run.
+        raise ApepyError(
+            "--optimize is made for GCC; this compiler is Clang",
+            hint="build with GCC (CC=gcc) or without --optimize",
         )
 
 

@@ -1,0 +1,94 @@
+"""--optimize: a PGO + LTO build trained on apepy's own task, not CPython's test suite."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import apepy_ok, builds, real_cache_root, run_apepy, run_clean
+
+from apepy import sources
+from apepy.interpreter import compile, pgo
+
+TASK = Path(pgo.__file__).resolve().parent.parent / "inside" / "pgo" / "task.py"
+
+
+@pytest.fixture(scope="session")
+@builds
+def optimized(
+    tmp_path_factory: pytest.TempPathFactory, release: sources.Release
+) -> tuple[Path, Path]:
+    """The --optimize interpreter and the log of the build that made its core."""
+    out = tmp_path_factory.mktemp("optimized") / "python"
+    result = apepy_ok("build", "--python", release.version, "--optimize", "-o", out, "--offline")
+    match = re.search(r"\(log: (\S+)\)", result.stdout + result.stderr)
+    assert match, "the build names its log"
+    return out, Path(match.group(1))
+
+
+def _trained_trees(version: str) -> list[Path]:
+    """The cached CPython trees of --optimize builds trained on apepy's task."""
+    found = []
+    for marker in (real_cache_root() / "cpython").glob(f"*/{compile.COMPLETE_MARKER}"):
+        record = json.loads(marker.read_text())
+        if record.get("version") == version and record.get("optimization") == pgo.describe("apepy"):
+            found.append(marker.parent / record["tree"])
+    return found
+
+
+def test_optimize_trains_on_apepys_task(
+    optimized: tuple[Path, Path], release: sources.Release
+) -> None:
+    python, log = optimized
+    info = run_apepy("info", python).stdout
+    assert re.search(r"optimised\s+PGO \(apepy's training task\) \+ LTO", info), info
+    # The training's traces stay in the cached tree: the task, and the profile of the
+    # interpreter's core that the second compile read.
+    trees = _trained_trees(release.version)
+    assert trees, "no cached --optimize tree records apepy's training"
+    assert any(
+        (t / "apepy_pgo_task.py").is_file() and (t / "Python" / "ceval.gcda").stat().st_size > 0
+        for t in trees
+        if (t / "Python" / "ceval.gcda").is_file()
+    )
+    text = log.read_text(errors="replace")
+    if "apepy-pgo: done" not in text:
+        return  # the core came from the cache: its build's log is an older one
+    # Every part of the task ran, in order, then the build used the profile with LTO.
+    parts = re.findall(r"^apepy-pgo: (.+)$", text, flags=re.M)
+    assert parts[-1] == "done" and len(parts) >= 10, parts
+    final = text[text.index("apepy-pgo: done") :]
+    assert "-fprofile-use" in final and "-flto" in final
+    # The profile matched the code it was used on: no function of the interpreter was
+    # compiled without one for want of a matching .gcda.
+    assert "coverage mismatch" not in text
+    # Only the test-embedding program, which is built but never run, has none.
+    missing = re.findall(r"([\w/.-]+\.gcda)\W+profile count data file not found", final)
+    assert all(name.endswith("Programs/_testembed.gcda") for name in missing), missing
+
+
+def test_optimized_interpreter_runs_the_workload(
+    optimized: tuple[Path, Path], built_python: Path, tmp_path: Path
+) -> None:
+    python, _ = optimized
+    assert python.read_bytes() != built_python.read_bytes()
+    done = run_clean(python, str(TASK), "--scale", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "apepy-pgo: done"
+    facts = run_clean(
+        python,
+        "-c",
+        "import sysconfig; print(sysconfig.get_config_var('CONFIG_ARGS'))",
+        cwd=tmp_path,
+    )
+    assert "--enable-optimizations" in facts.stdout and "--with-lto" in facts.stdout
+
+
+def test_pgo_task_needs_optimize(tmp_path: Path) -> None:
+    result = run_apepy("build", "--pgo-task", "cpython", "-o", tmp_path / "python")
+    assert result.returncode != 0
+    assert "--pgo-task chooses the training run of an --optimize build" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "python").exists()
