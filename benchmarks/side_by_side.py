@@ -43,7 +43,7 @@ from startup import RESULTS, WORK, measure, ordinary_build, single_file  # noqa:
 # object-heavy, text, serialisation, async and generator code.
 BENCHMARKS = (
     "chaos", "deltablue", "fannkuch", "float", "go", "hexiom", "json_dumps", "json_loads",
-    "logging", "nbody", "nqueens", "pickle", "pyflate", "raytrace", "regex_v8", "richards",
+    "logging", "nbody", "nqueens", "pyflate", "raytrace", "regex_v8", "richards",
     "spectral_norm", "unpack_sequence", "generators", "coroutines", "deepcopy", "sqlite_synth",
 )  # fmt: skip
 
@@ -52,24 +52,26 @@ def geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def interpreters(skip_cpython_task: bool, given: dict[str, Path]) -> dict[str, dict[str, Path]]:
+def interpreters(
+    skip_cpython_task: bool, given: dict[str, Path], only: str | None
+) -> dict[str, dict[str, Path]]:
     from apepy.cache import cache_root
 
     tarball = cache_root() / "sources" / "Python-3.13.15.tar.xz"
-    sets = {
-        "3.13.15": {
+    sets: dict[str, dict[str, Path]] = {}
+    if only in (None, "3.13.15"):
+        sets["3.13.15"] = {
             "ordinary": ordinary_build(tarball, "3.13.15"),
             "ordinary PGO+LTO": ordinary_build(tarball, "3.13.15", optimized=True),
             "apepy": given.get("3.13.15:apepy") or single_file("3.13.15"),
             "apepy --optimize": given.get("3.13.15:apepy --optimize")
             or single_file("3.13.15", "--optimize"),
         }
-    }
-    if not skip_cpython_task:
+    if not skip_cpython_task and "3.13.15" in sets:
         sets["3.13.15"]["apepy --optimize (cpython task)"] = given.get(
             "3.13.15:apepy --optimize (cpython task)"
         ) or single_file("3.13.15", "--optimize", "--pgo-task", "cpython")
-    if DEBIAN_PYTHON.exists():
+    if only in (None, "3.11.2") and DEBIAN_PYTHON.exists():
         sets["3.11.2"] = {
             "debian python3.11": DEBIAN_PYTHON,
             "apepy": given.get("3.11.2:apepy") or single_file("3.11.2"),
@@ -83,7 +85,7 @@ def _given(pairs: list[str]) -> dict[str, Path]:
     out = {}
     for pair in pairs:
         key, _, path = pair.partition("=")
-        out[key] = Path(path)
+        out[key] = Path(path).absolute()
     return out
 
 
@@ -116,9 +118,7 @@ def main() -> int:
     args = parser.parse_args()
 
     WORK.mkdir(parents=True, exist_ok=True)
-    sets = interpreters(args.skip_cpython_task, _given(args.file))
-    if args.only:
-        sets = {args.only: sets[args.only]}
+    sets = interpreters(args.skip_cpython_task, _given(args.file), args.only)
     target = tools()
     names = [n for n in args.benchmarks.split(",") if n]
     report: dict[str, object] = {

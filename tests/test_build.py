@@ -12,7 +12,9 @@ import pytest
 from conftest import apepy_cmd, run_apepy, run_clean
 
 from apepy import sources
+from apepy.interpreter import stdlib
 from apepy.interpreter.modules import REQUIRED
+from apepy.layout import SITE
 
 
 def test_output_is_fully_static(built_python: Path) -> None:
@@ -107,14 +109,21 @@ def test_zip_follows_the_store_rules(built_python: Path) -> None:
     assert not any(
         n.startswith(("Lib/test/", "Lib/idlelib/", "Lib/tkinter/", "Lib/ensurepip/")) for n in names
     )
+    methods = {i.filename: i.compress_type for i in infos}
+    assert methods["Lib/json/decoder.pyc"] == zipfile.ZIP_STORED
+    assert methods["Lib/tomllib/_parser.pyc"] == zipfile.ZIP_DEFLATED
     size = built_python.stat().st_size
     for info in infos:
         assert info.flag_bits & 0x08 == 0, info.filename  # no data descriptors
         assert info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
         mode = info.external_attr >> 16
         assert mode & 0o170000 == (0o040000 if info.is_dir() else 0o100000), info.filename
-        if info.filename.endswith(".pyc"):
-            assert info.compress_type == zipfile.ZIP_STORED, info.filename
+        stdlib_pyc = info.filename.endswith(".pyc") and not info.filename.startswith(SITE)
+        if stdlib_pyc:
+            # The hot modules' .pyc stored (read without inflating), the rest deflated.
+            stored = stdlib.stored_pyc(info.filename[len("Lib/") : -1])
+            expected = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            assert info.compress_type == expected, info.filename
         assert 0 < info.header_offset < size
     # Absolute offsets: the local header is right where the central directory says.
     with open(built_python, "rb") as handle:

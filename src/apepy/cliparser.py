@@ -8,6 +8,7 @@ from typing import TypeAlias
 
 import apepy
 from apepy import testcli, toolchains
+from apepy.interpreter import pgo
 
 DESCRIPTION = """\
 apepy makes single-file Pythons: CPython built from source into one static
@@ -87,7 +88,7 @@ def _add_build(subparsers: Subparsers) -> None:
     )
     build.add_argument(
         "--pgo-task",
-        choices=["apepy", "cpython"],
+        choices=pgo.TASKS,
         help="with --optimize, the training run: apepy's own (default, about a minute) or "
         "CPython's test-suite subset (30 minutes and more; for comparison)",
     )

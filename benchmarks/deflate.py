@@ -1,0 +1,109 @@
+"""What deflating the stdlib's cold .pyc costs at start-up, and what it saves.
+
+Takes a file from ``apepy build`` (the hot modules' .pyc stored, the rest deflated)
+and makes a copy with every stdlib .pyc stored, as apepy did before; then times
+both, interleaved, from an empty directory with an empty environment. Time is the
+CPU time (user + system) of the process, which a busy machine inflates far less
+than wall-clock time. Results: benchmarks/results/deflate.json.
+
+    .venv/bin/python benchmarks/deflate.py FILE [--runs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from startup import RESULTS  # noqa: E402
+
+from apepy import zipstore  # noqa: E402
+
+CASES = {
+    "-c pass": ["-c", "pass"],
+    "import json, email, http.server, asyncio": ["-c", "import json, email, http.server, asyncio"],
+    # Modules off the hot list, all deflated in the file apepy makes.
+    "twelve cold modules": [
+        "-c",
+        "import argparse, tomllib, csv, xml.dom.minidom, sqlite3, statistics, difflib, "
+        "zoneinfo, smtplib, imaplib, ftplib, configparser",
+    ],
+}
+
+
+def all_stored(src: Path, dest: Path) -> None:
+    archive = zipstore.read_archive(src)
+
+    def deflated_pyc(member: zipstore.Member) -> bool:
+        return member.name.endswith(".pyc") and member.method != 0
+
+    again = [
+        zipstore.Entry(m.name, zipstore.read_data(archive, m), compress=False)
+        for m in archive.members
+        if deflated_pyc(m)
+    ]
+    zipstore.rewrite(archive, dest, keep=lambda m: not deflated_pyc(m), add=again)
+    dest.chmod(0o755)
+
+
+def cpu_ms(cmd: list[str], cwd: Path) -> float:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(cwd)
+        os.execve(cmd[0], cmd, {})
+    _, status, usage = os.wait4(pid, 0)
+    if status != 0:
+        raise SystemExit(f"{cmd} failed ({status})")
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--runs", type=int, default=40)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        stored = root / "all-stored"
+        all_stored(args.file, stored)
+        variants = {"cold .pyc deflated": args.file.absolute(), "all .pyc stored": stored}
+        medians: dict[str, dict[str, float]] = {}
+        for case, case_args in CASES.items():
+            samples: dict[str, list[float]] = {k: [] for k in variants}
+            for _ in range(args.runs):
+                for label, exe in variants.items():
+                    samples[label].append(cpu_ms([str(exe), *case_args], root))
+            medians[case] = {k: round(statistics.median(v), 2) for k, v in samples.items()}
+            print(case, medians[case], flush=True)
+        sizes = {k: v.stat().st_size for k, v in variants.items()}
+    report = {
+        "file": str(args.file),
+        "runs": args.runs,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "date": time.strftime("%Y-%m-%d"),
+        "sizes_bytes": sizes,
+        "cpu_ms_median": medians,
+        "ratio_deflated_over_stored": {
+            case: round(m["cold .pyc deflated"] / m["all .pyc stored"], 3)
+            for case, m in medians.items()
+        },
+    }
+    print(json.dumps(report, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "deflate.json").write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
