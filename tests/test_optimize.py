@@ -19,13 +19,13 @@ TASK = Path(pgo.__file__).resolve().parent.parent / "inside" / "pgo" / "task.py"
 @builds
 def optimized(
     tmp_path_factory: pytest.TempPathFactory, release: sources.Release
-) -> tuple[Path, Path]:
-    """The --optimize interpreter and the log of the build that made its core."""
+) -> tuple[Path, Path | None]:
+    """The --optimize interpreter, and the log of the build if it built the core now
+    (from the cache, apepy names no log)."""
     out = tmp_path_factory.mktemp("optimized") / "python"
     result = apepy_ok("build", "--python", release.version, "--optimize", "-o", out, "--offline")
     match = re.search(r"\(log: (\S+)\)", result.stdout + result.stderr)
-    assert match, "the build names its log"
-    return out, Path(match.group(1))
+    return out, Path(match.group(1)) if match else None
 
 
 def _trained_trees(version: str) -> list[Path]:
@@ -39,7 +39,7 @@ def _trained_trees(version: str) -> list[Path]:
 
 
 def test_optimize_trains_on_apepys_task(
-    optimized: tuple[Path, Path], release: sources.Release
+    optimized: tuple[Path, Path | None], release: sources.Release
 ) -> None:
     python, log = optimized
     info = run_apepy("info", python).stdout
@@ -53,9 +53,9 @@ def test_optimize_trains_on_apepys_task(
         for t in trees
         if (t / "Python" / "ceval.gcda").is_file()
     )
-    text = log.read_text(errors="replace")
+    text = log.read_text(errors="replace") if log is not None else ""
     if "apepy-pgo: done" not in text:
-        return  # the core came from the cache: its build's log is an older one
+        return  # the core came from the cache: the log of its build is not this run's
     # Every part of the task ran, in order, then the build used the profile with LTO.
     parts = re.findall(r"^apepy-pgo: (.+)$", text, flags=re.M)
     assert parts[-1] == "done" and len(parts) >= 10, parts
@@ -70,7 +70,7 @@ def test_optimize_trains_on_apepys_task(
 
 
 def test_optimized_interpreter_runs_the_workload(
-    optimized: tuple[Path, Path], built_python: Path, tmp_path: Path
+    optimized: tuple[Path, Path | None], built_python: Path, tmp_path: Path
 ) -> None:
     python, _ = optimized
     assert python.read_bytes() != built_python.read_bytes()
