@@ -1,7 +1,8 @@
 """Draw the start-up and CPU ratios of benchmarks/results/ to docs/performance.png.
 
 Reads startup.json (benchmarks/startup.py, with --anchor for the Debian python3.11
-comparison) and pyperformance.json (benchmarks/pyperformance.py). Needs matplotlib
+comparison) and pyperformance.json (benchmarks/pyperformance.py); and, when there,
+side_by_side.json (benchmarks/side_by_side.py) for docs/side-by-side.png. Needs matplotlib
 (``pip install -e '.[bench]'``).
 
     .venv/bin/python benchmarks/plot.py
@@ -20,6 +21,7 @@ import matplotlib.pyplot as plt
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 OUT = HERE.parent / "docs" / "performance.png"
+SIDE_OUT = HERE.parent / "docs" / "side-by-side.png"
 
 
 def _ratios(section: dict, key: str, prefix: str) -> dict[str, float]:
@@ -38,8 +40,10 @@ def _bars(ax, groups: dict[str, dict[str, float]], title: str, ylabel: str) -> N
     width = 0.8 / max(len(groups), 1)
     for i, (label, values) in enumerate(groups.items()):
         xs = [j + i * width for j in range(len(cases))]
-        bars = ax.bar(xs, [values.get(c, 0) for c in cases], width, label=label)
-        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        heights = [values.get(c, 0) for c in cases]
+        bars = ax.bar(xs, heights, width, label=label)
+        # No label on a missing bar (a reference has no ratio to itself).
+        ax.bar_label(bars, labels=[f"{h:.2f}" if h else "" for h in heights], fontsize=7)
     ax.axhline(1.0, color="black", linewidth=0.8)
     top = max([1.0, *(v for g in groups.values() for v in g.values())])
     ax.set_ylim(0, top * 1.3)
@@ -76,7 +80,37 @@ def main() -> int:
     OUT.parent.mkdir(exist_ok=True)
     fig.savefig(OUT, dpi=110)
     print(OUT)
+    side_path = RESULTS / "side_by_side.json"
+    if side_path.is_file():
+        _side_by_side(json.loads(side_path.read_text()))
     return 0
+
+
+def _side_by_side(data: dict) -> None:
+    """Start-up ÷ the start-up reference and pyperformance speed ÷ the speed reference,
+    one group of bars per interpreter, per version."""
+    versions = data["versions"]
+    fig, axes = plt.subplots(1, len(versions), figsize=(6 * len(versions), 4.5), squeeze=False)
+    for ax, (version, row) in zip(axes[0], versions.items(), strict=True):
+        refs = row["references"]
+        groups: dict[str, dict[str, float]] = {}
+        for case, figures in row["startup"].items():
+            label = "-c pass" if case == "-c pass" else "four-module import"
+            for name, ratio in figures["ratio"].items():
+                groups.setdefault(name, {})[f"start-up: {label}"] = ratio
+        for name, speed in row["pyperformance_geomean_speed"].items():
+            if name != refs["speed"]:
+                groups.setdefault(name, {})["pyperformance speed"] = speed
+        _bars(
+            ax,
+            groups,
+            f"{version}: start-up ÷ {refs['start-up']}, speed ÷ {refs['speed']}",
+            "ratio",
+        )
+    fig.suptitle(f"side by side, {data['machine']}, {data['date']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(SIDE_OUT, dpi=110)
+    print(SIDE_OUT)
 
 
 if __name__ == "__main__":
