@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 APP = REPO / "examples" / "csv-report"
 sys.path.insert(0, str(HERE))
-from startup import RESULTS, WORK  # noqa: E402
+from startup import RESULTS, WORK, run_timed  # noqa: E402
 
 
 def bundle(base: Path, out: Path) -> Path:
@@ -39,22 +39,6 @@ def bundle(base: Path, out: Path) -> Path:
         check=True,
     )
     return out
-
-
-def run_once(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall-clock and CPU seconds of one run, output discarded."""
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.chdir(cwd)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.execve(cmd[0], cmd, env)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"{cmd} failed ({status})")
-    return wall, usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -96,7 +80,7 @@ def main() -> int:
             subprocess.run([*cmd, "sales.csv"], cwd=cwd, env=env, check=True, capture_output=True)
         for _ in range(args.runs):
             for label, cmd in commands.items():
-                wall, used = run_once([*cmd, "sales.csv"], Path(cmd[-1]).parent, env)
+                wall, used = run_timed([*cmd, "sales.csv"], Path(cmd[-1]).parent, env)
                 samples[label].append(wall)
                 cpu[label].append(used)
     medians = {label: round(statistics.median(v) * 1000, 1) for label, v in samples.items()}

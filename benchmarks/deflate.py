@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from startup import RESULTS  # noqa: E402
+from startup import RESULTS, run_timed  # noqa: E402
 
 from apepy import zipstore  # noqa: E402
 
@@ -61,17 +61,6 @@ def relaid(src: Path, dest: Path, *, store_pyc: bool) -> None:
     dest.chmod(0o755)
 
 
-def cpu_ms(cmd: list[str], cwd: Path) -> float:
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.chdir(cwd)
-        os.execve(cmd[0], cmd, {})
-    _, status, usage = os.wait4(pid, 0)
-    if status != 0:
-        raise SystemExit(f"{cmd} failed ({status})")
-    return (usage.ru_utime + usage.ru_stime) * 1000
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -90,7 +79,7 @@ def main() -> int:
             samples: dict[str, list[float]] = {k: [] for k in variants}
             for _ in range(args.runs):
                 for label, exe in variants.items():
-                    samples[label].append(cpu_ms([str(exe), *case_args], root))
+                    samples[label].append(run_timed([str(exe), *case_args], root, {})[1] * 1000)
             medians[case] = {k: round(statistics.median(v), 2) for k, v in samples.items()}
             print(case, medians[case], flush=True)
         sizes = {k: v.stat().st_size for k, v in variants.items()}

@@ -90,6 +90,23 @@ def single_file(version: str, *extra: str) -> Path:
 CPU = HERE / "cpu"
 
 
+def run_timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, its waited-for children's too) of
+    one run, output discarded: CPU time is what a busy machine inflates far less."""
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(cwd)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.execve(cmd[0], cmd, env)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{cmd} failed ({status})")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
 def cpu_once(exe: Path, script: Path, cwd: Path) -> float:
     """The seconds a CPU-bound script measures itself (start-up excluded)."""
     out = subprocess.run(
