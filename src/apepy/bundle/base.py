@@ -38,7 +38,10 @@ class Base:
         return toolchains.wheel_platforms(self.platform, self.machine)
 
     def describe(self) -> str:
-        return f"CPython {'.'.join(map(str, self.version))} ({self.platform})"
+        # An APE answers its probe with the platform it happens to run on; the manifest
+        # says what the file is built for (cosmo-x86_64+aarch64 runs everywhere).
+        where = self.manifest.target if self.manifest is not None else self.platform
+        return f"CPython {'.'.join(map(str, self.version))} ({where})"
 
 
 def inspect(path: Path) -> Base:

@@ -1,13 +1,17 @@
 """``--optimize``: a profile-guided (PGO) and link-time-optimised (LTO) CPython build.
 
 CPython's own ``make profile-opt`` builds the instrumented interpreter with LTO too (a
-whole serial link of code that is thrown away) and trains it on a subset of its test
-suite: 30 to 40 minutes on 2 cores. Here the three steps run one by one:
+whole serial link of code that is thrown away), trains it on a subset of its test
+suite, then links the whole interpreter three times with LTO (``_freeze_module``,
+``python``, ``_testembed``): 30 to 40 minutes on 2 cores. Here the three steps run
+one by one:
 
 1. compile with the compiler's profile instrumentation and without LTO;
-2. run the training task: apepy's own (``inside/pgo/task.py``, about a minute), or
+2. run the training task: apepy's own (``inside/pgo/task.py``, under a minute), or
    CPython's (``--pgo-task cpython``, for comparison);
-3. compile again with the profile and LTO (GCC's LTRANS in parallel: ``_final_lto``).
+3. compile again with the profile and LTO (slim LTO objects, GCC's LTRANS in
+   parallel: ``_final_lto``), keeping step 1's frozen modules, so that the one LTO
+   link is the interpreter's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import os
 import platform
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +34,19 @@ _TASK_IN_TREE = "apepy_pgo_task.py"
 # CPython's own: what `make profile-opt` runs (its PROFILE_TASK); TESTTIMEOUT is 1200.
 _CPYTHON_TASK = ["-m", "test", "--pgo", "--timeout=1200"]
 _LTO_WORDS = ("-fuse-linker-plugin", "-ffat-lto-objects")
+# Made by the instrumented build and still right for the optimised one: the frozen
+# modules are bytecode whatever the compiler's flags. CPython's clean-retain-profile
+# deletes them with the tools that make them, and making them again costs two more
+# links of the whole interpreter in step 3 (_freeze_module's an LTO link).
+_KEPT = (
+    "Python/frozen_modules",
+    "Python/deepfreeze",
+    "Programs/_freeze_module",
+    "_bootstrap_python",
+)
+# Never made: the embedding tests' program (CPython's test_embed; apepy never runs
+# it), an LTO link of the whole interpreter in step 3.
+_NOT_MADE = ("Programs/_testembed",)
 
 
 def identity(task: str) -> str:
@@ -65,13 +83,33 @@ def _final_lto(flags: str, jobs: int) -> str:
     link-time work split into partitions and run ``jobs`` at a time, not as one serial
     unit (4 times faster there, the same speed in CPython's benchmarks); and no -g,
     which configure adds for debug symbols (bpo-30345): the output is stripped, and -g
-    never changes the code, only the compile and link time."""
+    never changes the code, only the compile and link time.
+
+    Slim LTO objects, not configure's fat ones: a fat object holds the finished machine
+    code as well, for links without LTO, and every link of this tree (the interpreter,
+    and apepy's relink with extensions, which takes its command from the Makefile) is an
+    LTO link that compiles the program again from the intermediate code."""
     out = []
     for word in flags.split():
         if word in ("-g", "-flto-partition=none"):
             continue
+        if word == "-ffat-lto-objects":
+            word = "-fno-fat-lto-objects"
         out.append(f"-flto={jobs}" if word == "-flto" else word)
     return " ".join(out)
+
+
+def set_makefile_values(makefile: Path, values: dict[str, str]) -> None:
+    """Replace ``NAME=value`` assignments in a configured Makefile, keeping its time
+    stamp (some of CPython's objects depend on the Makefile)."""
+    stat = makefile.stat()
+    lines = makefile.read_text(encoding="utf-8").splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        name = line.split("=", 1)[0].strip() if "=" in line and line[0] not in "#\t" else ""
+        if name in values:
+            lines[i] = f"{name}=\t{values[name]}\n"
+    makefile.write_text("".join(lines), encoding="utf-8")
+    os.utime(makefile, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def build(
@@ -100,29 +138,69 @@ def build(
             on_line=on_line,
         )
 
+    started = time.monotonic()
+
+    def step_done(name: str) -> None:
+        # How long each step took, in the log: the cost of --optimize, step by step.
+        nonlocal started
+        with open(log, "a", encoding="utf-8") as sink:
+            sink.write(f"apepy: {name} took {time.monotonic() - started:.1f} s\n")
+        started = time.monotonic()
+
+    # make's -o: treated as old, their rules ignored.
+    not_made = [a for name in _NOT_MADE for a in ("-o", name)]
     on_step("1/3 instrumented build")
     # `build_all`, not `all`: with --enable-optimizations `all` is CPython's profile-opt.
     make(
         f"-j{jobs}",
         "build_all",
+        *not_made,
         f"CONFIGURE_CFLAGS_NODIST={_without_lto(cflags)}",
         f"CONFIGURE_LDFLAGS_NODIST={_without_lto(ldflags)}",
         f"CFLAGS_NODIST={gen}",
         f"LDFLAGS_NODIST={gen}",
         what="compiling CPython with profile instrumentation",
     )
+    step_done("the instrumented build")
     on_step(f"2/3 training run ({task}'s task)")
     _train(tree, log=log, task=task, on_line=on_line)
-    make("clean-retain-profile", what="removing the instrumented objects")
+    _clean_keeping(tree, _KEPT, make)
+    step_done("the training run")
     on_step("3/3 optimised build (profile + LTO)")
+    # Into the Makefile, not only make's command line: the relink with extensions takes
+    # its command from the Makefile, and sysconfig records what the build used.
+    set_makefile_values(
+        tree / "Makefile",
+        {
+            "CONFIGURE_CFLAGS_NODIST": _final_lto(cflags, jobs),
+            "CONFIGURE_LDFLAGS_NODIST": _final_lto(ldflags, jobs),
+        },
+    )
     make(
         f"-j{jobs}",
         "build_all",
-        f"CONFIGURE_CFLAGS_NODIST={_final_lto(cflags, jobs)}",
-        f"CONFIGURE_LDFLAGS_NODIST={_final_lto(ldflags, jobs)}",
+        *not_made,
+        *(a for name in _KEPT if (tree / name).is_file() for a in ("-o", name)),
         f"CFLAGS_NODIST={use}",
         what="compiling CPython with the profile and LTO",
     )
+    step_done("the optimised build")
+
+
+def _clean_keeping(tree: Path, kept: tuple[str, ...], make: Callable[..., None]) -> None:
+    """CPython's clean-retain-profile, with ``kept`` (files or directories) put back
+    as they were, times included."""
+    aside = tree / ".apepy-kept"
+    shutil.rmtree(aside, ignore_errors=True)
+    moved = [name for name in kept if (tree / name).exists()]
+    for name in moved:
+        (aside / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tree / name, aside / name)
+    make("clean-retain-profile", what="removing the instrumented objects")
+    for name in moved:
+        shutil.rmtree(tree / name, ignore_errors=True)
+        os.replace(aside / name, tree / name)
+    shutil.rmtree(aside)
 
 
 def _train(tree: Path, *, log: Path, task: str, on_line: Callable[[str], None]) -> None:
@@ -131,6 +209,10 @@ def _train(tree: Path, *, log: Path, task: str, on_line: Callable[[str], None]) 
     else:
         shutil.copyfile(_TASK_FILE, tree / _TASK_IN_TREE)
         args = [_TASK_IN_TREE]
+    # The instrumented interpreter already ran during the build (the build's own
+    # scripts), in an order that make's parallel jobs choose: only the training counts.
+    for stale in tree.rglob("*.gcda"):
+        stale.unlink()
     # Without address-space randomisation the run takes the same paths each time (ids,
     # and the set and dict orders that follow from them), so two builds get one profile.
     fixed = ["setarch", platform.machine(), "-R"] if shutil.which("setarch") else []

@@ -288,9 +288,11 @@ def toolchain(root: Path, version: str, arch: str) -> Toolchain:
         compiler_version=f"cosmocc {version} ({arch})",
         target=targets[arch],
         arch=arch,
-        # Checked only with cosmocc: -Os as superconfigure builds CPython; no
-        # -static/-fPIC games (cosmocc always links statically).
-        cflags=("-Os",),
+        # No flags of its own: CPython gets its own -O3 and each library its usual -O2,
+        # as on the host. superconfigure's -Os made the APE start 1.2x and run 1.5x
+        # slower than the host file for 16 % less size (docs/performance.md, "The APE's
+        # start-up on Linux"). No -static/-fPIC games (cosmocc always links statically).
+        cflags=(),
         ldflags=(),
         configure_args=(
             "--disable-loadable-sqlite-extensions",
