@@ -119,6 +119,9 @@ def serving(
         text=True,
         # A runner started in the background may ignore SIGINT; the app must not inherit that.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # Its own process group, stopped as one below: a runner (Wine, qemu) may leave
+        # the app's own process behind when the runner itself exits.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -139,8 +142,10 @@ def serving(
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
             pytest.fail(f"{cmd[0]} did not stop on SIGINT")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def make_project(
