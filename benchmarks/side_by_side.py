@@ -15,8 +15,8 @@ Measured: start-up (``-c pass`` and the four-module import, medians of ``--runs`
 interleaved runs from an empty directory with an empty environment); pyperformance
 benchmarks (its own ``bm_*`` scripts under pyperf ``--fast``; the median of each, then
 the geometric mean of the speed against the reference); the file's size. The
-interpreters are built first if the cache does not have them (CPython's own task: 30
-to 40 minutes each on 2 cores). Results: benchmarks/results/side_by_side.json.
+interpreters are built first if the cache does not have them (the ordinary PGO + LTO
+build, CPython's own `make profile-opt`: about an hour on 2 cores). Results: benchmarks/results/side_by_side.json.
 
     .venv/bin/python benchmarks/side_by_side.py [--runs 20] [--benchmarks a,b] [--skip-cpython-task]
         [--file '3.13.15:apepy=benchmarks/work/cold-default/python' ...]
@@ -104,7 +104,8 @@ def main() -> int:
     parser.add_argument(
         "--skip-cpython-task",
         action="store_true",
-        help="leave out `apepy --optimize --pgo-task cpython` (a 40-minute build)",
+        help="leave out `apepy --optimize --pgo-task cpython` (its training alone takes "
+        "twice apepy's)",
     )
     parser.add_argument("--only", help="one version (3.13.15 or 3.11.2)")
     parser.add_argument(
