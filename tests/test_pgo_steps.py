@@ -1,12 +1,20 @@
-"""--optimize's pieces that need no build: the final LTO flags, the Makefile rewrite, and
-the clean that keeps step 1's frozen modules (tests/test_optimize.py builds for real)."""
+"""--optimize's pieces that need no build: the final LTO flags, the Makefile rewrite, the
+clean that keeps step 1's frozen modules, and doctor's check of the LTO archiving
+(tests/test_optimize.py builds for real)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 from pathlib import Path
 
+import pytest
+from conftest import run_apepy
+
+from apepy import doctor, toolchains
 from apepy.interpreter import pgo
+from apepy.toolchains import host
 
 # What CPython 3.13's configure writes for GCC with --with-lto (and --enable-optimizations).
 CONFIGURED = "-fno-semantic-interposition -flto -fuse-linker-plugin -ffat-lto-objects -flto-partition=none -g"
@@ -73,3 +81,21 @@ def test_clean_keeps_the_frozen_modules_and_their_tools(tmp_path: Path) -> None:
     assert tool.read_text() == "_bootstrap_python"
     assert not obj.exists()
     assert not (tree / ".apepy-kept").exists()
+
+
+def test_doctor_finds_that_lto_objects_archive_here() -> None:
+    result = run_apepy("doctor")
+    assert "--optimize (PGO + LTO): GCC's LTO objects are archived and indexed" in result.stderr
+
+
+def test_doctor_names_an_ar_that_leaves_lto_objects_unindexed(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # An ar that writes no index for them, as binutils does without GCC's LTO plugin.
+    ar = tmp_path / "ar"
+    ar.write_text(f'#!/bin/sh\nexec {shutil.which("ar")} rcS "$2" "$3"\n')
+    ar.chmod(0o755)
+    tc = host.detect(toolchains.Options())
+    doctor._optimize_row(dataclasses.replace(tc, ar=str(ar)))
+    err = capfd.readouterr().err
+    assert f"{ar} cannot index GCC's LTO objects" in err and "bfd-plugins" in err

@@ -3,17 +3,58 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 from apepy import cache, deps, sources, toolchains, ui
 from apepy.errors import ApepyError
 from apepy.extensions import rust
 from apepy.toolchains import cosmo, host
+from apepy.toolchains.toolchain import Toolchain
 
 
 def _row(ok: bool | None, what: str, detail: str) -> None:
     mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]-[/]"}[ok]
     ui.info(f"{what}: {detail}", mark=mark)
+
+
+def _optimize_row(tc: Toolchain) -> None:
+    """--optimize needs GCC, and an ``ar`` that indexes GCC's slim LTO objects (through
+    the LTO plugin binutils loads from its bfd-plugins directory): tried on a probe."""
+    what = "--optimize (PGO + LTO)"
+    if "clang" in tc.compiler_version.lower():
+        _row(None, what, f"needs GCC; {tc.cc} is Clang")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        src, obj, lib = Path(tmp, "probe.c"), Path(tmp, "probe.o"), Path(tmp, "libprobe.a")
+        src.write_text("int apepy_lto_probe(void) { return 1; }\n")
+        steps = (
+            [tc.cc, "-O2", "-flto", "-fno-fat-lto-objects", "-c", str(src), "-o", str(obj)],
+            [tc.ar, "rcs", str(lib), str(obj)],
+            [tc.nm or "nm", "--print-armap", str(lib)],
+        )
+        out = ""
+        for cmd in steps:
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                break
+            out = done.stdout
+            if done.returncode != 0:
+                break
+    # The archive's own index (what the linker reads), not the members' symbols after it.
+    index = out.partition("Archive index:")[2].split("\n\n", 1)[0]
+    if "apepy_lto_probe in" in index:
+        _row(True, what, "GCC's LTO objects are archived and indexed")
+    else:
+        _row(
+            False,
+            what,
+            f"{tc.ar} cannot index GCC's LTO objects: put GCC's liblto_plugin.so where "
+            "binutils looks (/usr/lib/bfd-plugins/; Debian's gcc package does), or build "
+            "without --optimize",
+        )
 
 
 def run(cosmocc: Path | None) -> int:
@@ -25,6 +66,7 @@ def run(cosmocc: Path | None) -> int:
             _row(
                 bool(found), name, found or "missing: apt-get install binutils (needed for --with)"
             )
+        _optimize_row(tc)
     except ApepyError as exc:
         host_ok = False
         _row(False, "host toolchain", f"{exc.message} ({exc.hint})")
