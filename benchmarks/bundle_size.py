@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,20 +26,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from bundle import APP, apepy  # noqa: E402
 from startup import RESULTS, WORK, run_timed  # noqa: E402
 
-APP = HERE.parent / "examples" / "flask-hello"
 IMPORTS = "import flask, werkzeug.serving, flask_hello.app"
-
-
-def bundle(base: Path, out: Path, prune: bool) -> Path:
-    subprocess.run(
-        [sys.executable, "-m", "apepy", "bundle", str(APP), "--base", str(base), "-o", str(out)]
-        + (["--prune"] if prune else []),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return out
 
 
 def main() -> int:
@@ -58,7 +47,11 @@ def main() -> int:
         for prune in (False, True):
             name = label + (", --prune" if prune else "")
             out = work / ("fh-" + name.replace(" ", "").replace(",", "").replace("-", ""))
-            files[name] = bundle(Path(path).absolute(), out, prune)
+            base = str(Path(path).absolute())
+            apepy(
+                "bundle", str(APP), "--base", base, "-o", str(out), *(["--prune"] if prune else [])
+            )
+            files[name] = out
     env = {"APEPY_PLAIN": "1"}
     samples: dict[str, list[float]] = {n: [] for n in files}
     with tempfile.TemporaryDirectory() as empty:

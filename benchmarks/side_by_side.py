@@ -16,7 +16,8 @@ interleaved runs from an empty directory with an empty environment); pyperforman
 benchmarks (its own ``bm_*`` scripts under pyperf ``--fast``; the median of each, then
 the geometric mean of the speed against the reference); the file's size. The
 interpreters are built first if the cache does not have them (the ordinary PGO + LTO
-build, CPython's own `make profile-opt`: about an hour on 2 cores). Results: benchmarks/results/side_by_side.json.
+build, CPython's own `make profile-opt`: about an hour on 2 cores). Results:
+benchmarks/results/side_by_side.json.
 
     .venv/bin/python benchmarks/side_by_side.py [--runs 20] [--benchmarks a,b] [--skip-cpython-task]
         [--file '3.13.15:apepy=benchmarks/work/cold-default/python' ...]

@@ -90,7 +90,7 @@ def _add_build(subparsers: Subparsers) -> None:
         "--pgo-task",
         choices=pgo.TASKS,
         help="with --optimize, the training run: apepy's own (default, about a minute) or "
-        "CPython's test-suite subset (30 minutes and more; for comparison)",
+        "CPython's test-suite subset (twice as long; for comparison)",
     )
     build.add_argument(
         "--freeze",
