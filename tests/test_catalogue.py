@@ -504,6 +504,10 @@ def _base_entry_larger_than_file(ctx: Ctx) -> list[Arg]:
     return ["bundle", CLI_TOOL, "-o", ctx.out, "--base", base]
 
 
+def _hot_from_missing(ctx: Ctx) -> list[Arg]:
+    return ctx.bundle(ctx.project(), "--hot-from", ctx.inputs / "imports.txt")
+
+
 def _output_is_base(ctx: Ctx) -> list[Arg]:
     base = ctx.inputs / "python"
     shutil.copy2(ctx.base(), base)
@@ -847,6 +851,13 @@ CASES = [
             "past the start of the central directory",
         ),
         "apepy build",
+        built=True,
+    ),
+    Case(
+        "bundle-hot-from-missing",
+        _hot_from_missing,
+        "cannot read --hot-from",
+        "APEPY_RECORD_IMPORTS=FILE",
         built=True,
     ),
     Case(

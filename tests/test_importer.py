@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -144,6 +146,87 @@ def test_prune_keep_and_recorded_imports(built_python: Path, tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr
     assert run_clean(pruned, "wave", cwd=tmp_path).stdout.split() == ["wave", "[1]"]
+
+
+def test_hot_from_a_recorded_run_and_no_sources(built_python: Path, tmp_path: Path) -> None:
+    """--hot-from: the .pyc a real run imported stay stored, every other is deflated;
+    --no-sources leaves the packages' .py out. The file runs as before, smaller."""
+    code = (
+        "import json, os, signal, sys, time\n"
+        "def main():\n"
+        "    if sys.argv[1:] == ['wait']:\n"
+        "        print('ready', flush=True)\n"
+        "        time.sleep(60)\n"
+        "    if sys.argv[1:] == ['fail']:\n"
+        "        raise ValueError('no source line for this')\n"
+        "    print(json.dumps({'cwd': os.path.basename(os.getcwd())}))\n"
+    )
+    project = make_project(tmp_path / "p", [], code=code)
+    full = tmp_path / "full"
+    assert run_apepy("bundle", project, "-o", full, "--base", built_python).returncode == 0
+    # The record is written when the app is stopped with SIGTERM, as a service manager
+    # stops a server.
+    record = tmp_path / "imports.txt"
+    proc = subprocess.Popen(
+        [full, "wait"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={"APEPY_RECORD_IMPORTS": str(record)},
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    recorded = set(record.read_text().split())
+    assert {"json", "json.decoder", "demo_app", "time"} <= recorded
+    assert "asyncio" not in recorded
+
+    small = tmp_path / "small"
+    result = run_apepy(
+        "bundle",
+        project,
+        "-o",
+        small,
+        "--base",
+        built_python,
+        "--hot-from",
+        record,
+        "--no-sources",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "kept" in result.stderr and "stored (imported by the recorded run)" in result.stderr
+    assert small.stat().st_size < full.stat().st_size - 1_000_000
+    methods = {m.name: m.method for m in zipstore.read_archive(small).members}
+    base = {m.name: m.method for m in zipstore.read_archive(built_python).members}
+    stored, deflated = zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED
+    # Imported: stored, as in the base; on the base's hot list but not imported: deflated.
+    assert base["Lib/json/decoder.pyc"] == methods["Lib/json/decoder.pyc"] == stored
+    assert base["Lib/asyncio/base_events.pyc"] == stored
+    assert methods["Lib/asyncio/base_events.pyc"] == deflated
+    assert methods["Lib/site-packages/demo_app.pyc"] == stored
+    assert "Lib/site-packages/demo_app.py" not in methods
+    assert "Lib/site-packages/demo_app.py" in {m.name for m in zipstore.read_archive(full).members}
+    assert run_apepy("verify", small).returncode == 0
+    ran = run_clean(small, cwd=tmp_path)
+    assert ran.returncode == 0 and json.loads(ran.stdout) == {"cwd": tmp_path.name}
+    asyncio_code = "import asyncio; print(asyncio.run(asyncio.sleep(0, 'slept')))"
+    plain = run_clean(small, "-c", asyncio_code, cwd=tmp_path, env={"APEPY_PLAIN": "1"})
+    assert plain.stdout.split() == ["slept"], plain.stderr
+    failed = run_clean(small, "fail", cwd=tmp_path)
+    assert failed.returncode == 1
+    assert f'File "{small}/Lib/site-packages/demo_app.py", line 7, in main' in failed.stderr
+    assert "raise ValueError" not in failed.stderr  # no source to quote
+
+    # A record of another program names nothing here: refused, no file written.
+    other = tmp_path / "other.txt"
+    other.write_text("some_other_app\nits_module\n")
+    refused = tmp_path / "refused"
+    result = run_apepy(
+        "bundle", project, "-o", refused, "--base", built_python, "--hot-from", other
+    )
+    assert result.returncode != 0 and not refused.exists()
+    assert "names none of the modules in this bundle" in result.stderr
+    assert "APEPY_RECORD_IMPORTS" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.fixture(scope="session")

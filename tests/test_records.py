@@ -250,10 +250,15 @@ def test_tool_apepy_is_read_once_into_typed_options(tmp_path: Path) -> None:
     head = '[project]\nname = "app"\nversion = "1"\n[tool.apepy]\n'
     (tmp_path / "pyproject.toml").write_text(
         head + 'keep = ["json"]\nprune = true\nindex-url = "https://example.invalid/simple"\n'
+        'hot-from = "imports.txt"\nno-sources = true\n'
     )
     tool = project.load(tmp_path).tool
     assert tool == project.ToolOptions(
-        keep=("json",), prune=True, index_url="https://example.invalid/simple"
+        keep=("json",),
+        prune=True,
+        index_url="https://example.invalid/simple",
+        hot_from="imports.txt",
+        no_sources=True,
     )
     (tmp_path / "pyproject.toml").write_text(head + "keep = [1]\n")
     with pytest.raises(ApepyError, match=r"\[tool.apepy\] keep must be a list of strings"):

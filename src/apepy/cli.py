@@ -121,6 +121,8 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
             prune=args.prune,
             keep=tuple(args.keep),
             keep_from=args.keep_from,
+            hot_from=args.hot_from,
+            no_sources=args.no_sources,
             index=IndexOptions(
                 find_links=tuple(args.find_links),
                 index_url=args.index_url,

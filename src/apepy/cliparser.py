@@ -223,6 +223,21 @@ def _add_bundle(subparsers: Subparsers) -> None:
         "once with APEPY_RECORD_IMPORTS=FILE",
     )
     bundle.add_argument(
+        "--hot-from",
+        type=Path,
+        metavar="FILE",
+        help="store uncompressed only the .pyc of the modules listed in FILE (recorded by running "
+        "the bundle once with APEPY_RECORD_IMPORTS=FILE) and deflate the rest: a smaller file, "
+        "the same start-up for what the run imports",
+    )
+    bundle.add_argument(
+        "--no-sources",
+        action="store_true",
+        default=None,
+        help="leave out the packages' .py where the .pyc is there (smaller; tracebacks then "
+        "show no source lines, as with the stdlib of an `apepy build --minimal` base)",
+    )
+    bundle.add_argument(
         "--allow-environment",
         action="store_true",
         default=None,

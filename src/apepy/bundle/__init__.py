@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from apepy import cache, inside, lock, pyc, sbom, ui, zipstore
 from apepy.bundle import base as base_mod
-from apepy.bundle import data_files, entry_point, install, project, prune, wheels
+from apepy.bundle import data_files, entry_point, hot, install, project, prune, wheels
 from apepy.bundle.config import CONFIG_SCHEMA, BundleConfig, Distribution, Extract
 from apepy.errors import ApepyError
 from apepy.layout import ARGS_ARCNAME, BUNDLE_CONFIG, LIB, SITE
@@ -50,6 +50,10 @@ class BundleRequest:
     prune: bool | None = None
     keep: tuple[str, ...] = ()
     keep_from: Path | None = None
+    # A recorded run's imports: only their .pyc stay stored, every other is deflated.
+    hot_from: Path | None = None
+    # Leave out the .py of every module that compiled (tracebacks show no source lines).
+    no_sources: bool | None = None
     # Write the lock of what was installed here too (it is always inside the file).
     lock_out: Path | None = None
     # Refuse a lock that does not satisfy the project's dependencies.
@@ -147,7 +151,8 @@ def bundle(request: BundleRequest) -> BundleResult:
             )
         for name in skipped:
             ui.warn(f"{name} does not compile for {base.describe()}; kept as source only")
-        entries = site_entries(site, work / "pyc")
+        with_sources = not (request.no_sources or proj.tool.no_sources)
+        entries = site_entries(site, work / "pyc", with_sources=with_sources)
         extract = data_files.extracts(entries, proj, app_names, request.extract)
         config = BundleConfig(
             name=proj.name,
@@ -162,6 +167,11 @@ def bundle(request: BundleRequest) -> BundleResult:
         entries.append(zipstore.Entry(sbom.SBOM_ARCNAME, sbom_text))
         entries.append(zipstore.Entry(ARGS_ARCNAME, _args_text(allow_env).encode(), compress=False))
         dropped = _prune(request, proj, base, site) if request.prune or proj.tool.prune else set()
+        hot_from = request.hot_from or (
+            proj.root / proj.tool.hot_from if proj.tool.hot_from else None
+        )
+        if hot_from is not None:
+            entries = _store_hot(hot_from, entries, base, dropped)
         new_names = {e.name for e in entries}
         existing = {m.name for m in base.archive.members if m.name not in dropped}
         entries += [d for d in zipstore.directory_entries(new_names) if d.name not in existing]
@@ -302,6 +312,21 @@ def _prune(
             f"{len(planned.dropped_members)} files ({planned.dropped_bytes / 1e6:.1f} MB)"
         )
     return dropped
+
+
+def _store_hot(
+    source: Path, entries: list[zipstore.Entry], base: base_mod.Base, dropped: set[str]
+) -> list[zipstore.Entry]:
+    """The entries with only the recorded run's .pyc stored, and the base's other
+    stored .pyc deflated (they replace the base's members)."""
+    modules = hot.read_modules(source)
+    with ui.phase("hot", f"the .pyc {source.name} names stay stored") as st:
+        planned = hot.plan(modules, entries, base.archive, dropped, source)
+        st.done_text = (
+            f"kept {planned.stored} .pyc stored (imported by the recorded run), "
+            f"deflated {planned.deflated}"
+        )
+    return planned.entries + planned.deflated_base
 
 
 def _resolve_base(

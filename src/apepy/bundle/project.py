@@ -51,6 +51,8 @@ TOOL_KEYS: dict[str, type] = {
     "extensions": list,
     "prune": bool,
     "keep": list,
+    "hot-from": str,
+    "no-sources": bool,
 }
 
 
@@ -73,6 +75,8 @@ class ToolOptions:
     extensions: tuple[str, ...] = ()
     prune: bool = False
     keep: tuple[str, ...] = ()
+    hot_from: str | None = None
+    no_sources: bool = False
 
 
 @dataclass

@@ -121,8 +121,15 @@ def _command_name(argv0: str) -> str:
 
 
 def _record_imports(path: str) -> None:
-    """At exit, write the names of every module the run imported (for --prune --keep-from)."""
+    """At exit, write the names of every module the run imported (for --prune --keep-from
+    and --hot-from)."""
     import atexit
+    import signal
+
+    # A server is often stopped with SIGTERM (a service manager, `kill`): exit through
+    # Python then, so that the record is written.
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
     def write() -> None:
         with open(path, "w", encoding="utf-8") as out:
