@@ -36,20 +36,16 @@ def install_wheel(source: WheelFile, scheme: dict[str, str]) -> None:
     install(source, destination, additional_metadata={"INSTALLER": b"apepy\n"})
 
 
-def site_entries(site: Path, pyc_dir: Path, *, with_sources: bool = True) -> list[zipstore.Entry]:
-    """Zip entries for a staged site-packages: each file, and each .py's .pyc beside it.
-
-    Without ``with_sources`` a .py that compiled is left out (its .pyc is what is
-    imported; only tracebacks and ``inspect`` read the source)."""
+def site_entries(site: Path, pyc_dir: Path) -> list[zipstore.Entry]:
+    """Zip entries for a staged site-packages: each file, and each .py's .pyc beside it."""
     entries: list[zipstore.Entry] = []
     for path in sorted(site.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts:
             continue
         rel = path.relative_to(site).as_posix()
         mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        entries.append(zipstore.Entry(SITE + rel, path.read_bytes(), compress=True, mode=mode))
         compiled = pyc_dir / (rel[:-3] + ".pyc")
-        if with_sources or not (rel.endswith(".py") and compiled.is_file()):
-            entries.append(zipstore.Entry(SITE + rel, path.read_bytes(), compress=True, mode=mode))
         if rel.endswith(".py") and compiled.is_file():
             entries.append(
                 zipstore.Entry(SITE + rel[:-3] + ".pyc", compiled.read_bytes(), compress=False)

@@ -152,7 +152,9 @@ def bundle(request: BundleRequest) -> BundleResult:
         for name in skipped:
             ui.warn(f"{name} does not compile for {base.describe()}; kept as source only")
         with_sources = not (request.no_sources or proj.tool.no_sources)
-        entries = site_entries(site, work / "pyc", with_sources=with_sources)
+        entries = site_entries(site, work / "pyc")
+        if not with_sources:
+            entries = _without_sources(entries)
         extract = data_files.extracts(entries, proj, app_names, request.extract)
         config = BundleConfig(
             name=proj.name,
@@ -312,6 +314,13 @@ def _prune(
             f"{len(planned.dropped_members)} files ({planned.dropped_bytes / 1e6:.1f} MB)"
         )
     return dropped
+
+
+def _without_sources(entries: list[zipstore.Entry]) -> list[zipstore.Entry]:
+    """The entries less each .py whose .pyc is there (what is imported is the .pyc;
+    only tracebacks and ``inspect`` read the source)."""
+    names = {e.name for e in entries}
+    return [e for e in entries if not (e.name.endswith(".py") and e.name + "c" in names)]
 
 
 def _store_hot(
