@@ -152,7 +152,7 @@ def test_hot_from_a_recorded_run_and_no_sources(built_python: Path, tmp_path: Pa
     """--hot-from: the .pyc a real run imported stay stored, every other is deflated;
     --no-sources leaves the packages' .py out. The file runs as before, smaller."""
     code = (
-        "import json, os, signal, sys, time\n"
+        "import json, os, sys, time\n"
         "def main():\n"
         "    if sys.argv[1:] == ['wait']:\n"
         "        print('ready', flush=True)\n"
