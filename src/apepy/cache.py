@@ -286,6 +286,10 @@ def entry(
         if not rebuild:
             text = _complete(path, layout, marker, check)
             if text is not None:
+                if lock_path is not False:
+                    # The lock's time is the entry's last use: `apepy cache prune` reads it.
+                    with contextlib.suppress(OSError):
+                        os.utime(lock_path)
                 yield Entry(path, layout, marker, ready=True, text=text, work=path)
                 return
             if path.exists() or path.is_symlink():

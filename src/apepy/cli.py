@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from collections.abc import Callable, Sequence
 
-from apepy import cache, cliparser, testcli, ui
+from apepy import cachecli, cliparser, testcli, ui
 from apepy.errors import ApepyError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -144,17 +143,6 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_cache(args: argparse.Namespace) -> int:
-    root = cache.cache_root()
-    if args.action == "path":
-        ui.out.print(str(root), markup=False)
-        return 0
-    if root.exists():
-        shutil.rmtree(root)
-    ui.info(f"removed {root}")
-    return 0
-
-
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from apepy import doctor
 
@@ -188,5 +176,5 @@ _HANDLERS: dict[str, Handler] = {
     "verify": _cmd_store,
     "sbom": _cmd_store,
     "doctor": _cmd_doctor,
-    "cache": _cmd_cache,
+    "cache": cachecli.cmd,
 }

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 import apepy
-from apepy import testcli, toolchains
+from apepy import cachecli, testcli, toolchains
 from apepy.interpreter import pgo
 
 DESCRIPTION = """\
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_sbom,
         testcli.add_parser,
         _add_doctor,
-        _add_cache,
+        cachecli.add_parser,
     ):
         add(subparsers)
     return parser
@@ -362,10 +362,3 @@ def _add_doctor(subparsers: Subparsers) -> None:
         help="check the toolchains, tools and sources apepy would use, and say what is missing",
     )
     doctor.add_argument("--cosmocc", type=Path, metavar="DIR", help="an unpacked cosmocc to check")
-
-
-def _add_cache(subparsers: Subparsers) -> None:
-    cache_cmd = subparsers.add_parser("cache", help="show or clear apepy's cache")
-    cache_cmd.add_argument(
-        "action", choices=["path", "clean"], help="path: print its location; clean: delete it"
-    )
