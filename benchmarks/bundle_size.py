@@ -4,7 +4,7 @@
 default interpreter, ``apepy build --minimal``, ``--minimal --optimize``): as it is;
 with ``--prune``; and with ``--prune --hot-from FILE --no-sources``, where FILE is the
 record of a real run of the pruned bundle (``APEPY_RECORD_IMPORTS``: started, ``/``
-and ``/health`` requested, stopped with SIGTERM). Each file is started as a plain interpreter (``APEPY_PLAIN=1``)
+requested, stopped with SIGTERM). Each file is started as a plain interpreter (``APEPY_PLAIN=1``)
 importing what the app imports before it serves (``flask`` and ``werkzeug.serving``)
 and, for a check, the app's own module; the CPU time (user + system) of these runs,
 interleaved, from an empty directory with an empty environment, median of ``--runs``.
@@ -20,18 +20,15 @@ import argparse
 import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bundle import APP, apepy, free_port  # noqa: E402
+from bundle import APP, apepy, first_request  # noqa: E402
 from startup import RESULTS, WORK, run_timed  # noqa: E402
 
 IMPORTS = "import flask, werkzeug.serving, flask_hello.app"
@@ -39,29 +36,10 @@ VARIANTS = ("", ", --prune", ", --prune --hot-from --no-sources")
 
 
 def record_imports(exe: Path, out: Path) -> Path:
-    """The modules a real run of the app imports: serve two requests, stop with SIGTERM."""
-    port = free_port()
-    env = {"APEPY_RECORD_IMPORTS": str(out)}
-    proc = subprocess.Popen(
-        [str(exe), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        for path in ("/health", "/"):
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"{exe} did not serve {path}") from None
-                    time.sleep(0.01)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+    """The modules a real run of the app imports: it serves ``/``, then is stopped with
+    SIGTERM, which makes a recording run write its record."""
+    with tempfile.TemporaryDirectory() as empty:
+        first_request([str(exe)], Path(empty), {"APEPY_RECORD_IMPORTS": str(out)}, path="/")
     if not out.is_file():
         raise RuntimeError(f"{exe} wrote no import record to {out}")
     return out

@@ -508,6 +508,12 @@ def _hot_from_missing(ctx: Ctx) -> list[Arg]:
     return ctx.bundle(ctx.project(), "--hot-from", ctx.inputs / "imports.txt")
 
 
+def _keep_from_not_text(ctx: Ctx) -> list[Arg]:
+    record = ctx.inputs / "imports.txt"
+    record.write_bytes(b"json\n\xff\xfe\n")
+    return ctx.bundle(ctx.project(), "--prune", "--keep-from", record)
+
+
 def _output_is_base(ctx: Ctx) -> list[Arg]:
     base = ctx.inputs / "python"
     shutil.copy2(ctx.base(), base)
@@ -858,6 +864,13 @@ CASES = [
         _hot_from_missing,
         "cannot read --hot-from",
         "APEPY_RECORD_IMPORTS=FILE",
+        built=True,
+    ),
+    Case(
+        "bundle-keep-from-not-text",
+        _keep_from_not_text,
+        ("cannot read --keep-from", "not UTF-8 text"),
+        "one module name a line",
         built=True,
     ),
     Case(

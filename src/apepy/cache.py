@@ -318,6 +318,25 @@ def entry(
                 _sentinel(path).unlink(missing_ok=True)
 
 
+def remove_unless_held(path: Path, lock_path: Path) -> bool:
+    """Remove the cache entry (or leftover work) ``path`` holding ``lock_path``, taken
+    without waiting: False, and nothing removed, if another run holds it."""
+    try:
+        handle = open(lock_path, "a+b")  # noqa: SIM115 (held across the removal)
+    except OSError as exc:
+        raise describe_os_error(exc, f"opening the cache lock {lock_path}") from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            _remove(path)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
 def _complete(
     path: Path, layout: Layout, marker: str, check: Callable[[Path, str], bool] | None
 ) -> str | None:

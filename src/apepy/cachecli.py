@@ -10,11 +10,10 @@ touches its lock file (``cache.entry``), and an entry another run holds is left.
 from __future__ import annotations
 
 import argparse
-import errno
-import fcntl
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,25 +98,28 @@ def _size(path: Path) -> int:
     return total
 
 
-def survey(root: Path) -> dict[str, list[Found]]:
-    """The entries of each area of the cache: built areas and logs by their use,
-    the others (downloads) one entry each."""
-    areas: dict[str, list[Found]] = {}
+def survey(root: Path, areas: Iterable[str] | None = None) -> dict[str, list[Found]]:
+    """The entries of each area of the cache (of ``areas`` only, if given): built
+    areas and logs by their use, the others (downloads) one entry each."""
+    found: dict[str, list[Found]] = {}
     if not root.is_dir():
-        return areas
+        return found
+    wanted = None if areas is None else set(areas)
     for area in sorted(p for p in root.iterdir() if p.is_dir()):
-        found = []
+        if wanted is not None and area.name not in wanted:
+            continue
+        entries = []
         for child in sorted(area.iterdir()):
             if child.name.endswith(".lock"):
                 continue
             lock = child.with_name(child.name + ".lock")
             try:
                 used = max(child.lstat().st_mtime, lock.stat().st_mtime if lock.exists() else 0.0)
-                found.append(Found(child, _size(child), used))
+                entries.append(Found(child, _size(child), used))
             except OSError:
                 continue  # removed while we looked
-        areas[area.name] = found
-    return areas
+        found[area.name] = entries
+    return found
 
 
 def prune(root: Path, older_than: float, *, dry_run: bool = False) -> list[Found]:
@@ -125,45 +127,21 @@ def prune(root: Path, older_than: float, *, dry_run: bool = False) -> list[Found
 
     Each entry is removed holding its lock, taken without waiting: an entry a run is
     using (or making) right now is left. Work a killed run left behind (``.KEY.tmp-*``)
-    goes with it when nobody holds KEY's lock."""
+    goes with it when nobody holds KEY's lock. Logs have no lock: nobody reads old ones."""
     cutoff = time.time() - older_than
     removed = []
-    areas = survey(root)
-    for area in (*BUILT, LOGS):
-        for found in areas.get(area, []):
+    for area, entries in survey(root, (*BUILT, LOGS)).items():
+        for found in entries:
             if found.last_used > cutoff:
                 continue
-            if area == LOGS or dry_run:
-                if not dry_run:
-                    found.path.unlink(missing_ok=True)
-                removed.append(found)
-                continue
-            key = found.path.name.lstrip(".").split(cache.WORK_INFIX)[0]
-            if _remove_unless_held(found.path, found.path.parent / f"{key}.lock"):
-                removed.append(found)
+            if not dry_run and area == LOGS:
+                found.path.unlink(missing_ok=True)
+            elif not dry_run:
+                key = found.path.name.lstrip(".").split(cache.WORK_INFIX)[0]
+                if not cache.remove_unless_held(found.path, found.path.parent / f"{key}.lock"):
+                    continue
+            removed.append(found)
     return removed
-
-
-def _remove_unless_held(path: Path, lock: Path) -> bool:
-    try:
-        handle = open(lock, "a+b")  # noqa: SIM115 (held across the removal below)
-    except OSError as exc:
-        raise cache.describe_os_error(exc, f"opening the cache lock {lock}") from exc
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                return False
-            raise
-        try:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    return True
 
 
 def _info(root: Path) -> None:

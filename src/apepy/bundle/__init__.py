@@ -298,7 +298,7 @@ def _prune(
     """The base's stdlib members the app cannot import (and directories left empty)."""
     keep = [*request.keep, *proj.tool.keep]
     if request.keep_from is not None:
-        keep += prune.read_keep_file(request.keep_from)
+        keep += prune.read_module_list(request.keep_from, "--keep-from")
     with ui.phase("prune", "the standard library to what the app imports") as st:
         sizes = {m.name: m.compressed_size for m in base.archive.members}
         planned = prune.plan(sizes, base.path, site, [], keep)
@@ -328,7 +328,7 @@ def _store_hot(
 ) -> list[zipstore.Entry]:
     """The entries with only the recorded run's .pyc stored, and the base's other
     stored .pyc deflated (they replace the base's members)."""
-    modules = hot.read_modules(source)
+    modules = frozenset(prune.read_module_list(source, "--hot-from"))
     with ui.phase("hot", f"the .pyc {source.name} names stay stored") as st:
         planned = hot.plan(modules, entries, base.archive, dropped, source)
         st.done_text = (

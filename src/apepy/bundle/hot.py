@@ -36,22 +36,6 @@ def module_of(name: str) -> str | None:
     return rel[: -len(".pyc")].replace("/", ".").removesuffix(".__init__")
 
 
-def read_modules(path: Path) -> frozenset[str]:
-    """The module names in a recorded run's file (one a line; ``#`` starts a comment)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise ApepyError(
-            f"cannot read --hot-from {path}: {why}",
-            hint="record the app's imports by running the bundle once with "
-            "APEPY_RECORD_IMPORTS=FILE, and pass that FILE",
-        ) from exc
-    return frozenset(
-        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
-
-
 def plan(
     hot: frozenset[str],
     entries: Iterable[zipstore.Entry],

@@ -142,12 +142,16 @@ def plan(
     )
 
 
-def read_keep_file(path: Path) -> list[str]:
+def read_module_list(path: Path, flag: str) -> list[str]:
+    """The module names in a file given to ``flag`` (--keep-from, --hot-from): one a
+    line, ``#`` starting a comment; what a recorded run writes."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise ApepyError(
-            f"cannot read --keep-from {path}: {exc.strerror}",
-            hint="give a file listing one module name a line",
+            f"cannot read {flag} {path}: {why}",
+            hint="give a file listing one module name a line, such as the record of a run "
+            "of the bundle with APEPY_RECORD_IMPORTS=FILE",
         ) from exc
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
