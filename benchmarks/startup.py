@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -90,9 +91,11 @@ def single_file(version: str, *extra: str) -> Path:
 CPU = HERE / "cpu"
 
 
-def run_timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall-clock and CPU seconds (user + system, its waited-for children's too) of
-    one run, output discarded: CPU time is what a busy machine inflates far less."""
+def run_usage(
+    cmd: list[str], cwd: Path, env: dict[str, str]
+) -> tuple[float, resource.struct_rusage]:
+    """Wall-clock seconds and the resource usage (its waited-for children's too) of one
+    run, output discarded."""
     started = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -104,6 +107,13 @@ def run_timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"{cmd} failed ({status})")
+    return wall, usage
+
+
+def run_timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system) of one run: CPU time is what a busy
+    machine inflates far less."""
+    wall, usage = run_usage(cmd, cwd, env)
     return wall, usage.ru_utime + usage.ru_stime
 
 

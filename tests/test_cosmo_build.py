@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 from conftest import builds, run_apepy
+from test_arenas import PROBE as ARENA_PROBE
+from test_arenas import THP
 from test_bundle import FLASK_HELLO, serving
 from test_data_app import CSV_REPORT, NUMPY_SMOKE, check_csv_report, check_numpy
 from test_data_app import PINS as DATA_PINS
@@ -481,3 +483,21 @@ def test_lxml_transforms_in_the_ape(lxml_com: Path, tmp_path: Path) -> None:
     got = json.loads(result.stdout)
     assert got["xslt"].endswith("<n>3</n>")
     assert (got["libxml2"], got["libxslt"]) == ("2.9.14", "1.1.35")
+
+
+def test_huge_page_arenas_on_linux_only(python_com: Path, system: System, tmp_path: Path) -> None:
+    """The APE advises its arenas for huge pages where it runs on Linux, and allocates
+    as Cosmopolitan does elsewhere; the allocation workload runs on every system."""
+    exe, alone = copied_alone(python_com, tmp_path, system.filename)
+    result = run_on(system, exe, "-c", ARENA_PROBE, cwd=alone)
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout)
+    assert probe["child"] == 0
+    if system.name.startswith("windows"):
+        assert probe["flags"] is None
+    elif system.runner is None:  # natively; qemu-user keeps the advice to itself
+        assert probe["start"] % (2 << 20) == 0
+        assert ("hg" in probe["flags"]) == THP.exists()
+        plain = run_on(system, exe, "-c", ARENA_PROBE, cwd=alone, env={"APEPY_HUGEPAGES": "0"})
+        assert plain.returncode == 0, plain.stderr[-3000:]
+        assert "hg" not in json.loads(plain.stdout)["flags"]

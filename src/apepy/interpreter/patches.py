@@ -84,19 +84,22 @@ SSL_CAS = Edit(
 )
 
 # The host build reads `.args` from its own zip before Py_BytesMain (Cosmopolitan's
-# libc does this itself). The C source is kept in inside/c/apepy_args.c.
+# libc does this itself), and sets pymalloc's arena allocator before the first
+# allocation. The C sources are kept in inside/c.
 _ARGS_C = inside.path("c/apepy_args.c").read_text(encoding="utf-8")
+_ARENAS_C = inside.path("c/apepy_arenas.c").read_text(encoding="utf-8")
 ARGS_HELPER = Edit(
-    name="python.c: .args helper",
+    name="python.c: .args helper and huge-page arenas",
     path="Programs/python.c",
     anchor='#include "Python.h"\n',
-    replacement='#include "Python.h"\n\n' + _ARGS_C,
+    replacement='#include "Python.h"\n\n' + _ARGS_C + "\n" + _ARENAS_C,
 )
 ARGS_CALL = Edit(
     name="python.c: read .args at start",
     path="Programs/python.c",
     anchor="    return Py_BytesMain(argc, argv);\n",
     replacement=(
+        "    apepy_huge_arenas();\n"
         "    apepy_static_nss();\n    apepy_load_args(&argc, &argv);\n"
         "    return Py_BytesMain(argc, argv);\n"
     ),

@@ -1,0 +1,90 @@
+"""pymalloc's arenas come from one region advised for transparent huge pages
+(inside/c/apepy_arenas.c), unless APEPY_HUGEPAGES=0 or an address-space limit."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+from pathlib import Path
+
+import pytest
+
+# Runs inside the built interpreter: the VMA that holds a fresh small object (its id is
+# its address), after a round of arenas freed and taken again.
+PROBE = r"""
+import gc, json, os, sys
+
+def vma(addr):
+    found = None
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                found = (lo, hi) if lo <= addr < hi else None
+            elif found and line.startswith("VmFlags:"):
+                return {"start": found[0], "size": found[1] - found[0], "flags": line.split()[1:]}
+
+def deep(n):  # the frame stack's chunks come through the same allocator hook
+    return 0 if n == 0 else 1 + deep(n - 1)
+
+sys.setrecursionlimit(50_000)
+assert deep(40_000) == 40_000
+# ~60 MB of small objects (about 60 arenas), freed, then taken again.
+many = [[i] for i in range(600_000)]
+del many
+gc.collect()
+again = [(i, i) for i in range(600_000)]
+if not os.path.exists("/proc/self/smaps"):  # not Linux (the APE on Windows)
+    print(json.dumps({"flags": None, "child": 0 if len(again) == 600_000 else 1}))
+    raise SystemExit
+probe = vma(id(again[-1]))
+pid = os.fork()
+if pid == 0:  # the child writes to the parent's arenas (copy on write)
+    for t in again:
+        t.__class__
+    again.append((1, 2))
+    os._exit(0 if sum(x for x, _ in again[:1000]) == 499500 else 1)
+_, status = os.waitpid(pid, 0)
+probe["child"] = os.waitstatus_to_exitcode(status)
+print(json.dumps(probe))
+"""
+
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def probe(python: Path, env: dict[str, str] | None = None, limit: int | None = None) -> dict:
+    def set_limit() -> None:
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    out = subprocess.run(
+        [str(python), "-c", PROBE],
+        env={"PATH": os.environ["PATH"], **(env or {})},
+        preexec_fn=set_limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    result: dict = json.loads(out.stdout)
+    assert result["child"] == 0
+    return result
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only: reads smaps")
+def test_arenas_are_advised_for_huge_pages(built_python: Path) -> None:
+    advised = probe(built_python)
+    # The reservation: 2 MiB-aligned, advised when the kernel has THP at all.
+    assert advised["start"] % (2 << 20) == 0
+    assert ("hg" in advised["flags"]) == THP.exists()
+
+    # Turned off: arenas from plain mmap, as CPython does it.
+    plain = probe(built_python, env={"APEPY_HUGEPAGES": "0"})
+    assert "hg" not in plain["flags"]
+
+    # Under `ulimit -v` the reservation would count against the limit: no reservation.
+    limited = probe(built_python, limit=3 << 30)
+    assert "hg" not in limited["flags"]
