@@ -277,7 +277,7 @@ def entry(
     """
     if layout != "file" and not marker:
         raise TypeError(f"cache entry {path}: a directory entry needs a marker")
-    lock_path = path.with_name(path.name + ".lock") if lock is None else lock
+    lock_path = lock_of(path) if lock is None else lock
     with contextlib.nullcontext() if lock_path is False else locked(lock_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         # What a killed run left: this process holds the entry's lock now.
@@ -318,9 +318,19 @@ def entry(
                 _sentinel(path).unlink(missing_ok=True)
 
 
-def remove_unless_held(path: Path, lock_path: Path) -> bool:
-    """Remove the cache entry (or leftover work) ``path`` holding ``lock_path``, taken
+def lock_of(path: Path) -> Path:
+    """The lock of the cache entry ``path``, or of the entry whose work ``path`` is
+    (``.KEY.tmp-*`` beside ``KEY``)."""
+    name = path.name
+    if name.startswith(".") and WORK_INFIX in name:
+        name = name[1:].split(WORK_INFIX)[0]
+    return path.with_name(name + ".lock")
+
+
+def remove_unless_held(path: Path) -> bool:
+    """Remove the cache entry (or leftover work) ``path`` holding its lock, taken
     without waiting: False, and nothing removed, if another run holds it."""
+    lock_path = lock_of(path)
     try:
         handle = open(lock_path, "a+b")  # noqa: SIM115 (held across the removal)
     except OSError as exc:

@@ -112,7 +112,7 @@ def survey(root: Path, areas: Iterable[str] | None = None) -> dict[str, list[Fou
         for child in sorted(area.iterdir()):
             if child.name.endswith(".lock"):
                 continue
-            lock = child.with_name(child.name + ".lock")
+            lock = cache.lock_of(child)
             try:
                 used = max(child.lstat().st_mtime, lock.stat().st_mtime if lock.exists() else 0.0)
                 entries.append(Found(child, _size(child), used))
@@ -136,10 +136,8 @@ def prune(root: Path, older_than: float, *, dry_run: bool = False) -> list[Found
                 continue
             if not dry_run and area == LOGS:
                 found.path.unlink(missing_ok=True)
-            elif not dry_run:
-                key = found.path.name.lstrip(".").split(cache.WORK_INFIX)[0]
-                if not cache.remove_unless_held(found.path, found.path.parent / f"{key}.lock"):
-                    continue
+            elif not dry_run and not cache.remove_unless_held(found.path):
+                continue
             removed.append(found)
     return removed
 
