@@ -1,6 +1,7 @@
-"""pymalloc's arenas on transparent huge pages (inside/c/apepy_arenas.c): the same file
-started with its default and with ``APEPY_HUGEPAGES=0``, which gives the arenas
-CPython's own way (one mmap each, 4 KiB pages).
+"""pymalloc's arenas and malloc's heap on transparent huge pages (inside/c/apepy_arenas.c,
+apepy_heap.c): the same file started with its default and with ``APEPY_HUGEPAGES=0``,
+which gives them CPython's and glibc's own way (an mmap per arena, a heap grown 132 KiB
+at a time; 4 KiB pages).
 
 Per start-up case: the medians of interleaved runs of wall-clock ms, CPU ms (user +
 system), minor page faults and peak RSS, from an empty directory with an empty
@@ -28,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from startup import CASES, RESULTS, run_usage  # noqa: E402
 
-WAYS = {"huge-page arenas": {}, "APEPY_HUGEPAGES=0": {"APEPY_HUGEPAGES": "0"}}
+WAYS = {"huge pages": {}, "APEPY_HUGEPAGES=0": {"APEPY_HUGEPAGES": "0"}}
 
 
 def once(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
@@ -70,7 +71,7 @@ def main() -> int:
                 }
                 base = medians["APEPY_HUGEPAGES=0"]
                 ratio = {
-                    k: round(medians["huge-page arenas"][k] / base[k], 3)
+                    k: round(medians["huge pages"][k] / base[k], 3)
                     for k in ("wall_ms", "cpu_ms")
                 }
                 per_case[case] = {"median": medians, "ratio_to_4k": ratio}

@@ -69,6 +69,7 @@ def ordinary_build(tarball: Path, version: str, *, optimized: bool = False) -> P
 
 
 def single_file(version: str, *extra: str) -> Path:
+    WORK.mkdir(parents=True, exist_ok=True)
     out = WORK / f"single-{version}{''.join(extra).replace('-', '')}"
     subprocess.run(
         [

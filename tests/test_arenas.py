@@ -1,5 +1,7 @@
 """pymalloc's arenas come from one region advised for transparent huge pages
-(inside/c/apepy_arenas.c), unless APEPY_HUGEPAGES=0 or an address-space limit."""
+(inside/c/apepy_arenas.c), unless APEPY_HUGEPAGES=0 or an address-space limit; the
+host build's malloc heap grows in advised 2 MiB steps (inside/c/apepy_heap.c), unless
+APEPY_HUGEPAGES=0."""
 
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ if not os.path.exists("/proc/self/smaps"):  # not Linux (the APE on Windows)
     print(json.dumps({"flags": None, "child": 0 if len(again) == 600_000 else 1}))
     raise SystemExit
 probe = vma(id(again[-1]))
+big = b"x" * 5000  # over pymalloc's 512 bytes: from malloc's heap
+probe["heap"] = vma(id(big))
 pid = os.fork()
 if pid == 0:  # the child writes to the parent's arenas (copy on write)
     for t in again:
@@ -91,3 +95,22 @@ def test_arenas_are_advised_for_huge_pages(built_python: Path) -> None:
     # Under `ulimit -v` the reservation would count against the limit: no reservation.
     limited = probe(built_python, limit=3 << 30)
     assert "hg" not in limited["flags"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only: reads smaps")
+def test_malloc_heap_grows_in_advised_huge_pages(built_python: Path) -> None:
+    advised = probe(built_python)
+    # malloc's heap is advised wherever the kernel has THP; the probe's workload
+    # (freed arenas, a deep recursion, a forked child) ran on it.
+    assert ("hg" in advised["heap"]["flags"]) == THP.exists()
+    # Its end is where the kernel's break is: a 2 MiB boundary.
+    if THP.exists():
+        assert (advised["heap"]["start"] + advised["heap"]["size"]) % (2 << 20) == 0
+
+    plain = probe(built_python, env={"APEPY_HUGEPAGES": "0"})
+    assert "hg" not in plain["heap"]["flags"]
+
+    # The heap asks the kernel for at most 2 MiB more than malloc does: it stays on
+    # under an address-space limit.
+    limited = probe(built_python, limit=3 << 30)
+    assert ("hg" in limited["heap"]["flags"]) == THP.exists()

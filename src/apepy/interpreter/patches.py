@@ -85,14 +85,16 @@ SSL_CAS = Edit(
 
 # The host build reads `.args` from its own zip before Py_BytesMain (Cosmopolitan's
 # libc does this itself), and sets pymalloc's arena allocator before the first
-# allocation. The C sources are kept in inside/c.
+# allocation; the static host build also brings the sbrk that puts malloc's heap on
+# huge pages. The C sources are kept in inside/c.
 _ARGS_C = inside.path("c/apepy_args.c").read_text(encoding="utf-8")
 _ARENAS_C = inside.path("c/apepy_arenas.c").read_text(encoding="utf-8")
+_HEAP_C = inside.path("c/apepy_heap.c").read_text(encoding="utf-8")
 ARGS_HELPER = Edit(
-    name="python.c: .args helper and huge-page arenas",
+    name="python.c: .args helper, huge-page arenas and heap",
     path="Programs/python.c",
     anchor='#include "Python.h"\n',
-    replacement='#include "Python.h"\n\n' + _ARGS_C + "\n" + _ARENAS_C,
+    replacement='#include "Python.h"\n\n' + "\n".join((_ARGS_C, _ARENAS_C, _HEAP_C)),
 )
 ARGS_CALL = Edit(
     name="python.c: read .args at start",
