@@ -71,8 +71,7 @@ def main() -> int:
                 }
                 base = medians["APEPY_HUGEPAGES=0"]
                 ratio = {
-                    k: round(medians["huge pages"][k] / base[k], 3)
-                    for k in ("wall_ms", "cpu_ms")
+                    k: round(medians["huge pages"][k] / base[k], 3) for k in ("wall_ms", "cpu_ms")
                 }
                 per_case[case] = {"median": medians, "ratio_to_4k": ratio}
                 print(

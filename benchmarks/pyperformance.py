@@ -12,12 +12,16 @@ pyperformance's runner itself is not used: it makes a venv per interpreter, and 
 single file has no ensurepip. Results go to benchmarks/results/pyperformance.json.
 
     .venv/bin/python benchmarks/pyperformance.py [--fast] [--benchmarks nbody,float]
+
+``--anchor LABEL=PATH --file LABEL=PATH`` compares two given interpreters instead (two
+builds of one version, say, before and after a change), ``--output`` names the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -99,20 +103,30 @@ def main() -> int:
     )
     parser.add_argument("--fast", action="store_true", help="pyperf --fast (fewer values)")
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
+    parser.add_argument("--anchor", metavar="LABEL=PATH", help="with --file: the reference")
+    parser.add_argument("--file", metavar="LABEL=PATH", help="with --anchor: the one measured")
+    parser.add_argument("--output", type=Path, default=RESULTS / "pyperformance.json")
     args = parser.parse_args()
+    if bool(args.anchor) != bool(args.file):
+        parser.error("--anchor and --file go together")
 
     from apepy.cache import cache_root
 
     WORK.mkdir(parents=True, exist_ok=True)
     sources = cache_root() / "sources"
-    pairs: dict[str, dict[str, Path]] = {
-        "3.13.15": {
+    pairs: dict[str, dict[str, Path]] = {}
+    if args.anchor:
+        pairs["given"] = {
+            label: Path(path).absolute()
+            for label, _, path in (pair.partition("=") for pair in (args.anchor, args.file))
+        }
+    else:
+        pairs["3.13.15"] = {
             "ordinary": ordinary_build(sources / "Python-3.13.15.tar.xz", "3.13.15"),
             "single-file": single_file("3.13.15"),
         }
-    }
-    if DEBIAN_PYTHON.exists():
-        pairs["3.11.2"] = {"debian": DEBIAN_PYTHON, "single-file": single_file("3.11.2")}
+        if DEBIAN_PYTHON.exists():
+            pairs["3.11.2"] = {"debian": DEBIAN_PYTHON, "single-file": single_file("3.11.2")}
     target = tools()
     names = [n for n in args.benchmarks.split(",") if n]
     table: dict[str, dict[str, dict[str, float]]] = {}
@@ -129,14 +143,14 @@ def main() -> int:
             table[version][name]["speed"] = speed
             print(
                 f"{version} {name:16s} {anchor} {table[version][name][anchor] * 1e6:10.2f} us"
-                f"  single-file {table[version][name][single] * 1e6:10.2f} us  speed {speed:.3f}"
+                f"  {single} {table[version][name][single] * 1e6:10.2f} us  speed {speed:.3f}"
             )
     report = {
         "pins": PINS,
         "fast": args.fast,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "date": time.strftime("%Y-%m-%d"),
-        "speed": "anchor seconds / single-file seconds (above 1: the single file is faster)",
+        "speed": "anchor seconds / the other's seconds (above 1: the other is faster)",
         # Microseconds per loop (4 significant digits): unpack_sequence loops in ~50 ns.
         "results_us": {
             v: {
@@ -149,8 +163,14 @@ def main() -> int:
             for v, per in table.items()
         },
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pyperformance.json").write_text(json.dumps(report, indent=2) + "\n")
+    for version, per in table.items():
+        speeds = [r["speed"] for r in per.values()]
+        report[f"geomean_speed_{version}"] = round(
+            math.exp(sum(math.log(x) for x in speeds) / len(speeds)), 3
+        )
+        print(f"{version} geometric mean of speed {report[f'geomean_speed_{version}']}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 
