@@ -102,6 +102,9 @@ def main() -> int:
     out = RESULTS / "build_time.json"
     report: dict[str, object] = json.loads(out.read_text()) if out.is_file() else {}
     builds: dict[str, object] = dict(report.get("builds", {}))  # type: ignore[call-overload]
+    # What an earlier run compared belongs to that run.
+    for stale in ("optimize_reproducible", "optimize_compared_with", "optimize_differences"):
+        report.pop(stale, None)
     if not args.only_optimize:
         builds["default"] = cold_build(tarball, "default", [])
     builds["--optimize"] = cold_build(tarball, "optimize", ["--optimize"])
