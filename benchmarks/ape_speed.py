@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import resource
@@ -58,7 +57,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from pyperformance import PINS, script, tools  # noqa: E402
-from startup import CASES, RESULTS  # noqa: E402
+from startup import CASES, RESULTS, geomean  # noqa: E402
 
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 BINFMT_NAME = "APE-apepy-bench"
@@ -232,10 +231,6 @@ def pyperf_run(argv: list[str], env: dict[str, str], bench: Path, target: Path) 
         data = json.loads(out.read_text())
     values = [v for b in data["benchmarks"] for r in b["runs"] for v in r.get("values", ())]
     return statistics.median(values)
-
-
-def geomean(values: list[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def nop_ape(cosmocc: Path, scratch: Path) -> Path:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from startup import CASES, RESULTS, run_usage  # noqa: E402
+from startup import CASES, RESULTS, given_files, run_usage  # noqa: E402
 
 WAYS = {"huge pages": {}, "APEPY_HUGEPAGES=0": {"APEPY_HUGEPAGES": "0"}}
 
@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--output", type=Path, default=RESULTS / "arenas.json")
     args = parser.parse_args()
-    files = {k: Path(v).resolve() for k, v in (f.split("=", 1) for f in args.file)}
+    files = given_files(args.file)
 
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,7 +92,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "transparent_hugepage": thp.read_text().strip() if thp.exists() else None,
         "runs": args.runs,
-        "how": "medians of interleaved runs; ratio: huge-page arenas / APEPY_HUGEPAGES=0",
+        "how": "medians of interleaved runs; ratio: huge pages / APEPY_HUGEPAGES=0",
         "files": results,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -33,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from startup import RESULTS, WORK, ordinary_build, single_file  # noqa: E402
+from startup import RESULTS, WORK, geomean, given_files, ordinary_build, single_file  # noqa: E402
 
 PINS = ("pyperformance==1.14.0", "pyperf==2.11.0")
 BENCHMARKS = ("nbody", "float", "richards", "json_loads", "regex_v8", "unpack_sequence", "go")
@@ -116,10 +115,7 @@ def main() -> int:
     sources = cache_root() / "sources"
     pairs: dict[str, dict[str, Path]] = {}
     if args.anchor:
-        pairs["given"] = {
-            label: Path(path).absolute()
-            for label, _, path in (pair.partition("=") for pair in (args.anchor, args.file))
-        }
+        pairs["given"] = given_files([args.anchor, args.file])
     else:
         pairs["3.13.15"] = {
             "ordinary": ordinary_build(sources / "Python-3.13.15.tar.xz", "3.13.15"),
@@ -164,10 +160,7 @@ def main() -> int:
         },
     }
     for version, per in table.items():
-        speeds = [r["speed"] for r in per.values()]
-        report[f"geomean_speed_{version}"] = round(
-            math.exp(sum(math.log(x) for x in speeds) / len(speeds)), 3
-        )
+        report[f"geomean_speed_{version}"] = round(geomean([r["speed"] for r in per.values()]), 3)
         print(f"{version} geometric mean of speed {report[f'geomean_speed_{version}']}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -38,7 +37,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from pyperformance import DEBIAN_PYTHON, PINS, run_one, script, tools  # noqa: E402
-from startup import RESULTS, WORK, measure, ordinary_build, single_file  # noqa: E402
+from startup import (  # noqa: E402
+    RESULTS,
+    WORK,
+    geomean,
+    given_files,
+    measure,
+    ordinary_build,
+    single_file,
+)
 
 # Pure-Python benchmarks of pyperformance that need no package of their own: numeric,
 # object-heavy, text, serialisation, async and generator code.
@@ -47,10 +54,6 @@ BENCHMARKS = (
     "logging", "nbody", "nqueens", "pyflate", "raytrace", "regex_v8", "richards",
     "spectral_norm", "unpack_sequence", "generators", "coroutines", "deepcopy", "sqlite_synth",
 )  # fmt: skip
-
-
-def geomean(values: list[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def interpreters(
@@ -80,14 +83,6 @@ def interpreters(
             or single_file("3.11.2", "--optimize"),
         }
     return sets
-
-
-def _given(pairs: list[str]) -> dict[str, Path]:
-    out = {}
-    for pair in pairs:
-        key, _, path = pair.partition("=")
-        out[key] = Path(path).absolute()
-    return out
 
 
 REFERENCES = {
@@ -120,7 +115,7 @@ def main() -> int:
     args = parser.parse_args()
 
     WORK.mkdir(parents=True, exist_ok=True)
-    sets = interpreters(args.skip_cpython_task, _given(args.file), args.only)
+    sets = interpreters(args.skip_cpython_task, given_files(args.file), args.only)
     target = tools()
     names = [n for n in args.benchmarks.split(",") if n]
     report: dict[str, object] = {

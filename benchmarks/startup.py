@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -66,6 +67,15 @@ def ordinary_build(tarball: Path, version: str, *, optimized: bool = False) -> P
     (WORK / f"{name}.make-seconds").write_text(f"{time.monotonic() - started:.0f}\n")
     sh(["make", "install"], tree, log, env)
     return python
+
+
+def given_files(pairs: list[str]) -> dict[str, Path]:
+    """``LABEL=PATH`` arguments, the paths made absolute."""
+    return {label: Path(path).absolute() for label, _, path in (p.partition("=") for p in pairs)}
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def single_file(version: str, *extra: str) -> Path:

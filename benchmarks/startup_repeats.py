@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from startup import RESULTS, WORK, measure  # noqa: E402
+from startup import RESULTS, WORK, given_files, measure  # noqa: E402
 
 ORDINARY = WORK / "ordinary-3.13.15"
 
@@ -55,7 +55,8 @@ def main() -> int:
 
     ordinary = args.ordinary / "bin" / "python3.13"
     variants = {"ordinary": ordinary}
-    variants.update({k: Path(v).resolve() for k, v in (f.split("=", 1) for f in args.file)})
+    # Resolved: --refresh rewrites the file itself, not a link to it.
+    variants.update({k: p.resolve() for k, p in given_files(args.file).items()})
     if args.refresh:
         for path in [*variants.values(), *args.ordinary.glob("lib/libpython*.so*")]:
             if path.is_file() and not path.is_symlink():

@@ -80,26 +80,40 @@ def probe(python: Path, env: dict[str, str] | None = None, limit: int | None = N
     return result
 
 
-@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only: reads smaps")
-def test_arenas_are_advised_for_huge_pages(built_python: Path) -> None:
-    advised = probe(built_python)
+LINUX_ONLY = pytest.mark.skipif(
+    not Path("/proc/self/smaps").exists(), reason="Linux only: reads smaps"
+)
+
+
+@pytest.fixture(scope="module")
+def probes(built_python: Path) -> dict[str, dict]:
+    """The probe run once each way, for the arena and the heap tests alike: as built,
+    turned off, and under `ulimit -v`."""
+    return {
+        "advised": probe(built_python),
+        "plain": probe(built_python, env={"APEPY_HUGEPAGES": "0"}),
+        "limited": probe(built_python, limit=3 << 30),
+    }
+
+
+@LINUX_ONLY
+def test_arenas_are_advised_for_huge_pages(probes: dict[str, dict]) -> None:
+    advised = probes["advised"]
     # The reservation: 2 MiB-aligned and advised.
     assert ("hg" in advised["flags"]) == ADVISED
     if ADVISED:
         assert advised["start"] % (2 << 20) == 0
 
     # Turned off: arenas from plain mmap, as CPython does it.
-    plain = probe(built_python, env={"APEPY_HUGEPAGES": "0"})
-    assert "hg" not in plain["flags"]
+    assert "hg" not in probes["plain"]["flags"]
 
     # Under `ulimit -v` the reservation would count against the limit: no reservation.
-    limited = probe(built_python, limit=3 << 30)
-    assert "hg" not in limited["flags"]
+    assert "hg" not in probes["limited"]["flags"]
 
 
-@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="Linux only: reads smaps")
-def test_malloc_heap_grows_in_advised_huge_pages(built_python: Path) -> None:
-    advised = probe(built_python)
+@LINUX_ONLY
+def test_malloc_heap_grows_in_advised_huge_pages(probes: dict[str, dict]) -> None:
+    advised = probes["advised"]
     # malloc's heap is advised wherever the kernel has THP; the probe's workload
     # (freed arenas, a deep recursion, a forked child) ran on it.
     assert ("hg" in advised["heap"]["flags"]) == THP.exists()
@@ -107,10 +121,8 @@ def test_malloc_heap_grows_in_advised_huge_pages(built_python: Path) -> None:
     if THP.exists():
         assert (advised["heap"]["start"] + advised["heap"]["size"]) % (2 << 20) == 0
 
-    plain = probe(built_python, env={"APEPY_HUGEPAGES": "0"})
-    assert "hg" not in plain["heap"]["flags"]
+    assert "hg" not in probes["plain"]["heap"]["flags"]
 
     # The heap asks the kernel for at most 2 MiB more than malloc does: it stays on
     # under an address-space limit.
-    limited = probe(built_python, limit=3 << 30)
-    assert ("hg" in limited["heap"]["flags"]) == THP.exists()
+    assert ("hg" in probes["limited"]["heap"]["flags"]) == THP.exists()
