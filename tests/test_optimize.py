@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -28,6 +29,14 @@ def optimized(
     return out, Path(match.group(1)) if match else None
 
 
+def _task_parts() -> list[str]:
+    spec = importlib.util.spec_from_file_location("apepy_pgo_task", TASK)
+    assert spec is not None and spec.loader is not None
+    task = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(task)
+    return list(task.PARTS)
+
+
 def _trained_trees(version: str) -> list[Path]:
     """The cached CPython trees of --optimize builds trained on apepy's task."""
     found = []
@@ -44,27 +53,27 @@ def test_optimize_trains_on_apepys_task(
     python, log = optimized
     info = run_apepy("info", python).stdout
     assert re.search(r"optimised\s+PGO \(apepy's training task\) \+ LTO", info), info
-    # The training's traces stay in the cached tree: the task, and the profile of the
-    # interpreter's core that the second compile read.
+    # The training's profile stays in the cached tree: the interpreter's core's, which
+    # the second compile read.
     trees = _trained_trees(release.version)
     assert trees, "no cached --optimize tree records apepy's training"
-    assert any(
-        (t / "apepy_pgo_task.py").is_file() and (t / "Python" / "ceval.gcda").stat().st_size > 0
-        for t in trees
-        if (t / "Python" / "ceval.gcda").is_file()
-    )
+    core = [t / pgo.PROFILES / "Python#ceval.gcda" for t in trees]
+    assert any(p.is_file() and p.stat().st_size > 0 for p in core), core
     text = log.read_text(errors="replace") if log is not None else ""
     if "apepy-pgo: done" not in text:
         return  # the core came from the cache: the log of its build is not this run's
-    # Every part of the task ran, in order, then the build used the profile with LTO.
+    # Every part of the task ran, in order, and not in the cache: in the place named by
+    # the build's inputs.
     parts = re.findall(r"^apepy-pgo: (.+)$", text, flags=re.M)
-    assert parts[-1] == "done" and len(parts) >= 10, parts
+    assert parts == [*_task_parts(), "done"], parts
+    assert re.search(r"^\$ \(cd /tmp/apepy-pgo-\w+ && setarch \S+ -R ./python", text, flags=re.M)
+    # Then the build used the profile with LTO.
     final = text[text.index("apepy-pgo: done") :]
     assert "-fprofile-use" in final and "-flto" in final
     # The profile matched the code it was used on: no function of the interpreter was
     # compiled without one for want of a matching .gcda.
     assert "coverage mismatch" not in text
-    missing = re.findall(r"([\w/.-]+\.gcda)\W+profile count data file not found", final)
+    missing = re.findall(r"([\w/.#-]+\.gcda)\W+profile count data file not found", final)
     assert not missing, missing
     # One LTO link, the interpreter's: the frozen modules' tools come from the first
     # step, and the test-embedding program is never made.

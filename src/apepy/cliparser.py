@@ -84,13 +84,13 @@ def _add_build(subparsers: Subparsers) -> None:
         "--optimize",
         action="store_true",
         help="profile-guided and link-time optimisation (PGO + LTO), trained on apepy's "
-        "own task: about 2.2 times the default build's time, ~16 %% faster",
+        "own task: about 2.1 times the default build's time, ~16 %% faster, reproducible",
     )
     build.add_argument(
         "--pgo-task",
         choices=pgo.TASKS,
-        help="with --optimize, the training run: apepy's own (default, about a minute) or "
-        "CPython's test-suite subset (twice as long; for comparison)",
+        help="with --optimize, the training run: apepy's own (default, about 30 s) or "
+        "CPython's test-suite subset (about three times as long; for comparison)",
     )
     build.add_argument(
         "--freeze",
