@@ -15,7 +15,6 @@ An APE is measured through a copy made a native ELF by its own ``--assimilate``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -27,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from startup import CASES, RESULTS, given_files, run_usage  # noqa: E402
+from startup import CASES, RESULTS, files_parser, given_files, run_usage  # noqa: E402
 
 WAYS = {"huge pages": {}, "APEPY_HUGEPAGES=0": {"APEPY_HUGEPAGES": "0"}}
 
@@ -44,13 +43,7 @@ def once(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--file", action="append", required=True, metavar="LABEL=PATH")
-    parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--output", type=Path, default=RESULTS / "arenas.json")
-    args = parser.parse_args()
+    args = files_parser(__doc__, runs=40, output=RESULTS / "arenas.json").parse_args()
     files = given_files(args.file)
 
     results: dict[str, object] = {}

@@ -74,6 +74,18 @@ def given_files(pairs: list[str]) -> dict[str, Path]:
     return {label: Path(path).absolute() for label, _, path in (p.partition("=") for p in pairs)}
 
 
+def files_parser(doc: str | None, *, runs: int, output: Path) -> argparse.ArgumentParser:
+    """The command line of a script that measures given files: ``--file LABEL=PATH``
+    (one or more), ``--runs``, ``--output``; the caller adds its own."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--file", action="append", required=True, metavar="LABEL=PATH")
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--output", type=Path, default=output)
+    return parser
+
+
 def geomean(values: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 

@@ -22,7 +22,6 @@ Results: benchmarks/results/threads.json (or ``--output``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -33,7 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from startup import RESULTS, geomean, given_files, run_usage  # noqa: E402
+from startup import RESULTS, files_parser, geomean, given_files, run_usage  # noqa: E402
 
 WORKLOADS = {
     "ping-pong": """
@@ -85,13 +84,7 @@ def once(exe: Path, code: str, cwd: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--file", action="append", required=True, metavar="LABEL=PATH")
-    parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--output", type=Path, default=RESULTS / "threads.json")
-    args = parser.parse_args()
+    args = files_parser(__doc__, runs=15, output=RESULTS / "threads.json").parse_args()
     files = given_files(args.file)
     seconds: dict[str, dict[str, dict[str, list[float]]]] = {
         label: {m: {n: [] for n in WORKLOADS} for m in MEASURES} for label in files
