@@ -18,7 +18,6 @@ one by one:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import platform
@@ -29,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from apepy import procs
+from apepy import cache, procs
 from apepy.errors import ApepyError
 
 TASKS = ("apepy", "cpython")
@@ -324,8 +323,7 @@ def _training_place(tree: Path, log: Path) -> Iterator[tuple[Path, dict[str, str
     name = f"apepy-pgo-{tree.parent.name}"
     with contextlib.ExitStack() as stack:
         try:
-            held = stack.enter_context(open(_PLACES / f"{name}.lock", "a"))
-            fcntl.flock(held, fcntl.LOCK_EX)
+            stack.enter_context(cache.locked(_PLACES / f"{name}.lock"))
             place = _PLACES / name
             shutil.rmtree(place, ignore_errors=True)
             place.mkdir()
