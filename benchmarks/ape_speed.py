@@ -42,6 +42,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import resource
 import shutil
 import signal
@@ -101,7 +102,10 @@ def interleaved(
     ways: dict[str, Way], cases: dict[str, list[str]], runs: int, cwd: Path
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Median wall and CPU ms of each way per case; every round runs each way once, in
-    rotated order."""
+    a shuffled order (seeded: the same orders every time). Rotating one fixed order
+    gave every way the same predecessor in almost every round, and the way after the
+    first-run unpacking (dd, gzip, a new file) or after another big program came out
+    up to 15 % slower in some invocations and not in others."""
     out: dict[str, dict[str, dict[str, float]]] = {"wall": {}, "cpu": {}}
     names = list(ways)
     for case, args in cases.items():
@@ -109,9 +113,9 @@ def interleaved(
         cpu: dict[str, list[float]] = {n: [] for n in names}
         for name in names:  # warm the page cache
             time_once(ways[name], args, cwd)
-        for i in range(runs):
-            shift = i % len(names)
-            for name in names[shift:] + names[:shift]:
+        order = random.Random(f"{case} {runs}")
+        for _ in range(runs):
+            for name in order.sample(names, len(names)):
                 seconds, cpu_seconds = time_once(ways[name], args, cwd)
                 wall[name].append(seconds)
                 cpu[name].append(cpu_seconds)
@@ -122,6 +126,16 @@ def interleaved(
                 + "  ".join(f"{n} {ms:.2f}" for n, ms in out[kind][case].items()),
                 flush=True,
             )
+        if "host" in cpu:
+            # Each round's CPU time over the host file's in the same round: this
+            # machine's speed drifted by up to 30 % over one invocation, and a ratio
+            # within a round cancels the drift that a ratio of medians keeps.
+            out.setdefault("cpu_paired", {})[case] = {
+                n: round(statistics.median(a / b for a, b in zip(v, cpu["host"], strict=True)), 3)
+                for n, v in cpu.items()
+                if n != "host"
+            }
+            print(f"{case} (cpu, paired ratio to host): {out['cpu_paired'][case]}", flush=True)
     return out
 
 
@@ -281,7 +295,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "sh": os.path.realpath("/bin/sh"),
         "runs": args.runs,
-        "how": "median ms of interleaved runs (each round starts every way once, rotated), "
+        "how": "median ms of interleaved runs (each round starts every way once, in a seeded shuffled order), "
         "from an empty directory with an empty environment; ratio: median / host's median; "
         "cpu: user + system time of every process a start made (less sensitive than the "
         "wall clock to waiting for a busy CPU)",
@@ -346,6 +360,7 @@ def main() -> int:
             report["startup_ratio_to_host"] = ratios(medians["wall"], "host")
             report["startup_cpu_median_ms"] = medians["cpu"]
             report["startup_cpu_ratio_to_host"] = ratios(medians["cpu"], "host")
+            report["startup_cpu_paired_ratio_to_host"] = medians["cpu_paired"]
             if nop_ways:
                 report["nop_ape_median_ms"] = interleaved(
                     nop_ways, {"(no arguments)": []}, args.runs, empty

@@ -16,7 +16,7 @@ import pytest
 # Runs inside the built interpreter: the VMA that holds a fresh small object (its id is
 # its address), after a round of arenas freed and taken again.
 PROBE = r"""
-import gc, json, os, sys
+import gc, json, os, sys, threading
 
 def vma(addr):
     found = None
@@ -39,6 +39,17 @@ many = [[i] for i in range(600_000)]
 del many
 gc.collect()
 again = [(i, i) for i in range(600_000)]
+
+def grow(n, out):  # threads growing malloc's heap at once
+    out.append(sum(len(bytes([n]) * (600 + i)) for i in range(3000)))
+
+grown = []
+threads = [threading.Thread(target=grow, args=(n, grown)) for n in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert grown == [sum(range(600, 3600))] * 4, grown
 if not os.path.exists("/proc/self/smaps"):  # not Linux (the APE on Windows)
     print(json.dumps({"flags": None, "child": 0 if len(again) == 600_000 else 1}))
     raise SystemExit

@@ -486,8 +486,10 @@ def test_lxml_transforms_in_the_ape(lxml_com: Path, tmp_path: Path) -> None:
 
 
 def test_huge_page_arenas_on_linux_only(python_com: Path, system: System, tmp_path: Path) -> None:
-    """The APE advises its arenas for huge pages where it runs on Linux, and allocates
-    as Cosmopolitan does elsewhere; the allocation workload runs on every system."""
+    """The APE advises its arenas and its malloc heap (through the _mapanon it brings)
+    for huge pages where it runs on Linux, and allocates as Cosmopolitan does
+    elsewhere; the allocation workload, with threads and a fork, runs on every
+    system."""
     exe, alone = copied_alone(python_com, tmp_path, system.filename)
     result = run_on(system, exe, "-c", ARENA_PROBE, cwd=alone)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -497,8 +499,13 @@ def test_huge_page_arenas_on_linux_only(python_com: Path, system: System, tmp_pa
         assert probe["flags"] is None
     elif system.runner is None:  # natively; qemu-user keeps the advice to itself
         assert ("hg" in probe["flags"]) == ADVISED
+        # An object over pymalloc's 512 bytes: in malloc's heap, an advised mapping
+        # that starts on a 2 MiB boundary.
+        assert ("hg" in probe["heap"]["flags"]) == ADVISED
         if ADVISED:
             assert probe["start"] % (2 << 20) == 0
+            assert probe["heap"]["start"] % (2 << 20) == 0
         plain = run_on(system, exe, "-c", ARENA_PROBE, cwd=alone, env={"APEPY_HUGEPAGES": "0"})
         assert plain.returncode == 0, plain.stderr[-3000:]
         assert "hg" not in json.loads(plain.stdout)["flags"]
+        assert "hg" not in json.loads(plain.stdout)["heap"]["flags"]

@@ -85,22 +85,31 @@ SSL_CAS = Edit(
 
 # The host build reads `.args` from its own zip before Py_BytesMain (Cosmopolitan's
 # libc does this itself), and sets pymalloc's arena allocator before the first
-# allocation; the static host build also brings the sbrk that puts malloc's heap on
-# huge pages. The C sources are kept in inside/c.
-_ARGS_C = inside.path("c/apepy_args.c").read_text(encoding="utf-8")
-_ARENAS_C = inside.path("c/apepy_arenas.c").read_text(encoding="utf-8")
-_HEAP_C = inside.path("c/apepy_heap.c").read_text(encoding="utf-8")
+# allocation; the static host build also brings the sbrk, and the APE the
+# _mapanon, that put malloc's heap on huge pages. The C sources are kept in
+# inside/c, in the order they are pasted (later files use earlier ones).
+_PYTHON_C = "\n".join(
+    inside.path(f"c/{name}").read_text(encoding="utf-8")
+    for name in (
+        "apepy_args.c",
+        "apepy_pages.c",
+        "apepy_arenas.c",
+        "apepy_heap.c",
+        "apepy_cosmo_heap.c",
+    )
+)
 ARGS_HELPER = Edit(
     name="python.c: .args helper, huge-page arenas and heap",
     path="Programs/python.c",
     anchor='#include "Python.h"\n',
-    replacement='#include "Python.h"\n\n' + "\n".join((_ARGS_C, _ARENAS_C, _HEAP_C)),
+    replacement='#include "Python.h"\n\n' + _PYTHON_C,
 )
 ARGS_CALL = Edit(
     name="python.c: read .args at start",
     path="Programs/python.c",
     anchor="    return Py_BytesMain(argc, argv);\n",
     replacement=(
+        "    apepy_huge_heap();\n"
         "    apepy_huge_arenas();\n"
         "    apepy_static_nss();\n    apepy_load_args(&argc, &argv);\n"
         "    return Py_BytesMain(argc, argv);\n"

@@ -18,41 +18,9 @@
  * up, arenas come from plain mmap, as before.
  *
  * It is skipped under an address-space limit (ulimit -v), and
- * APEPY_HUGEPAGES=0 in the environment turns it off. */
+ * APEPY_HUGEPAGES=0 in the environment turns it off. The reservation and its
+ * opening are apepy_pages.c's. */
 #if defined(__linux__) || defined(__COSMOPOLITAN__)
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#ifdef __COSMOPOLITAN__
-#include <cosmo.h>
-#endif
-
-/* Linux's MADV_HUGEPAGE, the same on x86_64 and aarch64. Cosmopolitan's madvise
- * accepts only the portable advice, so there it is the system call itself. */
-#define APEPY_MADV_HUGEPAGE 14
-
-static void apepy_advise_huge(void *start, size_t size)
-{
-#ifndef __COSMOPOLITAN__
-    madvise(start, size, APEPY_MADV_HUGEPAGE);
-#elif defined(__x86_64__)
-    long rc = 28; /* __NR_madvise */
-    __asm__ volatile("syscall"
-                     : "+a"(rc)
-                     : "D"(start), "S"(size), "d"((long)APEPY_MADV_HUGEPAGE)
-                     : "rcx", "r11", "memory");
-#elif defined(__aarch64__)
-    register long x0 __asm__("x0") = (long)start;
-    register long x1 __asm__("x1") = (long)size;
-    register long x2 __asm__("x2") = APEPY_MADV_HUGEPAGE;
-    register long x8 __asm__("x8") = 233; /* __NR_madvise */
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x1), "r"(x2), "r"(x8) : "memory");
-#endif
-}
-
-#define APEPY_HUGE_PAGE ((size_t)2 << 20)
 /* pymalloc's arena on 64-bit (ARENA_BITS 20). The same hook also serves the
  * interpreter's frame stack chunks (16 KiB and up): those go to mmap as before. */
 #define APEPY_ARENA_SIZE ((size_t)1 << 20)
@@ -81,7 +49,7 @@ static void *apepy_arena_take(void)
     /* Writable a whole huge page at a time: the kernel only backs a range with
      * a huge page when one mapping covers all of it. */
     if (apepy_arena_next == apepy_arena_writable) {
-        if (mprotect(apepy_arena_writable, APEPY_HUGE_PAGE, PROT_READ | PROT_WRITE) != 0) {
+        if (apepy_open_reserved(apepy_arena_writable, APEPY_HUGE_PAGE) != 0) {
             return NULL;
         }
         apepy_arena_writable += APEPY_HUGE_PAGE;
@@ -119,31 +87,13 @@ static void apepy_arena_free(void *ctx, void *arena, size_t size)
 
 static void apepy_huge_arenas(void)
 {
-#ifdef __COSMOPOLITAN__
-    if (!IsLinux()) {
+    if (!apepy_huge_pages_wanted()) {
         return;
     }
-#endif
-    const char *off = getenv("APEPY_HUGEPAGES");
-    if (off != NULL && strcmp(off, "0") == 0) {
+    char *base = apepy_reserve_huge(APEPY_ARENA_RESERVE);
+    if (base == NULL) {
         return;
     }
-    /* Under an address-space limit the reservation would count against it. */
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur != RLIM_INFINITY) {
-        return;
-    }
-    size_t span = APEPY_ARENA_RESERVE + APEPY_HUGE_PAGE;
-    char *region = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (region == MAP_FAILED) {
-        return;
-    }
-    char *base = (char *)(((uintptr_t)region + APEPY_HUGE_PAGE - 1) & ~(uintptr_t)(APEPY_HUGE_PAGE - 1));
-    if (base > region) {
-        munmap(region, (size_t)(base - region));
-    }
-    munmap(base + APEPY_ARENA_RESERVE, (size_t)(region + span - (base + APEPY_ARENA_RESERVE)));
-    apepy_advise_huge(base, APEPY_ARENA_RESERVE);
     apepy_arena_base = apepy_arena_next = apepy_arena_writable = base;
     apepy_arena_end = base + APEPY_ARENA_RESERVE;
     PyObjectArenaAllocator arenas = {NULL, apepy_arena_alloc, apepy_arena_free};
