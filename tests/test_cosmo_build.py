@@ -106,12 +106,25 @@ def _systems() -> list[System]:
 SYSTEMS = _systems()
 
 
-@pytest.fixture(params=SYSTEMS, ids=[s.name for s in SYSTEMS])
-def system(request: pytest.FixtureRequest) -> System:
+def _chosen(request: pytest.FixtureRequest) -> System:
     chosen: System = request.param
     if chosen.missing:
         pytest.skip(chosen.missing)
     return chosen
+
+
+@pytest.fixture(params=SYSTEMS, ids=[s.name for s in SYSTEMS])
+def system(request: pytest.FixtureRequest) -> System:
+    return _chosen(request)
+
+
+LINUX_SYSTEMS = [s for s in SYSTEMS if s.name.startswith("linux-")]
+
+
+@pytest.fixture(params=LINUX_SYSTEMS, ids=[s.name for s in LINUX_SYSTEMS])
+def linux_system(request: pytest.FixtureRequest) -> System:
+    """The Linux systems only: for what Windows has no counterpart of (ptys)."""
+    return _chosen(request)
 
 
 def cosmo_build(out: Path, *extra: str) -> None:
@@ -483,6 +496,35 @@ def test_lxml_transforms_in_the_ape(lxml_com: Path, tmp_path: Path) -> None:
     got = json.loads(result.stdout)
     assert got["xslt"].endswith("<n>3</n>")
     assert (got["libxml2"], got["libxslt"]) == ("2.9.14", "1.1.35")
+
+
+# A session leader without a controlling terminal (a daemon, a service, a child after
+# setsid()) opens a pty, uses it and closes it.
+PTY_IN_A_NEW_SESSION = r"""
+import os
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    m, s = os.openpty()
+    os.write(m, b"ping\n")
+    got = os.read(s, 5)
+    os.close(s)
+    os.close(m)
+    os._exit(0 if got == b"ping\n" else 3)
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def test_openpty_takes_no_controlling_terminal(
+    python_com: Path, linux_system: System, tmp_path: Path
+) -> None:
+    """Cosmopolitan's openpty() opens the pty's other end without O_NOCTTY, so the pty
+    became the session leader's controlling terminal and closing it killed the
+    process with SIGHUP (-1 here); os.openpty() passes O_NOCTTY, as glibc does."""
+    exe, alone = copied_alone(python_com, tmp_path)
+    result = run_on(linux_system, exe, "-c", PTY_IN_A_NEW_SESSION, cwd=alone)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "0"
 
 
 def test_huge_page_arenas_on_linux_only(python_com: Path, system: System, tmp_path: Path) -> None:

@@ -238,10 +238,6 @@ _COSMO_LOCALE = (
     "or alternative digits of other locales; no C locale coercion to do)"
 )
 _COSMO_LIBC = "Cosmopolitan's libc answers differently from glibc"
-_COSMO_PTY = (
-    "a terminal opened through posix_openpt()/ptsname() under Cosmopolitan hangs its "
-    "reader or ends the process with SIGHUP"
-)
 _COSMO_CASES = {
     "test.test_zipimport.*ZipImportTestCase.testUnencodable": _COSMO_UTF8,
     "test.test_os.Pep383Tests.*": _COSMO_UTF8,
@@ -313,7 +309,6 @@ _COSMO_CASES = {
     + " (realpath() of a symlink chain longer than Linux follows)",
     "test.test_termios.TestFunctions.test_tcsetattr_errors": _COSMO_LIBC
     + " (tcsetattr() accepts an invalid 'when')",
-    "test.test_builtin.PtyTests.*": _COSMO_PTY,
     "test.test_subprocess.ProcessTestCase.test_empty_env": (
         "on Linux a child APE starts through /bin/sh, which sets PWD in an empty environment"
     ),
@@ -335,7 +330,7 @@ _COSMO_CASES = {
 }
 
 COSMO: dict[str, Exclusions] = {
-    "3.13": Exclusions(files={"test_pty": _COSMO_PTY}, cases=_COSMO_CASES),
+    "3.13": Exclusions(files={}, cases=_COSMO_CASES),
 }
 
 

@@ -11,6 +11,51 @@ from apepy.edits import Edit
 # configure's answers for probes that conclude wrongly under Cosmopolitan's headers.
 CONFIGURE_CACHE = portcosmo.CPYTHON_CONFIGURE_CACHE
 
+# os.openpty()'s pair of descriptors, as Cosmopolitan's openpty() makes them on
+# every system but OpenBSD (which has no posix_openpt() there and keeps its own way),
+# with O_NOCTTY on both ends (see the edit below).
+OPENPTY_C = """\
+#ifdef __COSMOPOLITAN__
+#include <cosmo.h>
+#include <termios.h>
+
+static int
+apepy_openpty(int *master, int *slave)
+{
+    if (IsOpenbsd()) {
+        return openpty(master, slave, NULL, NULL, NULL);
+    }
+    char name[64];
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m == -1) {
+        return -1;
+    }
+    int err = 0;
+    if (grantpt(m) != 0 || unlockpt(m) != 0) {
+        err = errno;
+    }
+    else {
+        err = ptsname_r(m, name, sizeof(name)); /* an errno value, or 0 */
+    }
+    int s = err ? -1 : open(name, O_RDWR | O_NOCTTY);
+    if (s == -1) {
+        if (!err) {
+            err = errno;
+        }
+        close(m);
+        errno = err;
+        return -1;
+    }
+    *master = m;
+    *slave = s;
+    return 0;
+}
+#else
+#define apepy_openpty(master, slave) openpty((master), (slave), NULL, NULL, NULL)
+#endif
+
+"""
+
 # The C that replaces semaphore.c's SEM_CLOSE (see the edits below).
 SEM_REOPEN_C = """\
 #ifdef __COSMOPOLITAN__
@@ -232,6 +277,26 @@ SOURCE_EDITS: tuple[Edit, ...] = (
         "Modules/_multiprocessing/semaphore.c",
         "        handle = sem_open(name, 0);\n",
         "        handle = SEM_REOPEN(name);\n",
+    ),
+    # Cosmopolitan's openpty() opens the terminal's other end without O_NOCTTY
+    # (libc/calls/openpty.c, 4.0.2 to today), so a session leader with no controlling
+    # terminal (a daemon, a service, a child after setsid(), CPython's test workers)
+    # got the new pty as its controlling terminal and was killed by SIGHUP when the
+    # pty closed. glibc's openpty() passes O_NOCTTY; os.openpty() here does what
+    # Cosmopolitan's does, with it.
+    Edit(
+        "posixmodule: os.openpty() without taking a controlling terminal (cosmo)",
+        "Modules/posixmodule.c",
+        "#if defined(HAVE_OPENPTY) || defined(HAVE__GETPTY) || defined(HAVE_DEV_PTMX)\n"
+        "/*[clinic input]\nos.openpty\n",
+        OPENPTY_C + "#if defined(HAVE_OPENPTY) || defined(HAVE__GETPTY) || defined(HAVE_DEV_PTMX)\n"
+        "/*[clinic input]\nos.openpty\n",
+    ),
+    Edit(
+        "posixmodule: os.openpty() calls apepy_openpty() (cosmo)",
+        "Modules/posixmodule.c",
+        "    if (openpty(&master_fd, &slave_fd, NULL, NULL, NULL) != 0)\n",
+        "    if (apepy_openpty(&master_fd, &slave_fd) != 0)\n",
     ),
     # Cosmopolitan's run-time constants where C wants compile-time ones (socket's
     # switches on address families, termios' table): see apepy.portcosmo.
